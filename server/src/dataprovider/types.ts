@@ -1,0 +1,135 @@
+/**
+ * The account model and the data-provider seam. Field names are the wire names of the REST
+ * API and of the SFTPGo account properties, so exported users move between the two.
+ */
+
+export const PERMISSIONS = [
+  '*',
+  'list',
+  'download',
+  'upload',
+  'overwrite',
+  'delete',
+  'rename',
+  'create_dirs',
+  'create_symlinks',
+  'chmod',
+  'chown',
+  'chtimes',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const FsProvider = { local: 0, s3: 1 } as const;
+export type FsProvider = (typeof FsProvider)[keyof typeof FsProvider];
+
+export interface S3Config {
+  bucket: string;
+  region: string;
+  access_key: string;
+  /** Stored encrypted; the API never returns it in clear. */
+  access_secret: string;
+  endpoint: string;
+  storage_class: string;
+  key_prefix: string;
+}
+
+export interface UserFilters {
+  /** CIDR ranges allowed to log in; empty means any. */
+  allowed_ip: string[];
+  /** CIDR ranges refused; denial wins over allowal. */
+  denied_ip: string[];
+}
+
+export interface UserFilesystem {
+  provider: FsProvider;
+  s3config?: S3Config;
+}
+
+export interface User {
+  id: number;
+  username: string;
+  /** A password hash (argon2id, bcrypt, pbkdf2, md5crypt, sha512crypt), never clear text. */
+  password: string;
+  public_keys: string[];
+  /** 1 active, 0 disabled. */
+  status: 0 | 1;
+  /** Unix time in milliseconds; 0 never expires. */
+  expiration_date: number;
+  home_dir: string;
+  uid: number;
+  gid: number;
+  max_sessions: number;
+  quota_size: number;
+  quota_files: number;
+  /** Virtual directory ("/" or "/sub/dir") to the permissions granted there. */
+  permissions: Record<string, Permission[]>;
+  used_quota_size: number;
+  used_quota_files: number;
+  /** Unix time in milliseconds. */
+  last_quota_update: number;
+  /** KB/s; 0 unlimited. */
+  upload_bandwidth: number;
+  download_bandwidth: number;
+  /** Unix time in milliseconds. */
+  last_login: number;
+  filters: UserFilters;
+  filesystem: UserFilesystem;
+}
+
+/** What a caller supplies to create a user; the provider assigns id and usage counters. */
+export type NewUser = Omit<
+  User,
+  'id' | 'used_quota_size' | 'used_quota_files' | 'last_quota_update' | 'last_login'
+>;
+
+export interface Admin {
+  id: number;
+  username: string;
+  /** argon2id hash. */
+  password: string;
+}
+
+export interface ListUsersQuery {
+  offset: number;
+  limit: number;
+  order: 'ASC' | 'DESC';
+  /** Exact username match when set. */
+  username?: string;
+}
+
+export interface QuotaDelta {
+  sizeDelta: number;
+  filesDelta: number;
+  /** Replace the stored usage with the deltas (after a rescan) instead of adding them. */
+  reset: boolean;
+}
+
+/**
+ * One interface for every driver. Methods are async even where a driver is synchronous
+ * (SQLite) so Postgres and MySQL fit the same seam. Failures throw KubesftpError:
+ * NOT_FOUND, CONFLICT (duplicate username), INVALID_ARGUMENT, PROVIDER_UNAVAILABLE.
+ */
+export interface DataProvider {
+  readonly driver: string;
+  /** Applies pending migrations; safe to call on every start and from several pods. */
+  initialize(): Promise<void>;
+  checkAvailability(): Promise<void>;
+  close(): Promise<void>;
+
+  getUserByUsername(username: string): Promise<User | undefined>;
+  getUserById(id: number): Promise<User | undefined>;
+  listUsers(query: ListUsersQuery): Promise<User[]>;
+  addUser(user: NewUser): Promise<User>;
+  /** Replaces the account properties of user `id`; usage counters are left alone. */
+  updateUser(id: number, user: NewUser): Promise<User>;
+  deleteUser(id: number): Promise<void>;
+  updateQuota(username: string, delta: QuotaDelta): Promise<void>;
+  updateLastLogin(username: string, when: number): Promise<void>;
+
+  getAdminByUsername(username: string): Promise<Admin | undefined>;
+  addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin>;
+  countAdmins(): Promise<number>;
+
+  /** A named secret kept by the provider (token signing key), created once, shared by all pods. */
+  getOrCreateSecret(name: string, create: () => string): Promise<string>;
+}
