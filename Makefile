@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed bench fuzz clean
+.PHONY: all deps build run test lint typecheck unit system-deps testbed bench fuzz clean gen
 
 all: build
 
@@ -14,8 +14,11 @@ $(NODE_STAMP): package.json package-lock.json $(wildcard patches/*.patch)
 
 deps: $(NODE_STAMP)
 
+# A clean dist/ so a removed source never leaves a stale test behind.
 build: deps
+	rm -rf dist
 	npx tsc -p tsconfig.json
+	node scripts/write-build-info.js
 
 run: build
 	mkdir -p $(DATA_DIR)
@@ -34,17 +37,26 @@ system-deps:
 testbed:
 	bash test/env/setup.sh
 
-unit: build
-	node --test --test-concurrency=2 dist/server
+# Only *.test.js files: `node --test DIR` would also run every module under a test/ folder.
+TEST_FILES = find $(1) -name '*.test.js' | sort
 
+unit: build
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server))
+
+# Drift of generated files (docs/config.md, docs/openapi.json) is checked by their tests.
 test: system-deps deps build lint testbed
-	node --test --test-concurrency=2 dist/server dist/test
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test))
 
 fuzz: build
-	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test dist/test/fuzz
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test $$($(call TEST_FILES,dist/test/fuzz))
 
 bench: system-deps build
 	node dist/test/load/bench.js
+
+# Regenerates docs/config.md and docs/openapi.json from their sources.
+gen: build
+	node dist/server/src/config/gen-docs.js
+	node dist/server/src/httpd/write-openapi.js
 
 clean:
 	rm -rf dist

@@ -1,0 +1,63 @@
+/**
+ * `kubesftp serve`: load the configuration, start the service, and turn SIGTERM/SIGINT into a
+ * graceful shutdown. A bad configuration exits 1 with the key and the reason on stderr.
+ */
+import { loadConfig } from '../config/load.js';
+import { isKubesftpError } from '../errors.js';
+import { createLogger, type AppLogger } from '../logger/index.js';
+import { startService, type ServiceLogging } from '../service.js';
+import type { ServeOptions } from './options.js';
+
+function serviceLogging(logger: AppLogger): ServiceLogging {
+  return {
+    component: (sender) => logger.child(sender),
+    events: {
+      transfer: (record) => logger.logTransfer(record),
+      command: (record) => logger.logCommand(record),
+    },
+    connectionFailed: (failure) =>
+      logger.logConnectionFailed({
+        username: failure.username,
+        client_ip: failure.clientIp,
+        login_type: failure.loginType,
+        error: failure.error,
+      }),
+  };
+}
+
+export async function runServe(options: ServeOptions): Promise<void> {
+  const logger = createLogger({
+    filePath: options.logFilePath,
+    maxSizeMB: options.logMaxSize,
+    maxBackups: options.logMaxBackups,
+    maxAgeDays: options.logMaxAge,
+    compress: options.logCompress,
+    verbose: options.logVerbose,
+  });
+  const log = logger.child('serve');
+  try {
+    const loaded = await loadConfig({
+      configDir: options.configDir,
+      configFile: options.configFile,
+    });
+    const service = await startService({
+      loaded,
+      logging: serviceLogging(logger),
+      adminPassword: process.env.KUBESFTP_ADMIN_PASSWORD || undefined,
+      announce: (text) => process.stdout.write(text),
+    });
+    const graceMs = loaded.config.sftpd.shutdown_grace_period * 1000;
+    await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', resolve);
+      process.once('SIGINT', resolve);
+    });
+    await service.shutdown(graceMs);
+    await logger.close();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    log.error({ err, code: isKubesftpError(err) ? err.code : undefined }, message);
+    await logger.close();
+    process.stderr.write(`kubesftp: ${message}\n`);
+    process.exitCode = 1;
+  }
+}

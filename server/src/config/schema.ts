@@ -1,0 +1,338 @@
+/**
+ * The one source of truth for configuration: every key with its type, bounds, default and
+ * description. The `Config` type, defaults, env variable names and docs/config.md all derive
+ * from this schema, so none of them can drift from it.
+ */
+import {
+  Type,
+  type Static,
+  type TInteger,
+  type TObject,
+  type TSchema,
+  type TString,
+  type TUnsafe,
+} from '@sinclair/typebox';
+
+/** Marks a key that is accepted but whose feature is not enforced yet; startup warns when set. */
+export const NOT_ENFORCED = 'x-not-enforced';
+
+interface LeafOptions {
+  description: string;
+  notEnforced?: boolean;
+  deprecated?: boolean;
+  minimum?: number;
+  maximum?: number;
+  pattern?: string;
+}
+
+function leafOptions(opts: LeafOptions): Record<string, unknown> {
+  const { notEnforced, ...rest } = opts;
+  return notEnforced === true ? { ...rest, [NOT_ENFORCED]: true } : rest;
+}
+
+function int(defaultValue: number, opts: LeafOptions): TInteger {
+  return Type.Integer({ default: defaultValue, ...leafOptions(opts) });
+}
+
+function str(defaultValue: string, opts: LeafOptions): TString {
+  return Type.String({ default: defaultValue, ...leafOptions(opts) });
+}
+
+/** An enum as one `enum` keyword, so a bad value gets one error listing the allowed values. */
+function oneOf<T extends string | number>(
+  values: readonly T[],
+  defaultValue: T,
+  opts: LeafOptions,
+): TUnsafe<T> {
+  const type = typeof defaultValue === 'number' ? 'integer' : 'string';
+  return Type.Unsafe<T>({ type, enum: [...values], default: defaultValue, ...leafOptions(opts) });
+}
+
+function listOf<T extends string>(
+  values: readonly T[] | undefined,
+  defaultValue: T[],
+  opts: LeafOptions,
+): TUnsafe<T[]> {
+  const items = values === undefined ? { type: 'string', minLength: 1 } : { enum: [...values] };
+  return Type.Unsafe<T[]>({
+    type: 'array',
+    items: { type: 'string', ...items },
+    uniqueItems: true,
+    default: defaultValue,
+    ...leafOptions(opts),
+  });
+}
+
+function section<T extends Record<string, TSchema>>(
+  properties: T,
+  description: string,
+): TObject<T> {
+  return Type.Object(properties, { additionalProperties: false, default: {}, description });
+}
+
+const ABSOLUTE_OR_EMPTY = '^(/.*)?$';
+const HTTP_URL_OR_EMPTY = '^(https?://[^\\s]+)?$';
+const NETWORK_DRIVER_ONLY = 'Used only by the postgresql and mysql drivers, not available yet.';
+
+export const SFTP_ACTIONS = ['download', 'upload', 'delete', 'rename', 'ssh_cmd'] as const;
+export const USER_ACTIONS = ['add', 'update', 'delete'] as const;
+export const SSH_COMMANDS = [
+  '*',
+  'scp',
+  'md5sum',
+  'sha1sum',
+  'sha256sum',
+  'sha384sum',
+  'sha512sum',
+  'cd',
+  'pwd',
+  'git-receive-pack',
+  'git-upload-pack',
+  'git-upload-archive',
+  'rsync',
+] as const;
+export const HOST_KEY_TYPES = ['ed25519', 'rsa', 'ecdsa'] as const;
+export const PROVIDER_DRIVERS = ['sqlite', 'memory', 'postgresql', 'mysql', 'bolt'] as const;
+/** Drivers this build can start; the others are accepted by the schema but refused at load. */
+export const AVAILABLE_DRIVERS: readonly ProviderDriver[] = ['sqlite', 'memory'];
+export type ProviderDriver = (typeof PROVIDER_DRIVERS)[number];
+
+function actionsSection<T extends string>(
+  events: readonly T[],
+  what: string,
+): TObject<{ execute_on: TUnsafe<T[]>; command: TString; http_notification_url: TString }> {
+  return section(
+    {
+      execute_on: listOf(events, [], {
+        description: `Events that run the hooks: ${events.join(', ')}. Empty disables them.`,
+        notEnforced: true,
+      }),
+      command: str('', {
+        description: 'Absolute path of a program to run for each event. Empty runs nothing.',
+        pattern: ABSOLUTE_OR_EMPTY,
+        notEnforced: true,
+      }),
+      http_notification_url: str('', {
+        description: 'http(s) URL notified for each event. Empty sends nothing.',
+        pattern: HTTP_URL_OR_EMPTY,
+        notEnforced: true,
+      }),
+    },
+    `Hooks run after ${what}.`,
+  );
+}
+
+const sftpd = section(
+  {
+    bind_port: int(2022, {
+      description: 'TCP port of the SFTP server; 0 picks a free port.',
+      minimum: 0,
+      maximum: 65535,
+    }),
+    bind_address: str('', {
+      description: 'Address to listen on; empty listens on every interface.',
+    }),
+    idle_timeout: int(15, {
+      description: 'Minutes without activity before a client is disconnected; 0 never.',
+      minimum: 0,
+    }),
+    max_auth_tries: int(0, {
+      description:
+        'Authentication attempts allowed per connection: 0 means 6, negative means no limit.',
+    }),
+    umask: str('0022', {
+      description: 'Octal umask applied to new files and directories.',
+      pattern: '^0?[0-7]{3}$',
+    }),
+    banner: str('', {
+      description: 'SSH identification string; empty means kubesftp_<version>.',
+      pattern: '^[\\x21-\\x2c\\x2e-\\x7e]*$',
+    }),
+    upload_mode: oneOf([0, 1, 2], 0, {
+      description:
+        '0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume.',
+    }),
+    actions: actionsSection(SFTP_ACTIONS, 'file operations'),
+    keys: Type.Array(
+      Type.Object(
+        {
+          private_key: Type.String({
+            minLength: 1,
+            description: 'Host private key file, absolute or relative to the config dir.',
+          }),
+        },
+        { additionalProperties: false },
+      ),
+      {
+        default: [],
+        description:
+          'Host private keys as a list of {"private_key": path}. Empty loads or generates keys in the config dir (see host_key_types).',
+      },
+    ),
+    enable_scp: Type.Boolean({
+      default: false,
+      deprecated: true,
+      description: 'Enables SCP. Still honoured, but add "scp" to enabled_ssh_commands instead.',
+    }),
+    kex_algorithms: listOf(undefined, [], {
+      description: 'Key exchange algorithms in preference order; empty keeps the built-in list.',
+    }),
+    ciphers: listOf(undefined, [], {
+      description: 'Allowed ciphers in preference order; empty keeps the built-in list.',
+    }),
+    macs: listOf(undefined, [], {
+      description: 'MAC algorithms in preference order; empty keeps the built-in list.',
+    }),
+    login_banner_file: str('', {
+      description:
+        'File whose text is shown to clients before authentication, absolute or relative to the config dir. Empty shows nothing.',
+    }),
+    setstat_mode: oneOf([0, 1], 0, {
+      description:
+        '0 applies permission, owner and time changes; 1 accepts and silently ignores them.',
+    }),
+    enabled_ssh_commands: listOf(SSH_COMMANDS, ['md5sum', 'sha1sum', 'cd', 'pwd'], {
+      description: 'SSH commands clients may run; "*" enables every supported command.',
+    }),
+    keyboard_interactive_auth_program: str('', {
+      description:
+        'Absolute path of a program driving keyboard-interactive login. Empty disables it.',
+      pattern: ABSOLUTE_OR_EMPTY,
+      notEnforced: true,
+    }),
+    login_grace_time: int(120, {
+      description: 'Seconds a client has to finish logging in before it is disconnected.',
+      minimum: 1,
+      maximum: 3600,
+    }),
+    channel_window_size: int(16 * 1024 * 1024, {
+      description: 'SSH channel window in bytes; larger windows speed up transfers on fast links.',
+      minimum: 32 * 1024,
+      maximum: 1024 * 1024 * 1024,
+    }),
+    shutdown_grace_period: int(30, {
+      description:
+        'Seconds running transfers get to finish after SIGTERM before connections close.',
+      minimum: 0,
+      maximum: 3600,
+    }),
+    host_key_types: Type.Unsafe<Array<(typeof HOST_KEY_TYPES)[number]>>({
+      type: 'array',
+      items: { type: 'string', enum: [...HOST_KEY_TYPES] },
+      uniqueItems: true,
+      minItems: 1,
+      default: [...HOST_KEY_TYPES],
+      description:
+        'Host key types loaded or generated in the config dir when keys is empty (id_<type> files).',
+    }),
+  },
+  'The SFTP server.',
+);
+
+const dataProvider = section(
+  {
+    driver: oneOf(PROVIDER_DRIVERS, 'sqlite', {
+      description:
+        'Where users live. Available now: sqlite, memory. postgresql, mysql and bolt are not available yet and stop startup.',
+    }),
+    name: str('kubesftp.db', {
+      description: 'Database name; for sqlite a file path, absolute or relative to the config dir.',
+    }),
+    host: str('', { description: `Database host. ${NETWORK_DRIVER_ONLY}`, notEnforced: true }),
+    port: int(5432, {
+      description: `Database port. ${NETWORK_DRIVER_ONLY}`,
+      minimum: 0,
+      maximum: 65535,
+      notEnforced: true,
+    }),
+    username: str('', { description: `Database user. ${NETWORK_DRIVER_ONLY}`, notEnforced: true }),
+    password: str('', {
+      description: `Database password. ${NETWORK_DRIVER_ONLY}`,
+      notEnforced: true,
+    }),
+    sslmode: oneOf([0, 1, 2, 3], 0, {
+      description: `TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. ${NETWORK_DRIVER_ONLY}`,
+      notEnforced: true,
+    }),
+    connection_string: str('', {
+      description: `Full connection string used instead of the fields above. ${NETWORK_DRIVER_ONLY}`,
+      notEnforced: true,
+    }),
+    users_table: str('users', {
+      description: 'Table holding the users.',
+      pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
+    }),
+    manage_users: oneOf([0, 1], 1, {
+      description: '1 lets the REST API add, change and delete users; 0 makes them read-only.',
+    }),
+    track_quota: oneOf([0, 1, 2], 2, {
+      description:
+        'Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota.',
+    }),
+    pool_size: int(0, {
+      description: `Most open database connections; 0 means no limit. ${NETWORK_DRIVER_ONLY}`,
+      minimum: 0,
+      notEnforced: true,
+    }),
+    users_base_dir: str('', {
+      description:
+        'Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.',
+      pattern: ABSOLUTE_OR_EMPTY,
+    }),
+    actions: actionsSection(USER_ACTIONS, 'user changes'),
+    external_auth_program: str('', {
+      description: 'Absolute path of a program that authenticates users. Empty disables it.',
+      pattern: ABSOLUTE_OR_EMPTY,
+      notEnforced: true,
+    }),
+    external_auth_scope: int(0, {
+      description:
+        'Logins sent to the external program, as flags: 1 password, 2 public key, 4 keyboard-interactive; 0 all.',
+      minimum: 0,
+      maximum: 7,
+      notEnforced: true,
+    }),
+  },
+  'The user and quota store.',
+);
+
+const httpd = section(
+  {
+    bind_port: int(8080, {
+      description: 'TCP port of the REST API, web admin and metrics; 0 disables the HTTP server.',
+      minimum: 0,
+      maximum: 65535,
+    }),
+    bind_address: str('127.0.0.1', {
+      description: 'Address to listen on; empty listens on every interface.',
+    }),
+    templates_path: str('templates', {
+      description: 'Web admin templates, absolute or relative to the config dir.',
+      notEnforced: true,
+    }),
+    static_files_path: str('static', {
+      description: 'Web admin static files, absolute or relative to the config dir.',
+      notEnforced: true,
+    }),
+    backups_path: str('backups', {
+      description:
+        'The only directory backups are written to and restored from, absolute or relative to the config dir.',
+    }),
+    admin_token_ttl: int(3600, {
+      description: 'Seconds an admin API token stays valid.',
+      minimum: 60,
+      maximum: 7 * 24 * 3600,
+    }),
+  },
+  'The HTTP server.',
+);
+
+export const ConfigSchema = Type.Object(
+  { sftpd, data_provider: dataProvider, httpd },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type SftpdConfig = Config['sftpd'];
+export type DataProviderConfig = Config['data_provider'];
+export type HttpdConfig = Config['httpd'];

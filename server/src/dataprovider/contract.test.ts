@@ -1,0 +1,307 @@
+/**
+ * One behaviour contract, run against every driver: memory, and sqlite on a temp file.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { verifyPassword } from '../auth/passwords.js';
+import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
+import { createDataProvider } from './index.js';
+import type { DataProvider, NewUser } from './types.js';
+
+/** md5crypt of "password" made by `openssl passwd -1 -salt saltsalt password`. */
+const MD5CRYPT_PASSWORD = '$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/';
+
+const keyDir = mkdtempSync(join(tmpdir(), 'kubesftp-contract-keys-'));
+let publicKey = '';
+
+function newUser(overrides: Partial<NewUser> = {}): NewUser {
+  return {
+    username: 'alice',
+    password: MD5CRYPT_PASSWORD,
+    public_keys: [],
+    status: 1,
+    expiration_date: 0,
+    home_dir: '/srv/sftp/alice',
+    uid: 1000,
+    gid: 1000,
+    max_sessions: 2,
+    quota_size: 1 << 20,
+    quota_files: 100,
+    permissions: { '/': ['list', 'download'], '/uploads': ['*'] },
+    upload_bandwidth: 0,
+    download_bandwidth: 512,
+    filters: { allowed_ip: ['192.0.2.0/24', '2001:db8::/32'], denied_ip: [] },
+    filesystem: { provider: 0 },
+    ...overrides,
+  };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: Code): Promise<void> {
+  await assert.rejects(promise, (err) => {
+    assert.ok(isKubesftpError(err, code), `expected ${code}, got ${String(err)}`);
+    return true;
+  });
+}
+
+interface DriverFixture {
+  name: string;
+  open(dir: string): Promise<DataProvider>;
+}
+
+const drivers: DriverFixture[] = [
+  {
+    name: 'memory',
+    open: async (dir) => createDataProvider({ driver: 'memory', name: '', configDir: dir }),
+  },
+  {
+    name: 'sqlite',
+    open: async (dir) =>
+      createDataProvider({ driver: 'sqlite', name: 'kubesftp.db', configDir: dir }),
+  },
+];
+
+before(() => {
+  const file = join(keyDir, 'id_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'contract', '-f', file]);
+  publicKey = readFileSync(`${file}.pub`, 'utf8').trim();
+});
+after(() => rmSync(keyDir, { recursive: true, force: true }));
+
+for (const driver of drivers) {
+  describe(`data provider contract: ${driver.name}`, () => {
+    let dir = '';
+    let provider: DataProvider;
+
+    beforeEach(async () => {
+      dir = mkdtempSync(join(tmpdir(), `kubesftp-${driver.name}-`));
+      provider = await driver.open(dir);
+      await provider.initialize();
+      await provider.checkAvailability();
+    });
+    afterEach(async () => {
+      await provider.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('creates, reads, updates and deletes users', async () => {
+      assert.equal(provider.driver, driver.name);
+      const added = await provider.addUser(newUser({ public_keys: [publicKey] }));
+      assert.ok(added.id > 0);
+      assert.deepEqual(
+        { ...added, id: 0 },
+        {
+          ...newUser({ public_keys: [publicKey] }),
+          id: 0,
+          used_quota_size: 0,
+          used_quota_files: 0,
+          last_quota_update: 0,
+          last_login: 0,
+        },
+      );
+      assert.deepEqual(await provider.getUserById(added.id), added);
+      assert.deepEqual(await provider.getUserByUsername('alice'), added);
+      assert.equal(await provider.getUserByUsername('bob'), undefined);
+      assert.equal(await provider.getUserById(added.id + 1000), undefined);
+
+      await provider.updateQuota('alice', { sizeDelta: 10, filesDelta: 1, reset: false });
+      const changed = newUser({ home_dir: '/srv/other', max_sessions: 5, password: '', status: 0 });
+      const updated = await provider.updateUser(added.id, changed);
+      assert.equal(updated.home_dir, '/srv/other');
+      assert.equal(updated.status, 0);
+      assert.equal(updated.password, MD5CRYPT_PASSWORD, 'an empty password keeps the stored hash');
+      assert.equal(updated.used_quota_size, 10, 'usage counters survive an update');
+      assert.deepEqual(updated.public_keys, []);
+      assert.deepEqual(await provider.getUserById(added.id), updated);
+
+      await provider.deleteUser(added.id);
+      assert.equal(await provider.getUserById(added.id), undefined);
+      await rejectsWith(provider.deleteUser(added.id), ErrorCode.NOT_FOUND);
+      await rejectsWith(provider.updateUser(added.id, newUser()), ErrorCode.NOT_FOUND);
+    });
+
+    it('returns copies that callers cannot use to change stored users', async () => {
+      const added = await provider.addUser(newUser());
+      added.permissions['/']!.push('delete');
+      const fetched = await provider.getUserById(added.id);
+      fetched!.filters.denied_ip.push('10.0.0.0/8');
+      assert.deepEqual((await provider.getUserById(added.id))!.permissions['/'], [
+        'list',
+        'download',
+      ]);
+      assert.deepEqual((await provider.getUserById(added.id))!.filters.denied_ip, []);
+    });
+
+    it('refuses a duplicate username with CONFLICT', async () => {
+      await provider.addUser(newUser());
+      await rejectsWith(provider.addUser(newUser({ home_dir: '/srv/x' })), ErrorCode.CONFLICT);
+      const bob = await provider.addUser(newUser({ username: 'bob' }));
+      await rejectsWith(
+        provider.updateUser(bob.id, newUser({ username: 'alice' })),
+        ErrorCode.CONFLICT,
+      );
+      assert.equal((await provider.getUserById(bob.id))!.username, 'bob');
+    });
+
+    it('lists users in username order with offset, limit and a username filter', async () => {
+      const names = ['delta', 'alpha', 'echo', 'charlie', 'bravo'];
+      for (const username of names) await provider.addUser(newUser({ username }));
+      const sorted = [...names].sort();
+      const list = async (
+        q: Partial<Parameters<DataProvider['listUsers']>[0]>,
+      ): Promise<string[]> =>
+        (await provider.listUsers({ offset: 0, limit: 100, order: 'ASC', ...q })).map(
+          (u) => u.username,
+        );
+      assert.deepEqual(await list({}), sorted);
+      assert.deepEqual(await list({ order: 'DESC' }), [...sorted].reverse());
+      assert.deepEqual(await list({ offset: 1, limit: 2 }), sorted.slice(1, 3));
+      assert.deepEqual(
+        await list({ offset: 1, limit: 2, order: 'DESC' }),
+        [...sorted].reverse().slice(1, 3),
+      );
+      assert.deepEqual(await list({ offset: 10 }), []);
+      assert.deepEqual(await list({ username: 'charlie' }), ['charlie']);
+      assert.deepEqual(await list({ username: 'zulu' }), []);
+      await rejectsWith(
+        provider.listUsers({ offset: -1, limit: 1, order: 'ASC' }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      await rejectsWith(
+        provider.listUsers({ offset: 0, limit: 0, order: 'ASC' }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      const badOrder = { offset: 0, limit: 1, order: 'SIDEWAYS' } as unknown as Parameters<
+        DataProvider['listUsers']
+      >[0];
+      await rejectsWith(provider.listUsers(badOrder), ErrorCode.INVALID_ARGUMENT);
+    });
+
+    it('adds quota deltas atomically and resets them after a scan', async () => {
+      await provider.addUser(newUser());
+      const before = Date.now();
+      await Promise.all(
+        Array.from({ length: 40 }, async (_, i) =>
+          provider.updateQuota('alice', { sizeDelta: i + 1, filesDelta: 1, reset: false }),
+        ),
+      );
+      await provider.updateQuota('alice', { sizeDelta: -20, filesDelta: -1, reset: false });
+      let user = (await provider.getUserByUsername('alice'))!;
+      assert.equal(user.used_quota_size, (40 * 41) / 2 - 20);
+      assert.equal(user.used_quota_files, 39);
+      assert.ok(user.last_quota_update >= before);
+      await provider.updateQuota('alice', { sizeDelta: 7, filesDelta: 3, reset: true });
+      user = (await provider.getUserByUsername('alice'))!;
+      assert.equal(user.used_quota_size, 7);
+      assert.equal(user.used_quota_files, 3);
+      await rejectsWith(
+        provider.updateQuota('nobody', { sizeDelta: 1, filesDelta: 1, reset: false }),
+        ErrorCode.NOT_FOUND,
+      );
+      await rejectsWith(
+        provider.updateQuota('alice', { sizeDelta: 0.5, filesDelta: 0, reset: false }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+    });
+
+    it('records the last login', async () => {
+      await provider.addUser(newUser());
+      await provider.updateLastLogin('alice', 1_700_000_000_123);
+      assert.equal((await provider.getUserByUsername('alice'))!.last_login, 1_700_000_000_123);
+      await rejectsWith(provider.updateLastLogin('nobody', 1), ErrorCode.NOT_FOUND);
+    });
+
+    it('hashes a clear-text password with argon2id and keeps a known hash as given', async () => {
+      const clear = await provider.addUser(newUser({ username: 'clear', password: 'open sesame' }));
+      assert.match(clear.password, /^\$argon2id\$/);
+      assert.equal(await verifyPassword('open sesame', clear.password), true);
+      assert.equal(await verifyPassword('open sesame!', clear.password), false);
+      const known = await provider.addUser(newUser({ username: 'known' }));
+      assert.equal(known.password, MD5CRYPT_PASSWORD);
+      assert.equal(await verifyPassword('password', known.password), true);
+    });
+
+    it('keeps administrators', async () => {
+      assert.equal(await provider.countAdmins(), 0);
+      const admin = await provider.addAdmin({ username: 'root', password: 'admin pass' });
+      assert.ok(admin.id > 0);
+      assert.match(admin.password, /^\$argon2id\$/);
+      assert.deepEqual(await provider.getAdminByUsername('root'), admin);
+      assert.equal(await provider.getAdminByUsername('nobody'), undefined);
+      assert.equal(await provider.countAdmins(), 1);
+      await rejectsWith(
+        provider.addAdmin({ username: 'root', password: '$1$x$y' }),
+        ErrorCode.CONFLICT,
+      );
+      await rejectsWith(
+        provider.addAdmin({ username: 'bad name', password: 'x' }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      await rejectsWith(
+        provider.addAdmin({ username: 'empty', password: '' }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      assert.equal(await provider.countAdmins(), 1);
+    });
+
+    it('creates a named secret once and returns it to every caller', async () => {
+      let calls = 0;
+      const values = await Promise.all(
+        Array.from({ length: 8 }, async (_, i) =>
+          provider.getOrCreateSecret('jwt', () => {
+            calls++;
+            return `value-${i}`;
+          }),
+        ),
+      );
+      assert.equal(new Set(values).size, 1);
+      assert.ok(calls >= 1);
+      const again = await provider.getOrCreateSecret('jwt', () =>
+        assert.fail('must not create twice'),
+      );
+      assert.equal(again, values[0]);
+      assert.equal(await provider.getOrCreateSecret('other', () => 'o'), 'o');
+    });
+
+    it('refuses invalid users with INVALID_ARGUMENT and stores nothing', async () => {
+      const bad: Array<[string, Partial<NewUser>]> = [
+        ['empty username', { username: '' }],
+        ['unsafe username', { username: 'a/b' }],
+        ['no credentials', { password: '', public_keys: [] }],
+        ['relative home', { home_dir: 'srv/alice' }],
+        ['no root permission', { permissions: { '/uploads': ['*'] } }],
+        ['relative permission dir', { permissions: { '/': ['*'], uploads: ['*'] } }],
+        ['unnormalized permission dir', { permissions: { '/': ['*'], '/a/../b': ['*'] } }],
+        [
+          'unknown permission',
+          { permissions: { '/': ['fly'] } as unknown as NewUser['permissions'] },
+        ],
+        ['empty permission list', { permissions: { '/': [] } }],
+        ['bad CIDR', { filters: { allowed_ip: ['192.0.2.0/33'], denied_ip: [] } }],
+        ['address without prefix', { filters: { allowed_ip: [], denied_ip: ['192.0.2.1'] } }],
+        ['garbage public key', { public_keys: ['ssh-ed25519 AAAAnope'] }],
+        ['negative quota', { quota_size: -1 }],
+        ['bad status', { status: 2 as 0 }],
+        ['s3 without bucket', { filesystem: { provider: 1 } }],
+      ];
+      for (const [label, overrides] of bad) {
+        await assert.rejects(provider.addUser(newUser(overrides)), (err) => {
+          assert.ok(isKubesftpError(err, ErrorCode.INVALID_ARGUMENT), `${label}: ${String(err)}`);
+          return true;
+        });
+      }
+      assert.deepEqual(await provider.listUsers({ offset: 0, limit: 100, order: 'ASC' }), []);
+      const keyOnly = await provider.addUser(
+        newUser({ password: '', public_keys: [` ${publicKey}\n`] }),
+      );
+      assert.deepEqual(keyOnly.public_keys, [publicKey]);
+      await rejectsWith(
+        provider.updateUser(keyOnly.id, newUser({ home_dir: 'x' })),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+    });
+  });
+}

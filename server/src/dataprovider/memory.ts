@@ -1,0 +1,150 @@
+/**
+ * An in-process driver for tests and `portable` mode. Nothing survives a restart, and every
+ * value crosses the boundary as a copy so callers cannot change stored state by accident.
+ */
+import { ErrorCode, KubesftpError } from '../errors.js';
+import type { Admin, DataProvider, ListUsersQuery, NewUser, QuotaDelta, User } from './types.js';
+import {
+  prepareAdminForStorage,
+  prepareUserForStorage,
+  validateListQuery,
+  validateQuotaDelta,
+} from './validate.js';
+
+function notFound(what: string): KubesftpError {
+  return new KubesftpError(ErrorCode.NOT_FOUND, `${what} not found`);
+}
+
+function conflict(): KubesftpError {
+  return new KubesftpError(ErrorCode.CONFLICT, 'the username is already taken');
+}
+
+/** Username comparison in code-point order, as SQLite's default BINARY collation sorts. */
+function byUsername(a: User, b: User): number {
+  if (a.username === b.username) return 0;
+  return a.username < b.username ? -1 : 1;
+}
+
+export class MemoryProvider implements DataProvider {
+  readonly driver = 'memory';
+  readonly #users = new Map<number, User>();
+  readonly #admins = new Map<string, Admin>();
+  readonly #secrets = new Map<string, string>();
+  #nextUserId = 1;
+  #nextAdminId = 1;
+
+  async initialize(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async checkAvailability(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  #findByName(username: string): User | undefined {
+    for (const user of this.#users.values()) if (user.username === username) return user;
+    return undefined;
+  }
+
+  #requireByName(username: string): User {
+    const user = this.#findByName(username);
+    if (user === undefined) throw notFound(`user ${username}`);
+    return user;
+  }
+
+  async getUserByUsername(username: string): Promise<User | undefined> {
+    return Promise.resolve(structuredClone(this.#findByName(username)));
+  }
+
+  async getUserById(id: number): Promise<User | undefined> {
+    return Promise.resolve(structuredClone(this.#users.get(id)));
+  }
+
+  async listUsers(query: ListUsersQuery): Promise<User[]> {
+    validateListQuery(query);
+    const matching = [...this.#users.values()].filter(
+      (u) => query.username === undefined || u.username === query.username,
+    );
+    matching.sort(byUsername);
+    if (query.order === 'DESC') matching.reverse();
+    return Promise.resolve(
+      structuredClone(matching.slice(query.offset, query.offset + query.limit)),
+    );
+  }
+
+  async addUser(user: NewUser): Promise<User> {
+    const prepared = await prepareUserForStorage(user);
+    if (this.#findByName(prepared.username) !== undefined) throw conflict();
+    const stored: User = {
+      ...structuredClone(prepared),
+      id: this.#nextUserId++,
+      used_quota_size: 0,
+      used_quota_files: 0,
+      last_quota_update: 0,
+      last_login: 0,
+    };
+    this.#users.set(stored.id, stored);
+    return structuredClone(stored);
+  }
+
+  async updateUser(id: number, user: NewUser): Promise<User> {
+    const existing = this.#users.get(id);
+    if (existing === undefined) throw notFound(`user ${id}`);
+    const prepared = await prepareUserForStorage(user, existing);
+    const holder = this.#findByName(prepared.username);
+    if (holder !== undefined && holder.id !== id) throw conflict();
+    const current = this.#users.get(id);
+    if (current === undefined) throw notFound(`user ${id}`);
+    const stored: User = { ...current, ...structuredClone(prepared), id };
+    this.#users.set(id, stored);
+    return structuredClone(stored);
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    if (!this.#users.delete(id)) throw notFound(`user ${id}`);
+    return Promise.resolve();
+  }
+
+  async updateQuota(username: string, delta: QuotaDelta): Promise<void> {
+    validateQuotaDelta(delta);
+    const user = this.#requireByName(username);
+    user.used_quota_size = (delta.reset ? 0 : user.used_quota_size) + delta.sizeDelta;
+    user.used_quota_files = (delta.reset ? 0 : user.used_quota_files) + delta.filesDelta;
+    user.last_quota_update = Date.now();
+    return Promise.resolve();
+  }
+
+  async updateLastLogin(username: string, when: number): Promise<void> {
+    this.#requireByName(username).last_login = when;
+    return Promise.resolve();
+  }
+
+  async getAdminByUsername(username: string): Promise<Admin | undefined> {
+    return Promise.resolve(structuredClone(this.#admins.get(username)));
+  }
+
+  async addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin> {
+    const prepared = await prepareAdminForStorage(admin);
+    if (this.#admins.has(prepared.username)) throw conflict();
+    const stored: Admin = { ...prepared, id: this.#nextAdminId++ };
+    this.#admins.set(stored.username, stored);
+    return structuredClone(stored);
+  }
+
+  async countAdmins(): Promise<number> {
+    return Promise.resolve(this.#admins.size);
+  }
+
+  async getOrCreateSecret(name: string, create: () => string): Promise<string> {
+    let value = this.#secrets.get(name);
+    if (value === undefined) {
+      value = create();
+      this.#secrets.set(name, value);
+    }
+    return Promise.resolve(value);
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The embedded default driver: one SQLite file in WAL mode, so readers never wait on the
+ * writer and several processes on one host can share it.
+ */
+import Database from 'better-sqlite3';
+import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
+import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
+import type { Admin, DataProvider, ListUsersQuery, NewUser, QuotaDelta, User } from './types.js';
+import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
+import {
+  prepareAdminForStorage,
+  prepareUserForStorage,
+  validateListQuery,
+  validateQuotaDelta,
+  validateTableName,
+} from './validate.js';
+
+export interface SqliteOptions {
+  /** Database file path, already resolved against the config dir. */
+  path: string;
+  usersTable: string;
+  /** Defaults to the repository's sql/sqlite. */
+  migrationsDir?: string;
+  /** How long a writer waits for another process's lock, in milliseconds. */
+  busyTimeoutMs?: number;
+}
+
+/** Maps driver failures to core codes: a duplicate name is a CONFLICT, the rest unavailability. */
+function toProviderError(err: unknown): KubesftpError {
+  if (isKubesftpError(err)) return err;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+    return new KubesftpError(ErrorCode.CONFLICT, 'the username is already taken', { cause: err });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new KubesftpError(ErrorCode.PROVIDER_UNAVAILABLE, `sqlite: ${message}`, { cause: err });
+}
+
+function guarded<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw toProviderError(err);
+  }
+}
+
+function notFound(what: string): KubesftpError {
+  return new KubesftpError(ErrorCode.NOT_FOUND, `${what} not found`);
+}
+
+const ASSIGNMENTS = USER_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+
+export class SqliteProvider implements DataProvider {
+  readonly driver = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #options: SqliteOptions;
+  /** The quoted users table name, validated as an identifier first. */
+  readonly #users: string;
+  readonly #statements = new Map<string, Database.Statement>();
+
+  constructor(options: SqliteOptions) {
+    this.#options = options;
+    this.#users = `"${validateTableName(options.usersTable, 'data_provider.users_table')}"`;
+    this.#db = guarded(() => new Database(options.path));
+    guarded(() => {
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    });
+  }
+
+  /** Statements are prepared on first use: the tables exist only after initialize(). */
+  #statement(sql: string): Database.Statement {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #get<T>(sql: string, params: Record<string, unknown> = {}): T | undefined {
+    return guarded(() => this.#statement(sql).get(params) as T | undefined);
+  }
+
+  #all<T>(sql: string, params: Record<string, unknown> = {}): T[] {
+    return guarded(() => this.#statement(sql).all(params) as T[]);
+  }
+
+  #changes(sql: string, params: Record<string, unknown> = {}): number {
+    return guarded(() => this.#statement(sql).run(params).changes);
+  }
+
+  async initialize(): Promise<void> {
+    const dir = this.#options.migrationsDir ?? findMigrationsDir('sqlite');
+    const migrations = await loadMigrations(dir, { users_table: this.#users.slice(1, -1) });
+    await runMigrations(
+      {
+        prepare: async () => {
+          guarded(() =>
+            this.#db.exec(
+              'CREATE TABLE IF NOT EXISTS schema_version (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
+            ),
+          );
+          return Promise.resolve();
+        },
+        appliedVersions: async () =>
+          Promise.resolve(
+            this.#all<{ version: string }>('SELECT version FROM schema_version').map(
+              (r) => r.version,
+            ),
+          ),
+        apply: async (migration) => Promise.resolve(this.#apply(migration)),
+      },
+      migrations,
+    );
+  }
+
+  /** BEGIN IMMEDIATE takes the write lock first, so two processes never apply one migration twice. */
+  #apply(migration: Migration): void {
+    const applyOnce = this.#db.transaction(() => {
+      const seen = this.#db
+        .prepare('SELECT 1 FROM schema_version WHERE version = ?')
+        .get(migration.version);
+      if (seen !== undefined) return;
+      this.#db.exec(migration.sql);
+      this.#db
+        .prepare('INSERT INTO schema_version (version, applied_at) VALUES (?, ?)')
+        .run(migration.version, Date.now());
+    });
+    guarded(() => applyOnce.immediate());
+  }
+
+  async checkAvailability(): Promise<void> {
+    this.#get('SELECT COUNT(*) AS n FROM schema_version');
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    this.#statements.clear();
+    if (this.#db.open) this.#db.close();
+    return Promise.resolve();
+  }
+
+  async getUserByUsername(username: string): Promise<User | undefined> {
+    const row = this.#get<UserRow>(`SELECT * FROM ${this.#users} WHERE username = @username`, {
+      username,
+    });
+    return Promise.resolve(row && fromUserRow(row));
+  }
+
+  async getUserById(id: number): Promise<User | undefined> {
+    const row = this.#get<UserRow>(`SELECT * FROM ${this.#users} WHERE id = @id`, { id });
+    return Promise.resolve(row && fromUserRow(row));
+  }
+
+  async listUsers(query: ListUsersQuery): Promise<User[]> {
+    validateListQuery(query);
+    const where = query.username === undefined ? '' : 'WHERE username = @username';
+    const order = query.order === 'DESC' ? 'DESC' : 'ASC';
+    const rows = this.#all<UserRow>(
+      `SELECT * FROM ${this.#users} ${where} ORDER BY username ${order} LIMIT @limit OFFSET @offset`,
+      { username: query.username, limit: query.limit, offset: query.offset },
+    );
+    return Promise.resolve(rows.map(fromUserRow));
+  }
+
+  async addUser(user: NewUser): Promise<User> {
+    const prepared = await prepareUserForStorage(user);
+    const columns = USER_COLUMNS.join(', ');
+    const values = USER_COLUMNS.map((c) => `@${c}`).join(', ');
+    const row = this.#get<UserRow>(
+      `INSERT INTO ${this.#users} (${columns}) VALUES (${values}) RETURNING *`,
+      toUserParams(prepared),
+    );
+    if (row === undefined)
+      throw new KubesftpError(ErrorCode.FAILURE, 'the new user was not returned');
+    return fromUserRow(row);
+  }
+
+  async updateUser(id: number, user: NewUser): Promise<User> {
+    const existing = await this.getUserById(id);
+    if (existing === undefined) throw notFound(`user ${id}`);
+    const prepared = await prepareUserForStorage(user, existing);
+    const row = this.#get<UserRow>(
+      `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`,
+      {
+        ...toUserParams(prepared),
+        id,
+      },
+    );
+    if (row === undefined) throw notFound(`user ${id}`);
+    return fromUserRow(row);
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    if (this.#changes(`DELETE FROM ${this.#users} WHERE id = @id`, { id }) === 0)
+      throw notFound(`user ${id}`);
+    return Promise.resolve();
+  }
+
+  /** One UPDATE, so concurrent transfers on any number of pods never lose an increment. */
+  async updateQuota(username: string, delta: QuotaDelta): Promise<void> {
+    validateQuotaDelta(delta);
+    const set = delta.reset
+      ? 'used_quota_size = @size, used_quota_files = @files'
+      : 'used_quota_size = used_quota_size + @size, used_quota_files = used_quota_files + @files';
+    const changes = this.#changes(
+      `UPDATE ${this.#users} SET ${set}, last_quota_update = @now WHERE username = @username`,
+      { size: delta.sizeDelta, files: delta.filesDelta, now: Date.now(), username },
+    );
+    if (changes === 0) throw notFound(`user ${username}`);
+    return Promise.resolve();
+  }
+
+  async updateLastLogin(username: string, when: number): Promise<void> {
+    const sql = `UPDATE ${this.#users} SET last_login = @when WHERE username = @username`;
+    if (this.#changes(sql, { when, username }) === 0) throw notFound(`user ${username}`);
+    return Promise.resolve();
+  }
+
+  async getAdminByUsername(username: string): Promise<Admin | undefined> {
+    return Promise.resolve(
+      this.#get<Admin>('SELECT * FROM admins WHERE username = @username', { username }),
+    );
+  }
+
+  async addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin> {
+    const prepared = await prepareAdminForStorage(admin);
+    const row = this.#get<Admin>(
+      'INSERT INTO admins (username, password) VALUES (@username, @password) RETURNING *',
+      prepared,
+    );
+    if (row === undefined)
+      throw new KubesftpError(ErrorCode.FAILURE, 'the new admin was not returned');
+    return row;
+  }
+
+  async countAdmins(): Promise<number> {
+    return Promise.resolve(this.#get<{ n: number }>('SELECT COUNT(*) AS n FROM admins')?.n ?? 0);
+  }
+
+  /** INSERT OR IGNORE then SELECT: whichever process inserts first, all read the same value. */
+  async getOrCreateSecret(name: string, create: () => string): Promise<string> {
+    const select = 'SELECT value FROM secrets WHERE name = @name';
+    let row = this.#get<{ value: string }>(select, { name });
+    if (row === undefined) {
+      this.#changes('INSERT OR IGNORE INTO secrets (name, value) VALUES (@name, @value)', {
+        name,
+        value: create(),
+      });
+      row = this.#get<{ value: string }>(select, { name });
+    }
+    if (row === undefined)
+      throw new KubesftpError(ErrorCode.FAILURE, `secret ${name} was not stored`);
+    return Promise.resolve(row.value);
+  }
+}

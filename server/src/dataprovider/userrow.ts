@@ -1,0 +1,53 @@
+/**
+ * The flat row shape of a user in SQL drivers: lists and objects live in JSON text columns.
+ */
+import { ErrorCode, KubesftpError } from '../errors.js';
+import type { NewUser, User } from './types.js';
+
+/** Account columns written on insert and update, in a fixed order. */
+export const USER_COLUMNS = [
+  'username',
+  'password',
+  'public_keys',
+  'status',
+  'expiration_date',
+  'home_dir',
+  'uid',
+  'gid',
+  'max_sessions',
+  'quota_size',
+  'quota_files',
+  'permissions',
+  'upload_bandwidth',
+  'download_bandwidth',
+  'filters',
+  'filesystem',
+] as const;
+
+const JSON_COLUMNS = ['public_keys', 'permissions', 'filters', 'filesystem'] as const;
+
+export type UserRow = Record<keyof User, string | number>;
+
+/** The named parameters for USER_COLUMNS. */
+export function toUserParams(user: NewUser): Record<string, string | number> {
+  const params: Record<string, string | number> = {};
+  for (const column of USER_COLUMNS) params[column] = user[column] as string | number;
+  for (const column of JSON_COLUMNS) params[column] = JSON.stringify(user[column]);
+  return params;
+}
+
+export function fromUserRow(row: UserRow): User {
+  const user = { ...row } as Record<string, unknown>;
+  for (const column of JSON_COLUMNS) {
+    try {
+      user[column] = JSON.parse(String(row[column]));
+    } catch (err) {
+      throw new KubesftpError(
+        ErrorCode.FAILURE,
+        `user ${String(row.username)}: column ${column} does not hold JSON`,
+        { cause: err },
+      );
+    }
+  }
+  return user as unknown as User;
+}

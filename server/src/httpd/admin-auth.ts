@@ -1,0 +1,155 @@
+import { randomBytes } from 'node:crypto';
+import { SignJWT, jwtVerify } from 'jose';
+import { hashPassword, verifyPassword } from '../auth/passwords.js';
+import { prepareAdminForStorage } from '../dataprovider/index.js';
+import type { DataProvider } from '../dataprovider/types.js';
+import { ErrorCode, isKubesftpError } from '../errors.js';
+import { AuthenticationError } from './http-errors.js';
+
+/** The provider secret every pod signs and checks admin tokens with. */
+export const TOKEN_SECRET_NAME = 'token_signing_key';
+export const DEFAULT_ADMIN_TOKEN_TTL = 1200;
+const ISSUER = 'kubesftp';
+const AUDIENCE = 'kubesftp-admin-api';
+const BASIC_CHALLENGE = 'Basic realm="kubesftp", charset="UTF-8"';
+const BEARER_CHALLENGE = 'Bearer realm="kubesftp"';
+
+export interface AccessToken {
+  access_token: string;
+  /** Unix time in milliseconds. */
+  expires_at: number;
+}
+
+export interface AdminAuthOptions {
+  provider: DataProvider;
+  /** Token lifetime in seconds. */
+  tokenTtl: number;
+}
+
+function newSigningSecret(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/** Reads HTTP Basic credentials; undefined when the header is absent or not Basic. */
+export function parseBasicAuth(
+  header: string | undefined,
+): { username: string; password: string } | undefined {
+  const match = header === undefined ? null : /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
+  if (!match?.[1]) return undefined;
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function parseBearer(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
+  return match?.[1];
+}
+
+/**
+ * Issues and checks admin access tokens: HS256 JWTs keyed by a secret the data provider keeps,
+ * so a token from one pod is accepted by every other pod of the cluster.
+ */
+export class AdminAuthenticator {
+  readonly #provider: DataProvider;
+  readonly #tokenTtl: number;
+  #key: Promise<Uint8Array> | undefined;
+  // Checked when the admin is unknown, so a wrong username costs as much as a wrong password.
+  #decoyHash: Promise<string> | undefined;
+
+  constructor(options: AdminAuthOptions) {
+    this.#provider = options.provider;
+    this.#tokenTtl = options.tokenTtl;
+  }
+
+  #signingKey(): Promise<Uint8Array> {
+    if (this.#key !== undefined) return this.#key;
+    const pending = this.#provider
+      .getOrCreateSecret(TOKEN_SECRET_NAME, newSigningSecret)
+      .then((secret) => new Uint8Array(Buffer.from(secret, 'base64')));
+    // A provider outage must not poison the cache for the life of the process.
+    pending.catch(() => {
+      if (this.#key === pending) this.#key = undefined;
+    });
+    this.#key = pending;
+    return pending;
+  }
+
+  async #checkAdminPassword(username: string, password: string): Promise<boolean> {
+    const admin = await this.#provider.getAdminByUsername(username);
+    if (admin === undefined) {
+      this.#decoyHash ??= hashPassword(newSigningSecret());
+      await verifyPassword(password, await this.#decoyHash);
+      return false;
+    }
+    return verifyPassword(password, admin.password);
+  }
+
+  /** Trades an admin's Basic credentials for an access token. */
+  async issueToken(authorization: string | undefined): Promise<AccessToken> {
+    const credentials = parseBasicAuth(authorization);
+    if (credentials === undefined)
+      throw new AuthenticationError('admin credentials required', BASIC_CHALLENGE);
+    if (!(await this.#checkAdminPassword(credentials.username, credentials.password))) {
+      throw new AuthenticationError('invalid admin credentials', BASIC_CHALLENGE);
+    }
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const expiresAt = issuedAt + this.#tokenTtl;
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(credentials.username)
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setIssuedAt(issuedAt)
+      .setExpirationTime(expiresAt)
+      .sign(await this.#signingKey());
+    return { access_token: token, expires_at: expiresAt * 1000 };
+  }
+
+  /** Returns the admin name a bearer token was issued to, or throws AuthenticationError. */
+  async verifyToken(authorization: string | undefined): Promise<string> {
+    const token = parseBearer(authorization);
+    if (token === undefined)
+      throw new AuthenticationError('access token required', BEARER_CHALLENGE);
+    const key = await this.#signingKey();
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        issuer: ISSUER,
+        audience: AUDIENCE,
+      });
+      if (typeof payload.sub !== 'string') throw new Error('token without subject');
+      return payload.sub;
+    } catch {
+      throw new AuthenticationError(
+        'invalid or expired access token',
+        `${BEARER_CHALLENGE}, error="invalid_token"`,
+      );
+    }
+  }
+}
+
+export interface EnsureAdminOptions {
+  username?: string;
+  password?: string;
+}
+
+/** Creates the first admin when there is none; a generated password is returned to be shown once. */
+export async function ensureAdmin(
+  provider: DataProvider,
+  options: EnsureAdminOptions = {},
+): Promise<{ created: boolean; password?: string }> {
+  if ((await provider.countAdmins()) > 0) return { created: false };
+  const password = options.password ?? randomBytes(18).toString('base64url');
+  try {
+    await provider.addAdmin(
+      await prepareAdminForStorage({ username: options.username ?? 'admin', password }),
+    );
+  } catch (err) {
+    // Another pod created it first.
+    if (isKubesftpError(err, ErrorCode.CONFLICT)) return { created: false };
+    throw err;
+  }
+  return options.password === undefined ? { created: true, password } : { created: true };
+}

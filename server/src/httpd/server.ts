@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { ErrorCode, KubesftpError } from '../errors.js';
+import { AdminAuthenticator, DEFAULT_ADMIN_TOKEN_TTL } from './admin-auth.js';
+import { connectionRoutes } from './connection-routes.js';
+import { healthRoutes } from './health.js';
+import { installErrorHandlers } from './http-errors.js';
+import { createMetricsRegistry, installRequestCounter, metricsRoutes } from './metrics.js';
+import { registerOpenApi } from './openapi.js';
+import { publicRoutes } from './public-routes.js';
+import { installRequestLog } from './request-log.js';
+import type { HttpServer, HttpServerDeps } from './types.js';
+import { userRoutes } from './user-routes.js';
+
+export const API_PREFIX = '/api/v1';
+
+/** Every /api/v1 route but the public ones sits behind this plugin's token check. */
+async function registerAdminApi(
+  app: FastifyInstance,
+  deps: HttpServerDeps,
+  authenticator: AdminAuthenticator,
+): Promise<void> {
+  await app.register(
+    async (adminApi) => {
+      adminApi.addHook('onRequest', async (request) => {
+        await authenticator.verifyToken(request.headers.authorization);
+      });
+      await adminApi.register(userRoutes, {
+        provider: deps.provider,
+        usersBaseDir: deps.config.users_base_dir,
+      });
+      await adminApi.register(connectionRoutes, { connections: deps.connections });
+    },
+    { prefix: API_PREFIX },
+  );
+}
+
+/** Builds the fastify application with every plugin registered and ready; nothing listens yet. */
+export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    // Our onResponse hook writes the one http log line per request.
+    logController: new LogController({
+      disableRequestLogging: true,
+      requestIdLogLabel: 'request_id',
+    }),
+    genReqId: () => randomUUID(),
+    bodyLimit: 1024 * 1024,
+  });
+  const registry = deps.metricsRegistry ?? createMetricsRegistry();
+  const authenticator = new AdminAuthenticator({
+    provider: deps.provider,
+    tokenTtl: deps.config.admin_token_ttl ?? DEFAULT_ADMIN_TOKEN_TTL,
+  });
+  installErrorHandlers(app);
+  installRequestLog(app);
+  installRequestCounter(app, registry);
+  await registerOpenApi(app);
+  await app.register(publicRoutes, { prefix: API_PREFIX, authenticator, version: deps.version });
+  await registerAdminApi(app, deps, authenticator);
+  await app.register(healthRoutes, { provider: deps.provider });
+  await app.register(metricsRoutes, { registry });
+  await app.ready();
+  return app;
+}
+
+/** The REST API, /healthz and /metrics on the `httpd` bind address and port. */
+export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
+  const app = await buildApp(deps);
+  return {
+    app,
+    listen: async () => {
+      await app.listen({
+        port: deps.config.bind_port,
+        host: deps.config.bind_address || '0.0.0.0',
+      });
+      const bound = app.server.address();
+      if (bound === null || typeof bound === 'string') {
+        throw new KubesftpError(ErrorCode.FAILURE, 'httpd is not bound to a TCP port');
+      }
+      return { address: bound.address, port: bound.port };
+    },
+    close: () => app.close(),
+  };
+}

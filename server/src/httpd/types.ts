@@ -1,0 +1,61 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { Registry } from 'prom-client';
+import type { DataProvider } from '../dataprovider/types.js';
+
+/** One live SFTP/SCP/SSH connection as the REST API reports it. */
+export interface ConnectionInfo {
+  connection_id: string;
+  username: string;
+  client_version: string;
+  /** IP and port of the client. */
+  remote_address: string;
+  /** Unix time in milliseconds. */
+  connection_time: number;
+  /** Unix time in milliseconds. */
+  last_activity: number;
+  /** SFTP, SCP or SSH. */
+  protocol: string;
+  active_transfers: ActiveTransferInfo[];
+}
+
+export interface ActiveTransferInfo {
+  operation_type: 'upload' | 'download';
+  path: string;
+  /** Unix time in milliseconds. */
+  start_time: number;
+  size: number;
+}
+
+/** The session registry seen from the HTTP side: list the live connections, close one. */
+export interface ActiveConnections {
+  list(): ConnectionInfo[];
+  /** Returns false when no connection has that id. */
+  close(connectionId: string): boolean;
+}
+
+/** The `httpd` configuration section keys this server reads. */
+export interface HttpdConfig {
+  bind_port: number;
+  /** Empty listens on every interface. */
+  bind_address: string;
+  /** Lifetime of an admin access token in seconds. */
+  admin_token_ttl?: number;
+  /** When set, a user created or updated without a home_dir gets `<users_base_dir>/<username>`. */
+  users_base_dir?: string;
+}
+
+export interface HttpServerDeps {
+  provider: DataProvider;
+  logger: FastifyBaseLogger;
+  config: HttpdConfig;
+  connections?: ActiveConnections;
+  version: string;
+  /** Where /metrics reads from; a fresh registry with process metrics when absent. */
+  metricsRegistry?: Registry;
+}
+
+export interface HttpServer {
+  app: FastifyInstance;
+  listen(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+}

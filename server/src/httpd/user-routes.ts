@@ -1,0 +1,95 @@
+import type { FastifyPluginCallback } from 'fastify';
+import { prepareUserForStorage } from '../dataprovider/index.js';
+import type { DataProvider, ListUsersQuery, User } from '../dataprovider/types.js';
+import { ErrorCode, KubesftpError } from '../errors.js';
+import { mergeUserInput, type UserInput } from './user-input.js';
+import { userIdParamsSchema, userListQuerySchema, userListSchema } from './user-schemas.js';
+import { errorResponses, messageSchema, securedRoute } from './route-schemas.js';
+
+export interface UserRoutesOptions {
+  provider: DataProvider;
+  usersBaseDir?: string;
+}
+
+interface IdParams {
+  id: number;
+}
+
+const userRef = { $ref: 'User#' } as const;
+
+async function findUser(provider: DataProvider, id: number): Promise<User> {
+  const user = await provider.getUserById(id);
+  if (user === undefined) throw new KubesftpError(ErrorCode.NOT_FOUND, `user ${id} not found`);
+  return user;
+}
+
+/** REST resource /user: create, list, read, replace and delete accounts. */
+export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, options, done) => {
+  const { provider, usersBaseDir } = options;
+
+  app.post<{ Body: UserInput }>('/user', {
+    schema: securedRoute({
+      summary: 'Create a user',
+      tags: ['users'],
+      body: { $ref: 'NewUserInput#' },
+      response: { 201: userRef, ...errorResponses },
+    }),
+    handler: async (request, reply) => {
+      const user = mergeUserInput(request.body, { usersBaseDir });
+      const created = await provider.addUser(await prepareUserForStorage(user));
+      return reply.code(201).send(created);
+    },
+  });
+
+  app.get<{ Querystring: ListUsersQuery }>('/user', {
+    schema: securedRoute({
+      summary: 'List users, ordered by username',
+      tags: ['users'],
+      querystring: userListQuerySchema,
+      response: { 200: userListSchema, ...errorResponses },
+    }),
+    handler: (request) => provider.listUsers(request.query),
+  });
+
+  app.get<{ Params: IdParams }>('/user/:id', {
+    schema: securedRoute({
+      summary: 'Get a user by id',
+      tags: ['users'],
+      params: userIdParamsSchema,
+      response: { 200: userRef, ...errorResponses },
+    }),
+    handler: (request) => findUser(provider, request.params.id),
+  });
+
+  app.put<{ Params: IdParams; Body: UserInput }>('/user/:id', {
+    schema: securedRoute({
+      summary: 'Update a user; omitted properties and an empty password keep their stored values',
+      tags: ['users'],
+      params: userIdParamsSchema,
+      body: { $ref: 'UserInput#' },
+      response: { 200: userRef, ...errorResponses },
+    }),
+    handler: async (request) => {
+      const existing = await findUser(provider, request.params.id);
+      if (request.body.username !== undefined && request.body.username !== existing.username) {
+        throw new KubesftpError(ErrorCode.INVALID_ARGUMENT, 'username cannot be changed');
+      }
+      const merged = mergeUserInput(request.body, { existing, usersBaseDir });
+      return provider.updateUser(existing.id, await prepareUserForStorage(merged, existing));
+    },
+  });
+
+  app.delete<{ Params: IdParams }>('/user/:id', {
+    schema: securedRoute({
+      summary: 'Delete a user',
+      tags: ['users'],
+      params: userIdParamsSchema,
+      response: { 200: messageSchema, ...errorResponses },
+    }),
+    handler: async (request) => {
+      await provider.deleteUser(request.params.id);
+      return { message: 'user deleted' };
+    },
+  });
+  done();
+};

@@ -1,0 +1,192 @@
+/**
+ * Composes the running server from its parts: data provider, first admin, host keys, SSH
+ * listener, HTTP listener. Built in one place and passed down, so tests can start several
+ * independent services in one process.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { effectiveBanner, effectiveMaxAuthTries, umaskValue } from './config/effective.js';
+import type { LoadedConfig } from './config/load.js';
+import { resolveConfigPaths } from './config/paths.js';
+import { createDataProvider } from './dataprovider/index.js';
+import type { DataProvider } from './dataprovider/types.js';
+import { createHttpServer, ensureAdmin } from './httpd/index.js';
+import type { ActiveConnections } from './httpd/types.js';
+import { ConnectionRegistry } from './session/registry.js';
+import type { SessionEvents } from './session/types.js';
+import { openUserFs, type UserFsSettings } from './session/user-fs.js';
+import { buildAlgorithms } from './ssh/algorithms.js';
+import type { AuthFailure } from './ssh/authenticate.js';
+import { loadOrCreateHostKeys } from './ssh/hostkeys.js';
+import { createSshServer, type SshServer } from './ssh/server.js';
+import { nativeCryptoAvailable } from './ssh/transport-options.js';
+import { versionString } from './version.js';
+
+export interface ServiceLogging {
+  /** An app logger whose lines carry `sender: component`. */
+  component(sender: string): Logger;
+  events: SessionEvents;
+  connectionFailed(failure: AuthFailure & { clientIp: string }): void;
+}
+
+export interface RunningService {
+  sftpPort: number;
+  httpPort: number | undefined;
+  registry: ConnectionRegistry;
+  /** Refuses new connections, gives running ones `graceMs`, then closes everything. */
+  shutdown(graceMs: number): Promise<void>;
+}
+
+export async function startService(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  adminPassword?: string;
+  /** Where the generated admin password is shown, once; never the log. */
+  announce(text: string): void;
+}): Promise<RunningService> {
+  const { loaded, logging } = options;
+  const { config, configDir } = loaded;
+  const log = logging.component('service');
+  for (const warning of loaded.warnings) log.warn({ key: warning.key }, warning.message);
+  log.info(
+    { native_crypto: nativeCryptoAvailable(), version: versionString() },
+    'starting kubesftp',
+  );
+
+  const provider = await createDataProvider({
+    driver: config.data_provider.driver,
+    name: config.data_provider.name,
+    configDir,
+    usersTable: config.data_provider.users_table,
+  });
+  await provider.initialize();
+  const admin = await ensureAdmin(provider, { password: options.adminPassword });
+  if (admin.created && admin.password !== undefined) {
+    options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
+  }
+
+  const registry = new ConnectionRegistry();
+  const ssh = await startSsh({ loaded, logging, provider, registry });
+  const sftpAddress = await ssh.listen();
+  log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
+
+  const http =
+    config.httpd.bind_port === 0
+      ? undefined
+      : await startHttp({ loaded, log, httpLog: logging.component('httpd'), provider, registry });
+  return {
+    sftpPort: sftpAddress.port,
+    httpPort: http?.port,
+    registry,
+    async shutdown(graceMs) {
+      log.info(
+        { grace_ms: graceMs, connections: registry.size },
+        'shutting down: refusing new connections',
+      );
+      const stopped = ssh.stopAccepting();
+      await Promise.race([registry.drained(), delay(graceMs)]);
+      registry.closeAll();
+      await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
+      await http?.close();
+      await provider.close();
+      log.info('stopped');
+    },
+  };
+}
+
+async function startSsh(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+  registry: ConnectionRegistry;
+}): Promise<SshServer> {
+  const { config, configDir } = options.loaded;
+  const sftpd = config.sftpd;
+  const paths = resolveConfigPaths(configDir, config);
+  const hostKeys = await loadOrCreateHostKeys({
+    configDir,
+    keys: sftpd.keys,
+    types: [...sftpd.host_key_types],
+    logger: options.logging.component('hostkeys'),
+  });
+  // The schema admits only these values, so the narrowing casts cannot lie.
+  const settings: UserFsSettings = {
+    umask: umaskValue(sftpd.umask),
+    uploadMode: sftpd.upload_mode as UserFsSettings['uploadMode'],
+    setstatMode: sftpd.setstat_mode as UserFsSettings['setstatMode'],
+    trackQuota: config.data_provider.track_quota as UserFsSettings['trackQuota'],
+  };
+  return createSshServer({
+    settings: {
+      bindAddress: sftpd.bind_address,
+      bindPort: sftpd.bind_port,
+      idleTimeoutMs: sftpd.idle_timeout * 60_000,
+      maxAuthTries: toAttemptLimit(effectiveMaxAuthTries(sftpd.max_auth_tries)),
+      loginGraceMs: sftpd.login_grace_time * 1000,
+      ident: effectiveBanner(sftpd.banner),
+      loginBanner: paths.loginBannerFile
+        ? await readFile(paths.loginBannerFile, 'utf8')
+        : undefined,
+      algorithms: buildAlgorithms(sftpd),
+      channelWindowSize: sftpd.channel_window_size,
+      hostKeys: hostKeys.map((k) => k.key),
+    },
+    provider: options.provider,
+    registry: options.registry,
+    logger: options.logging.component('sshd'),
+    openUserFs: (user, session) =>
+      openUserFs({
+        user,
+        session,
+        provider: options.provider,
+        events: options.logging.events,
+        settings,
+      }),
+    onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
+  });
+}
+
+async function startHttp(options: {
+  loaded: LoadedConfig;
+  log: Logger;
+  httpLog: Logger;
+  provider: DataProvider;
+  registry: ConnectionRegistry;
+}): Promise<{ port: number; close(): Promise<void> }> {
+  const { config } = options.loaded;
+  const http = await createHttpServer({
+    provider: options.provider,
+    logger: options.httpLog,
+    config: { ...config.httpd, users_base_dir: config.data_provider.users_base_dir },
+    connections: connectionsView(options.registry),
+    version: versionString(),
+  });
+  const address = await http.listen();
+  options.log.info({ address: address.address, port: address.port }, 'http server listening');
+  return { port: address.port, close: () => http.close() };
+}
+
+function connectionsView(registry: ConnectionRegistry): ActiveConnections {
+  return {
+    list: () =>
+      registry.list().map((c) => ({
+        connection_id: c.id,
+        username: c.username,
+        client_version: c.clientVersion,
+        remote_address: c.remoteAddress,
+        connection_time: c.connectedAt,
+        last_activity: c.lastActivity(),
+        protocol: c.protocol,
+        active_transfers: [],
+      })),
+    close: (id) => registry.close(id),
+  };
+}
+
+function toAttemptLimit(tries: number): number {
+  return Number.isFinite(tries) ? tries : -1;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,163 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { User } from '../dataprovider/types.js';
+import { isKubesftpError } from '../errors.js';
+import { MemoryVfs } from '../vfs/memory.js';
+import type { OpenFlags } from '../vfs/types.js';
+import { PolicyVfs } from './policy-vfs.js';
+import type { CommandRecord, SessionContext, TransferRecord } from './types.js';
+
+const WRITE: OpenFlags = {
+  read: false,
+  write: true,
+  append: false,
+  create: true,
+  truncate: true,
+  exclusive: false,
+};
+const READ: OpenFlags = {
+  read: true,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+};
+
+function setup(overrides: Partial<User> = {}, settings: Partial<SessionContext> = {}) {
+  const usage = { size: 0, files: 0 };
+  const transfers: TransferRecord[] = [];
+  const commands: CommandRecord[] = [];
+  const user = {
+    username: 'alice',
+    permissions: { '/': ['*'] },
+    quota_size: 0,
+    quota_files: 0,
+    ...overrides,
+  } as User;
+  const ctx: SessionContext = {
+    user,
+    connectionId: 'c1',
+    protocol: 'SFTP',
+    events: { transfer: (r) => transfers.push(r), command: (r) => commands.push(r) },
+    quota: {
+      usage: () => Promise.resolve({ ...usage }),
+      add: (size, files) => {
+        usage.size += size;
+        usage.files += files;
+        return Promise.resolve();
+      },
+    },
+    setstatMode: 0,
+    trackQuota: 1,
+    touch: () => undefined,
+    ...settings,
+  };
+  const inner = new MemoryVfs();
+  return { fs: new PolicyVfs(inner, ctx), inner, usage, transfers, commands };
+}
+
+/** Writes like a client does: a refused write is followed by the handle being abandoned. */
+async function upload(fs: PolicyVfs, path: string, data: Buffer): Promise<void> {
+  const file = await fs.open(path, WRITE);
+  try {
+    await file.write(data, 0);
+  } catch (err) {
+    await file.abort();
+    throw err;
+  }
+  await file.close();
+}
+
+function code(err: unknown): string | undefined {
+  return isKubesftpError(err) ? err.code : undefined;
+}
+
+test('permissions of the parent directory decide, deepest directory first', async () => {
+  const { fs, inner } = setup({
+    permissions: {
+      '/': ['list', 'download'],
+      '/in': ['upload', 'list', 'create_dirs', 'download'],
+    },
+  });
+  await inner.mkdir('/in');
+  await assert.rejects(
+    upload(fs, '/top.txt', Buffer.from('x')),
+    (e) => code(e) === 'PERMISSION_DENIED',
+  );
+  await upload(fs, '/in/a.txt', Buffer.from('abc'));
+  // Overwriting needs "overwrite", deleting needs "delete".
+  await assert.rejects(
+    upload(fs, '/in/a.txt', Buffer.from('x')),
+    (e) => code(e) === 'PERMISSION_DENIED',
+  );
+  await assert.rejects(fs.remove('/in/a.txt'), (e) => code(e) === 'PERMISSION_DENIED');
+  await assert.rejects(fs.mkdir('/newdir'), (e) => code(e) === 'PERMISSION_DENIED');
+  await fs.mkdir('/in/sub');
+  const file = await fs.open('/in/a.txt', READ);
+  assert.equal((await file.read(10, 0)).toString(), 'abc');
+  await file.close();
+});
+
+test('uploads, removes and renames keep the quota usage exact', async () => {
+  const { fs, usage, transfers } = setup();
+  await upload(fs, '/a.bin', Buffer.alloc(1000));
+  await upload(fs, '/b.bin', Buffer.alloc(300));
+  assert.deepEqual(usage, { size: 1300, files: 2 });
+  await upload(fs, '/a.bin', Buffer.alloc(100)); // overwrite shrinks, same file count
+  assert.deepEqual(usage, { size: 400, files: 2 });
+  await fs.rename('/b.bin', '/a.bin', { overwrite: true });
+  assert.deepEqual(usage, { size: 300, files: 1 });
+  await fs.remove('/a.bin');
+  assert.deepEqual(usage, { size: 0, files: 0 });
+  assert.deepEqual(
+    transfers.map((t) => [t.sender, t.size_bytes, t.file_path]),
+    [
+      ['Upload', 1000, '/a.bin'],
+      ['Upload', 300, '/b.bin'],
+      ['Upload', 100, '/a.bin'],
+    ],
+  );
+});
+
+test('size and file quotas refuse what would pass them', async () => {
+  const { fs, usage } = setup({ quota_size: 1000, quota_files: 2 });
+  await upload(fs, '/a.bin', Buffer.alloc(600));
+  await assert.rejects(
+    upload(fs, '/b.bin', Buffer.alloc(500)),
+    (e) => code(e) === 'QUOTA_EXCEEDED',
+  );
+  await upload(fs, '/b.bin', Buffer.alloc(10)); // the refused upload left 0 bytes counted
+  assert.equal(usage.files, 2);
+  assert.ok(usage.size <= 1000);
+  await assert.rejects(upload(fs, '/c.bin', Buffer.alloc(1)), (e) => code(e) === 'QUOTA_EXCEEDED');
+});
+
+test('setstat checks each attribute; ignore mode drops mode, owner and times silently', async () => {
+  const strict = setup({ permissions: { '/': ['list', 'upload', 'chmod'] } });
+  await upload(strict.fs, '/f', Buffer.from('x'));
+  await strict.fs.setstat('/f', { mode: 0o600 });
+  assert.equal((await strict.inner.stat('/f')).mode & 0o777, 0o600);
+  await assert.rejects(strict.fs.setstat('/f', { uid: 5 }), (e) => code(e) === 'PERMISSION_DENIED');
+  await assert.rejects(
+    strict.fs.setstat('/f', { mtime: 5 }),
+    (e) => code(e) === 'PERMISSION_DENIED',
+  );
+  assert.ok(strict.commands.some((c) => c.sender === 'Chmod' && c.filemode === 0o600));
+
+  const ignoring = setup({ permissions: { '/': ['list', 'upload'] } }, { setstatMode: 1 });
+  await upload(ignoring.fs, '/f', Buffer.from('x'));
+  const before = await ignoring.inner.stat('/f');
+  await ignoring.fs.setstat('/f', { mode: 0o777, uid: 5, mtime: 5 });
+  assert.deepEqual(await ignoring.inner.stat('/f'), before);
+});
+
+test('track_quota 2 leaves users without limits untracked; 0 tracks nobody', async () => {
+  const unlimited = setup({}, { trackQuota: 2 });
+  await upload(unlimited.fs, '/a', Buffer.alloc(10));
+  await unlimited.fs.remove('/a');
+  assert.deepEqual(unlimited.usage, { size: 0, files: 0 });
+  const off = setup({ quota_files: 5 }, { trackQuota: 0 });
+  await upload(off.fs, '/a', Buffer.alloc(10));
+  assert.deepEqual(off.usage, { size: 0, files: 0 });
+});

@@ -1,0 +1,37 @@
+import type { User } from '../dataprovider/types.js';
+import type { CommandLog, Protocol, TransferLog } from '../logger/records.js';
+
+export type { Protocol };
+export type TransferRecord = TransferLog;
+export type CommandRecord = CommandLog;
+
+/** Where a session reports what happened; the logger (and later actions, metrics) listen. */
+export interface SessionEvents {
+  transfer(record: TransferRecord): void;
+  command(record: CommandRecord): void;
+}
+
+export interface QuotaUsage {
+  size: number;
+  files: number;
+}
+
+/** The user's quota usage as the data provider keeps it, shared by every pod. */
+export interface QuotaTracker {
+  usage(): Promise<QuotaUsage>;
+  add(sizeDelta: number, filesDelta: number): Promise<void>;
+}
+
+export interface SessionContext {
+  user: User;
+  connectionId: string;
+  protocol: Protocol;
+  events: SessionEvents;
+  quota: QuotaTracker;
+  /** 1 ignores chmod, chown and chtimes requests without an error. */
+  setstatMode: 0 | 1;
+  /** 0 off, 1 always, 2 only for users with quota limits (the spec's track_quota). */
+  trackQuota: 0 | 1 | 2;
+  /** Called on every request so idle timeouts see activity. */
+  touch(): void;
+}

@@ -1,0 +1,285 @@
+import type { Duplex } from 'node:stream';
+import type { Vfs } from '../vfs/types.js';
+import { PacketType, SFTP_VERSION, StatusCode } from './constants.js';
+import { resolveLimits, type RequestContext, type RequestRow, type SftpLimits } from './context.js';
+import { BAD_LENGTH, FrameBuffer } from './framing.js';
+import { HandleTable, type OpenHandle } from './handles.js';
+import type { NameLookup } from './longname.js';
+import { SerialQueues } from './queues.js';
+import { PacketReader } from './reader.js';
+import { toStatus } from './status.js';
+import { advertisedExtensions, EXTENSIONS, isServed, REQUESTS } from './table.js';
+import { encodeStatus, encodeVersion } from './writer.js';
+
+type LogMethod = (fields: object, message: string) => void;
+/** The pino methods the engine uses, so tests can pass a recorder. */
+export interface SftpLogger {
+  debug: LogMethod;
+  info: LogMethod;
+  warn: LogMethod;
+  error: LogMethod;
+}
+
+export interface SftpSessionOptions {
+  /** The raw `sftp` subsystem channel (or any byte stream speaking SFTP). */
+  stream: Duplex;
+  vfs: Vfs;
+  logger: SftpLogger;
+  limits?: SftpLimits;
+  /** Virtual path of the user's home, for expand-path and home-directory; defaults to "/". */
+  homeDirectory?: string;
+  /** The session's user, so `~name` and home-directory answer for that name only. */
+  username?: string;
+  names?: NameLookup;
+  /**
+   * Called once, right before the engine ends the stream, so the transport can report an
+   * exit status (clients such as scp treat a missing one as failure).
+   */
+  beforeEnd?: () => void;
+}
+
+export interface SftpSession {
+  /** Settles once the session has ended and every handle has been aborted or closed. */
+  readonly closed: Promise<void>;
+  /** Ends the session: stops reading, aborts every open handle and ends the stream. */
+  close(): Promise<void>;
+}
+
+interface Job {
+  row: RequestRow<unknown>;
+  id: number;
+  args: unknown;
+  bytes: number;
+}
+
+export function serveSftp(options: SftpSessionOptions): SftpSession {
+  return new SftpEngine(options);
+}
+
+class SftpEngine implements SftpSession {
+  readonly closed: Promise<void>;
+  readonly #stream: Duplex;
+  readonly #log: SftpLogger;
+  readonly #ctx: RequestContext;
+  readonly #beforeEnd: (() => void) | undefined;
+  readonly #frames: FrameBuffer;
+  readonly #queues = new SerialQueues<Job>((job) => this.#execute(job));
+  #initialized = false;
+  #ending = false;
+  #inFlight = 0;
+  #inFlightBytes = 0;
+  #waitingDrain = false;
+  #paused = false;
+  #settled: (() => void) | undefined;
+  #resolveClosed!: () => void;
+
+  constructor(options: SftpSessionOptions) {
+    const limits = resolveLimits(options.limits);
+    this.#stream = options.stream;
+    this.#log = options.logger;
+    this.#beforeEnd = options.beforeEnd;
+    this.#frames = new FrameBuffer(limits.maxPacketLength);
+    this.#ctx = {
+      vfs: options.vfs,
+      handles: new HandleTable(limits.maxOpenHandles),
+      limits,
+      homeDirectory: options.homeDirectory ?? '/',
+      username: options.username,
+      names: options.names,
+    };
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#stream.on('data', this.#onData);
+    this.#stream.on('drain', this.#onDrain);
+    this.#stream.on('end', this.#onEnd);
+    this.#stream.on('close', this.#onEnd);
+    this.#stream.on('error', this.#onError);
+  }
+
+  close(): Promise<void> {
+    void this.#shutdown();
+    return this.closed;
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    if (this.#ending) return;
+    this.#frames.push(chunk);
+    this.#pump();
+  };
+
+  readonly #onDrain = (): void => {
+    this.#waitingDrain = false;
+    this.#pump();
+  };
+
+  readonly #onEnd = (): void => {
+    void this.#shutdown();
+  };
+
+  readonly #onError = (err: Error): void => {
+    this.#log.debug({ err: err.message }, 'sftp channel error');
+    void this.#shutdown();
+  };
+
+  #canAccept(): boolean {
+    const { maxInFlightRequests, maxInFlightBytes } = this.#ctx.limits;
+    return (
+      !this.#waitingDrain &&
+      this.#inFlight < maxInFlightRequests &&
+      this.#inFlightBytes < maxInFlightBytes
+    );
+  }
+
+  /** Handles buffered packets while under every bound; otherwise stops reading the channel. */
+  #pump(): void {
+    while (!this.#ending && this.#canAccept()) {
+      const packet = this.#frames.next();
+      if (packet === null) break;
+      if (packet === BAD_LENGTH) {
+        this.#fatal('packet length out of bounds');
+        return;
+      }
+      this.#handlePacket(packet);
+    }
+    if (this.#ending) return;
+    const paused = !this.#canAccept();
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (paused) this.#stream.pause();
+    else this.#stream.resume();
+  }
+
+  #handlePacket(packet: Buffer): void {
+    const reader = new PacketReader(packet);
+    const type = reader.u8();
+    if (!this.#initialized) {
+      this.#handleInit(type, reader);
+      return;
+    }
+    if (type === PacketType.INIT) {
+      this.#fatal('duplicate INIT');
+      return;
+    }
+    const id = reader.u32();
+    const row = this.#lookup(type, reader);
+    if (reader.failed) {
+      this.#fatal('truncated packet header', { type });
+      return;
+    }
+    if (row === undefined) {
+      this.#send(encodeStatus(id, StatusCode.OP_UNSUPPORTED));
+      return;
+    }
+    this.#dispatch(row, { id, reader, bytes: packet.length });
+  }
+
+  #handleInit(type: number, reader: PacketReader): void {
+    const version = reader.u32();
+    if (type !== PacketType.INIT || reader.failed) {
+      this.#fatal('first packet is not INIT', { type });
+      return;
+    }
+    this.#initialized = true;
+    this.#log.debug({ clientVersion: version }, 'sftp session started');
+    this.#send(encodeVersion(SFTP_VERSION, advertisedExtensions(this.#ctx.vfs.capabilities)));
+  }
+
+  /** The row for a request, or undefined when unknown or not served by this backend. */
+  #lookup(type: number, reader: PacketReader): RequestRow<unknown> | undefined {
+    let row: RequestRow<unknown> | undefined;
+    if (type === PacketType.EXTENDED) {
+      const name = reader.string();
+      row = EXTENSIONS.get(name);
+      // An unknown extension MUST get SSH_FX_OP_UNSUPPORTED (draft-ietf-secsh-filexfer-02 8.4).
+      if (row === undefined) this.#log.debug({ extension: name }, 'unsupported extension');
+    } else {
+      row = REQUESTS.get(type);
+      if (row === undefined) this.#log.debug({ type }, 'unsupported request type');
+    }
+    if (row !== undefined && !isServed(row, this.#ctx.vfs.capabilities)) return undefined;
+    return row;
+  }
+
+  #dispatch(
+    row: RequestRow<unknown>,
+    request: { id: number; reader: PacketReader; bytes: number },
+  ): void {
+    const args = row.decode(request.reader);
+    if (request.reader.failed) {
+      this.#fatal('malformed request', { request: row.name, requestId: request.id });
+      return;
+    }
+    if (row.writes && row.hot !== true) {
+      this.#log.info({ request: row.name, requestId: request.id }, 'sftp request');
+    }
+    const job: Job = { row, id: request.id, args, bytes: request.bytes };
+    this.#inFlight++;
+    this.#inFlightBytes += job.bytes;
+    const key = row.queueKey?.(args);
+    if (key !== undefined && this.#ctx.handles.has(key)) this.#queues.push(key, job);
+    else void this.#execute(job);
+  }
+
+  async #execute(job: Job): Promise<void> {
+    let reply: Buffer;
+    try {
+      reply = await job.row.run(this.#ctx, job.id, job.args);
+    } catch (err) {
+      reply = this.#failureReply(job, err);
+    }
+    this.#release(job);
+    if (!this.#ending) this.#send(reply);
+    this.#pump();
+  }
+
+  #failureReply(job: Job, err: unknown): Buffer {
+    const { code, error } = toStatus(err);
+    const level = code === StatusCode.FAILURE ? 'warn' : 'debug';
+    this.#log[level](
+      { request: job.row.name, requestId: job.id, code: error.code, err: error.message },
+      'sftp request failed',
+    );
+    return encodeStatus(job.id, code);
+  }
+
+  #release(job: Job): void {
+    this.#inFlight--;
+    this.#inFlightBytes -= job.bytes;
+    if (this.#inFlight === 0) this.#settled?.();
+  }
+
+  #send(packet: Buffer): void {
+    if (!this.#stream.writable) return;
+    if (!this.#stream.write(packet)) this.#waitingDrain = true;
+  }
+
+  #fatal(reason: string, fields: object = {}): void {
+    this.#log.warn({ ...fields, reason }, 'sftp session ended: bad packet');
+    void this.#shutdown();
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#ending) return;
+    this.#ending = true;
+    this.#stream.off('data', this.#onData);
+    for (const job of this.#queues.cancel()) this.#release(job);
+    if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#settled = resolve));
+    await Promise.all(this.#ctx.handles.closeAll().map((handle) => this.#abortHandle(handle)));
+    if (this.#stream.writable) {
+      this.#beforeEnd?.();
+      this.#stream.end();
+    }
+    this.#resolveClosed();
+  }
+
+  async #abortHandle(handle: OpenHandle): Promise<void> {
+    try {
+      if (handle.kind === 'file') await handle.file.abort();
+      else await handle.dir.close();
+    } catch (err) {
+      this.#log.warn(
+        { path: handle.path, err: String(err) },
+        'closing handle at session end failed',
+      );
+    }
+  }
+}

@@ -1,0 +1,110 @@
+import ssh2 from 'ssh2';
+import type { AuthContext, ParsedKey, PublicKeyAuthContext } from 'ssh2';
+import { verifyPassword } from '../auth/passwords.js';
+import { matchPublicKey } from '../auth/publickeys.js';
+import type { DataProvider, User } from '../dataprovider/types.js';
+import { toKubesftpError } from '../errors.js';
+import { checkLoginAllowed } from '../session/login.js';
+
+export type LoginType = 'public_key' | 'password' | 'keyboard-interactive' | 'no_auth_tryed';
+
+export interface AuthFailure {
+  username: string;
+  loginType: LoginType;
+  error: string;
+}
+
+export interface AuthenticatorOptions {
+  provider: DataProvider;
+  clientIp: string;
+  /** Failed attempts before the connection is closed; negative means unlimited. */
+  maxAttempts: number;
+  /** Sessions the user already has; compared with max_sessions. */
+  sessionsOf(username: string): number;
+  onFailure(failure: AuthFailure): void;
+  /** Called when the attempt budget is spent; the caller ends the connection. */
+  onTooManyAttempts(): void;
+}
+
+const METHODS: AuthContext['method'][] = ['publickey', 'password'];
+
+/**
+ * Authenticates one SSH connection's attempts. A key "query" (no signature) is not an attempt;
+ * every failed password or signed key is. The reason a login failed goes to the log only.
+ */
+export class Authenticator {
+  readonly #options: AuthenticatorOptions;
+  #failures = 0;
+  #user: User | undefined;
+
+  constructor(options: AuthenticatorOptions) {
+    this.#options = options;
+  }
+
+  /** The authenticated user, once an attempt succeeded. */
+  get user(): User | undefined {
+    return this.#user;
+  }
+
+  async handle(ctx: AuthContext): Promise<void> {
+    if (ctx.method !== 'password' && ctx.method !== 'publickey') {
+      ctx.reject(METHODS);
+      return;
+    }
+    const loginType: LoginType = ctx.method === 'password' ? 'password' : 'public_key';
+    try {
+      const user = await this.#options.provider.getUserByUsername(ctx.username);
+      const verdict = await this.#verify(ctx, user);
+      if (verdict === 'query-ok') return ctx.accept();
+      if (user === undefined || verdict !== 'ok') throw new Error('invalid credentials');
+      this.#checkPolicy(user);
+      this.#user = user;
+      ctx.accept();
+    } catch (err) {
+      this.#fail(ctx, loginType, toKubesftpError(err).message);
+    }
+  }
+
+  async #verify(ctx: AuthContext, user: User | undefined): Promise<Verdict> {
+    if (ctx.method === 'password') {
+      // Unknown users still pay for a hash check so timing does not reveal which names exist.
+      const ok = await verifyPassword(ctx.password, user?.password || UNKNOWN_USER_HASH);
+      return ok && user !== undefined && user.password !== '' ? 'ok' : 'bad';
+    }
+    if (ctx.method !== 'publickey' || user === undefined) return 'bad';
+    return verifyPublicKey(ctx, user);
+  }
+
+  #checkPolicy(user: User): void {
+    checkLoginAllowed(user, this.#options.clientIp);
+    if (user.max_sessions > 0 && this.#options.sessionsOf(user.username) >= user.max_sessions) {
+      throw new Error(`too many open sessions: ${user.max_sessions} allowed`);
+    }
+  }
+
+  #fail(ctx: AuthContext, loginType: LoginType, error: string): void {
+    this.#failures += 1;
+    this.#options.onFailure({ username: ctx.username, loginType, error });
+    ctx.reject(METHODS);
+    const max = this.#options.maxAttempts;
+    if (max >= 0 && this.#failures >= max) this.#options.onTooManyAttempts();
+  }
+}
+
+type Verdict = 'ok' | 'query-ok' | 'bad';
+
+/** A key the user owns: a query without signature is answered "ok to sign", a signature is checked. */
+function verifyPublicKey(ctx: PublicKeyAuthContext, user: User): Verdict {
+  const stored = matchPublicKey(user.public_keys, ctx.key.algo, ctx.key.data);
+  if (stored === undefined) return 'bad';
+  if (ctx.signature === undefined || ctx.blob === undefined) return 'query-ok';
+  const parsed = ssh2.utils.parseKey(stored);
+  if (parsed instanceof Error) return 'bad';
+  // A public key line parses to one key; the array form only comes from private key files.
+  const key: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  return key?.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true ? 'ok' : 'bad';
+}
+
+/** An argon2id hash of a random value: verifying against it always fails, at the usual cost. */
+const UNKNOWN_USER_HASH =
+  '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHRzb21lc2FsdA$3pJqTG3eUjdCSL1FtYb2lHx2ZEWLUtjiDKYLaEdX5zI';

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { ErrorCode, isKubesftpError } from '../errors.js';
+import {
+  channelLimits,
+  DEFAULT_CHANNEL_WINDOW_SIZE,
+  nativeCryptoAvailable,
+  transportPatchApplied,
+} from './transport-options.js';
+
+const require = createRequire(import.meta.url);
+
+describe('transport options', () => {
+  it('reports the native crypto binding exactly when its compiled file exists', () => {
+    const ssh2Dir = path.dirname(require.resolve('ssh2/package.json'));
+    const binding = path.join(ssh2Dir, 'lib/protocol/crypto/build/Release/sshcrypto.node');
+    assert.equal(nativeCryptoAvailable(), existsSync(binding));
+  });
+
+  it('sees the ssh2 patch applied', () => {
+    assert.equal(transportPatchApplied(), true);
+  });
+
+  it('defaults to a 16 MiB window and 32 KiB packets', () => {
+    assert.deepEqual(channelLimits(), {
+      channelWindowSize: DEFAULT_CHANNEL_WINDOW_SIZE,
+      channelPacketSize: 32 * 1024,
+    });
+    assert.equal(DEFAULT_CHANNEL_WINDOW_SIZE, 16 * 1024 * 1024);
+  });
+
+  const invalid = [
+    { input: { channelPacketSize: 0 }, key: 'sftpd.channel_packet_size' },
+    { input: { channelPacketSize: 64 * 1024 }, key: 'sftpd.channel_packet_size' },
+    { input: { channelWindowSize: 1000 }, key: 'sftpd.channel_window_size' },
+    { input: { channelWindowSize: 2 ** 32 }, key: 'sftpd.channel_window_size' },
+    { input: { channelWindowSize: 1.5e6 + 0.5 }, key: 'sftpd.channel_window_size' },
+  ];
+  for (const { input, key } of invalid) {
+    it(`rejects ${JSON.stringify(input)} naming ${key}`, () => {
+      assert.throws(
+        () => channelLimits(input),
+        (err: unknown) =>
+          isKubesftpError(err, ErrorCode.CONFIG_INVALID) && err.message.startsWith(key),
+      );
+    });
+  }
+});

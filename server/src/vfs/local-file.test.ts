@@ -1,0 +1,163 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCode, isKubesftpError } from '../errors.js';
+import { LocalVfs } from './local.js';
+import { ATOMIC_UPLOAD_PREFIX, type UploadMode } from './local-file.js';
+import type { OpenFlags, VfsFile } from './types.js';
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const flags = (overrides: Partial<OpenFlags>): OpenFlags => ({
+  read: false,
+  write: false,
+  append: false,
+  create: false,
+  truncate: false,
+  exclusive: false,
+  ...overrides,
+});
+const CREATE = flags({ write: true, create: true, truncate: true });
+
+async function tempFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.startsWith(ATOMIC_UPLOAD_PREFIX));
+}
+
+async function hashOrNull(hostPath: string): Promise<string | null> {
+  try {
+    return sha256(await readFile(hostPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+async function writePart(file: VfsFile, data: Buffer): Promise<void> {
+  await file.write(data.subarray(0, 30000), 0);
+  await file.write(data.subarray(30000, 60000), 30000);
+}
+
+describe('LocalVfs upload modes', () => {
+  let base: string;
+  const previous = randomBytes(777);
+  const data = randomBytes(100000);
+  const partial = data.subarray(0, 60000);
+
+  before(async () => {
+    base = await realpath(await mkdtemp(path.join(os.tmpdir(), 'kubesftp-upload-')));
+  });
+
+  after(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  async function home(mode: UploadMode, name: string): Promise<{ vfs: LocalVfs; root: string }> {
+    const root = path.join(base, `${name}-mode${mode}`);
+    await mkdir(root);
+    return { vfs: new LocalVfs({ root, uploadMode: mode }), root };
+  }
+
+  const abortCases: Array<{
+    mode: UploadMode;
+    expectNew: Buffer | null;
+    expectOld: Buffer | null;
+  }> = [
+    { mode: 0, expectNew: partial, expectOld: partial },
+    { mode: 1, expectNew: null, expectOld: previous },
+    { mode: 2, expectNew: partial, expectOld: partial },
+  ];
+  for (const { mode, expectNew, expectOld } of abortCases) {
+    it(`mode ${mode}: an aborted upload leaves ${mode === 1 ? 'no partial data' : 'the partial data'}`, async () => {
+      const { vfs, root } = await home(mode, 'abort');
+      await writeFile(path.join(root, 'old.bin'), previous);
+      for (const name of ['new.bin', 'old.bin']) {
+        const file = await vfs.open(`/${name}`, CREATE);
+        await writePart(file, data);
+        if (mode !== 0) {
+          assert.equal((await tempFiles(root)).length, 1, 'writes go to one temp file');
+          assert.equal(
+            await hashOrNull(path.join(root, 'old.bin')),
+            sha256(previous),
+            'the target is untouched while uploading',
+          );
+        }
+        await file.abort();
+        await file.abort();
+      }
+      const expectedNew = expectNew === null ? null : sha256(expectNew);
+      assert.equal(await hashOrNull(path.join(root, 'new.bin')), expectedNew);
+      assert.equal(
+        await hashOrNull(path.join(root, 'old.bin')),
+        sha256(expectOld ?? Buffer.alloc(0)),
+      );
+      assert.deepEqual(await tempFiles(root), []);
+    });
+
+    it(`mode ${mode}: a completed upload holds exactly the data and no temp file`, async () => {
+      const { vfs, root } = await home(mode, 'close');
+      await writeFile(path.join(root, 'old.bin'), previous);
+      for (const name of ['new.bin', 'old.bin']) {
+        const file = await vfs.open(`/${name}`, CREATE);
+        await file.write(data.subarray(50000), 50000);
+        await file.write(data.subarray(0, 50000), 0);
+        assert.equal((await file.stat()).size, data.length);
+        await file.close();
+        await file.close();
+        assert.equal(await hashOrNull(path.join(root, name)), sha256(data));
+      }
+      assert.deepEqual(await tempFiles(root), []);
+      assert.equal((await stat(path.join(root, 'new.bin'))).mode & 0o777, 0o644);
+    });
+  }
+
+  it('mode 2: an abort before any data leaves an existing target untouched', async () => {
+    const { vfs, root } = await home(2, 'empty-abort');
+    await writeFile(path.join(root, 'old.bin'), previous);
+    const file = await vfs.open('/old.bin', CREATE);
+    await file.abort();
+    assert.equal(await hashOrNull(path.join(root, 'old.bin')), sha256(previous));
+    assert.deepEqual(await tempFiles(root), []);
+  });
+
+  it('mode 2: a client resumes an aborted upload in place', async () => {
+    const { vfs, root } = await home(2, 'resume');
+    const first = await vfs.open('/big.bin', CREATE);
+    await writePart(first, data);
+    await first.abort();
+    const offset = (await vfs.stat('/big.bin')).size;
+    assert.equal(offset, partial.length);
+    // Non-truncating open of an existing file: written in place, no temp file.
+    const rest = await vfs.open('/big.bin', flags({ write: true }));
+    assert.deepEqual(await tempFiles(root), []);
+    await rest.write(data.subarray(offset), offset);
+    await rest.close();
+    assert.equal(await hashOrNull(path.join(root, 'big.bin')), sha256(data));
+  });
+
+  it('mode 1: an exclusive upload fails when the target appears before it completes', async () => {
+    const { vfs, root } = await home(1, 'exclusive');
+    const exclusive = flags({ write: true, create: true, exclusive: true });
+    const file = await vfs.open('/race.bin', exclusive);
+    await file.write(data, 0);
+    await writeFile(path.join(root, 'race.bin'), previous);
+    await assert.rejects(file.close(), (err) => isKubesftpError(err, ErrorCode.FILE_EXISTS));
+    assert.equal(await hashOrNull(path.join(root, 'race.bin')), sha256(previous));
+    assert.deepEqual(await tempFiles(root), []);
+    await assert.rejects(vfs.open('/race.bin', exclusive), (err) =>
+      isKubesftpError(err, ErrorCode.FILE_EXISTS),
+    );
+  });
+
+  it('mode 1: an upload through a link lands on the link target, beside it', async () => {
+    const { vfs, root } = await home(1, 'through-link');
+    await vfs.mkdir('/real');
+    await vfs.symlink('/alias', '/real');
+    const file = await vfs.open('/alias/f.bin', CREATE);
+    assert.equal((await tempFiles(path.join(root, 'real'))).length, 1);
+    await file.write(data, 0);
+    await file.close();
+    assert.equal(await hashOrNull(path.join(root, 'real', 'f.bin')), sha256(data));
+  });
+});

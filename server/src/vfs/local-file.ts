@@ -1,0 +1,277 @@
+/**
+ * Open files of the local backend, including atomic uploads.
+ *
+ * Upload modes: 0 writes to the requested path. 1 (atomic) writes a new or truncated upload to a
+ * hidden temp file in the same directory and renames it onto the target on close(); abort()
+ * deletes it, so the requested path never holds a partial upload. 2 is 1, except that abort()
+ * moves the partial file onto the target so the client can resume (unless nothing was received,
+ * which would only empty an existing target). In modes 1 and 2, an open that
+ * keeps an existing file's data (no truncate: append or resume) writes in place, because a
+ * resume must extend the very bytes already at the target.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
+import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
+import {
+  isDirectory,
+  type FileStat,
+  type OpenFlags,
+  type SetAttrs,
+  type VfsFile,
+} from './types.js';
+import {
+  applyAttrsToHandle,
+  creationMode,
+  toFileStat,
+  type NewFileOwner,
+  type SetstatMode,
+} from './local-attrs.js';
+import type { RootResolver } from './resolver.js';
+
+export type UploadMode = 0 | 1 | 2;
+
+/** Prefix of temp files written by atomic uploads. */
+export const ATOMIC_UPLOAD_PREFIX = '.kubesftp-upload-';
+
+export interface LocalFileSettings {
+  resolver: RootResolver;
+  umask: number;
+  uploadMode: UploadMode;
+  setstatMode: SetstatMode;
+  owner: NewFileOwner | undefined;
+}
+
+export interface LocalOpenRequest {
+  /** Host path from the resolver, final component already followed. */
+  hostPath: string;
+  flags: OpenFlags;
+  attrs: SetAttrs | undefined;
+}
+
+/** Where an atomic upload lives until it completes. */
+interface PendingUpload {
+  tempPath: string;
+  targetPath: string;
+  uploadMode: 1 | 2;
+  /** The client asked for exclusive create: completing must not replace a file. */
+  exclusive: boolean;
+}
+
+async function mapped<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (err) {
+    throw toKubesftpError(err);
+  }
+}
+
+class LocalFile implements VfsFile {
+  readonly #handle: FileHandle;
+  readonly #setstatMode: SetstatMode;
+  readonly #upload: PendingUpload | undefined;
+  #finished = false;
+
+  constructor(handle: FileHandle, setstatMode: SetstatMode, upload?: PendingUpload) {
+    this.#handle = handle;
+    this.#setstatMode = setstatMode;
+    this.#upload = upload;
+  }
+
+  read(length: number, position: number): Promise<Buffer> {
+    return mapped(async () => {
+      const buffer = Buffer.allocUnsafe(length);
+      const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
+      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+    });
+  }
+
+  write(data: Buffer, position: number): Promise<void> {
+    return mapped(async () => {
+      let offset = 0;
+      // pwrite may write less than asked (signals, full pipes); loop until all is written.
+      while (offset < data.length) {
+        const remaining = data.length - offset;
+        const { bytesWritten } = await this.#handle.write(
+          data,
+          offset,
+          remaining,
+          position + offset,
+        );
+        offset += bytesWritten;
+      }
+    });
+  }
+
+  stat(): Promise<FileStat> {
+    return mapped(async () => toFileStat(await this.#handle.stat()));
+  }
+
+  setstat(attrs: SetAttrs): Promise<void> {
+    return mapped(() => applyAttrsToHandle(this.#handle, attrs, this.#setstatMode));
+  }
+
+  sync(): Promise<void> {
+    return mapped(() => this.#handle.sync());
+  }
+
+  close(): Promise<void> {
+    return this.#finish(async (upload) => {
+      try {
+        await commitUpload(upload);
+      } catch (err) {
+        await unlink(upload.tempPath).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  /** Mode 2 keeps received data for a resume; an empty temp file would only clobber the target. */
+  abort(): Promise<void> {
+    return this.#finish(async (upload) => {
+      const keep = upload.uploadMode === 2 && (await lstat(upload.tempPath)).size > 0;
+      if (keep) await rename(upload.tempPath, upload.targetPath);
+      else await unlink(upload.tempPath);
+    });
+  }
+
+  /** Closes the handle once, then completes or discards an atomic upload. */
+  async #finish(onUpload: (upload: PendingUpload) => Promise<void>): Promise<void> {
+    if (this.#finished) return;
+    this.#finished = true;
+    await mapped(async () => {
+      await this.#handle.close();
+      if (this.#upload !== undefined) await onUpload(this.#upload);
+    });
+  }
+}
+
+async function commitUpload(upload: PendingUpload): Promise<void> {
+  if (!upload.exclusive) {
+    await rename(upload.tempPath, upload.targetPath);
+    return;
+  }
+  // link() fails with EEXIST where rename() would replace a file created meanwhile.
+  await link(upload.tempPath, upload.targetPath);
+  await unlink(upload.tempPath);
+}
+
+function accessFlags(flags: OpenFlags): number {
+  if (flags.read && flags.write) return constants.O_RDWR;
+  return flags.write ? constants.O_WRONLY : constants.O_RDONLY;
+}
+
+/** O_* flags without creation bits; O_NOFOLLOW because the resolver already followed links. */
+function baseFlags(flags: OpenFlags): number {
+  let result = accessFlags(flags) | constants.O_NOFOLLOW;
+  if (flags.write && flags.truncate) result |= constants.O_TRUNC;
+  if (flags.write && flags.append) result |= constants.O_APPEND;
+  return result;
+}
+
+interface OpenedHandle {
+  handle: FileHandle;
+  created: boolean;
+}
+
+/**
+ * Opens, creating if asked. Creation is tried with O_EXCL first so that we know whether this call
+ * created the file and must set its mode and owner.
+ */
+async function openOrCreate(
+  hostPath: string,
+  flags: OpenFlags,
+  mode: number,
+): Promise<OpenedHandle> {
+  const base = baseFlags(flags);
+  if (!flags.create) return { handle: await open(hostPath, base), created: false };
+  try {
+    const handle = await open(hostPath, base | constants.O_CREAT | constants.O_EXCL, mode);
+    return { handle, created: true };
+  } catch (err) {
+    if (flags.exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return { handle: await open(hostPath, base), created: false };
+}
+
+/** Checks the handle's real location and gives a new file its mode (exactly, not via the process umask) and owner. */
+async function settle(
+  opened: OpenedHandle,
+  settings: LocalFileSettings,
+  mode: number,
+): Promise<FileHandle> {
+  const { handle } = opened;
+  try {
+    await settings.resolver.assertHandleInside(handle.fd);
+    if (opened.created) {
+      await handle.chmod(mode);
+      if (settings.owner !== undefined) await handle.chown(settings.owner.uid, settings.owner.gid);
+    }
+    return handle;
+  } catch (err) {
+    await handle.close();
+    throw err;
+  }
+}
+
+async function existingStat(hostPath: string): Promise<FileStat | null> {
+  try {
+    return toFileStat(await lstat(hostPath));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+function isAtomicUpload(flags: OpenFlags, settings: LocalFileSettings, exists: boolean): boolean {
+  return settings.uploadMode !== 0 && flags.write && (flags.truncate || !exists);
+}
+
+async function openAtomic(
+  request: LocalOpenRequest,
+  settings: LocalFileSettings,
+  mode: number,
+): Promise<VfsFile> {
+  const { hostPath, flags } = request;
+  const tempPath = path.join(
+    path.dirname(hostPath),
+    `${ATOMIC_UPLOAD_PREFIX}${randomBytes(8).toString('hex')}`,
+  );
+  const tempFlags = { ...flags, create: true, exclusive: true, truncate: false, append: false };
+  const handle = await settle(await openOrCreate(tempPath, tempFlags, mode), settings, mode);
+  const upload: PendingUpload = {
+    tempPath,
+    targetPath: hostPath,
+    uploadMode: settings.uploadMode as 1 | 2,
+    exclusive: flags.exclusive,
+  };
+  return new LocalFile(handle, settings.setstatMode, upload);
+}
+
+/** Opens a resolved host path with SFTP open semantics and the configured upload mode. */
+export async function openLocalFile(
+  request: LocalOpenRequest,
+  settings: LocalFileSettings,
+): Promise<VfsFile> {
+  return mapped(async () => {
+    const { hostPath, flags } = request;
+    const mode = creationMode(request.attrs?.mode, 0o666, settings.umask);
+    const existing = await existingStat(hostPath);
+    if (existing !== null && flags.create && flags.exclusive) {
+      throw new KubesftpError(ErrorCode.FILE_EXISTS, 'file already exists');
+    }
+    if (existing === null && !flags.create) {
+      throw new KubesftpError(ErrorCode.NO_SUCH_FILE, 'no such file');
+    }
+    if (existing !== null && flags.write && isDirectory(existing)) {
+      throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, 'is a directory');
+    }
+    if (isAtomicUpload(flags, settings, existing !== null)) {
+      return openAtomic(request, settings, mode);
+    }
+    const opened = await openOrCreate(hostPath, flags, mode);
+    return new LocalFile(await settle(opened, settings, mode), settings.setstatMode);
+  });
+}

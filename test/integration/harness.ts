@@ -1,0 +1,280 @@
+/**
+ * Starts a real `kubesftp serve` child process on free loopback ports with a temporary config
+ * dir, and drives it the way a user would: REST calls for accounts, real OpenSSH binaries for
+ * files. Everything it starts is stopped by `stop()`.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { createInterface } from 'node:readline';
+import { createServer } from 'node:net';
+
+const run = promisify(execFile);
+export const repoRoot = resolve(import.meta.dirname, '../../..');
+const cliPath = join(repoRoot, 'dist/server/src/cli/main.js');
+
+export interface RunningServer {
+  configDir: string;
+  sftpPort: number;
+  httpPort: number;
+  adminPassword: string;
+  logLines: Record<string, unknown>[];
+  process: ChildProcess;
+  token(): Promise<string>;
+  api(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: Record<string, unknown> | undefined }>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** A port that was free a moment ago (httpd.bind_port 0 means "disabled", not "any"). */
+export function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const probe = createServer();
+    probe.once('error', fail);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => done(port));
+    });
+  });
+}
+
+export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
+  const httpPort = await freePort();
+  const configDir = await mkdtemp(join(tmpdir(), 'kubesftp-it-'));
+  const adminPassword = `admin-${createHash('sha256').update(configDir).digest('hex').slice(0, 16)}`;
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'serve', '--config-dir', configDir, '--log-file-path', '', '--log-verbose', 'true'],
+    {
+      env: {
+        ...process.env,
+        KUBESFTP_SFTPD__BIND_ADDRESS: '127.0.0.1',
+        KUBESFTP_SFTPD__BIND_PORT: '0',
+        KUBESFTP_HTTPD__BIND_ADDRESS: '127.0.0.1',
+        KUBESFTP_HTTPD__BIND_PORT: String(httpPort),
+        KUBESFTP_ADMIN_PASSWORD: adminPassword,
+        ...env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  const logLines: Record<string, unknown>[] = [];
+  const ports = await waitForPorts(child, logLines);
+  let cachedToken: string | undefined;
+  const server: RunningServer = {
+    configDir,
+    ...ports,
+    adminPassword,
+    logLines,
+    process: child,
+    async token() {
+      if (cachedToken) return cachedToken;
+      const basic = Buffer.from(`admin:${adminPassword}`).toString('base64');
+      const res = await fetch(`http://127.0.0.1:${ports.httpPort}/api/v1/token`, {
+        headers: { authorization: `Basic ${basic}` },
+      });
+      if (res.status !== 200)
+        throw new Error(`token request failed: ${res.status} ${await res.text()}`);
+      cachedToken = ((await res.json()) as { access_token: string }).access_token;
+      return cachedToken;
+    },
+    async api(method, path, body) {
+      const res = await fetch(`http://127.0.0.1:${ports.httpPort}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${await server.token()}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop(signal = 'SIGTERM') {
+      const exited = new Promise<number | null>((done) => {
+        if (child.exitCode !== null) done(child.exitCode);
+        else child.once('exit', (code) => done(code));
+      });
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(timer);
+      await rm(configDir, { recursive: true, force: true });
+      return code;
+    },
+  };
+  return server;
+}
+
+/** Reads the JSON log lines on stderr until both listeners have reported their ports. */
+function waitForPorts(
+  child: ChildProcess,
+  logLines: Record<string, unknown>[],
+): Promise<{ sftpPort: number; httpPort: number }> {
+  return new Promise((done, fail) => {
+    const found: { sftpPort?: number; httpPort?: number } = {};
+    const stderrText: string[] = [];
+    const timer = setTimeout(
+      () => fail(new Error(`server did not start in 30 s:\n${stderrText.join('\n')}`)),
+      30_000,
+    );
+    const lines = createInterface({ input: child.stderr! });
+    lines.on('line', (line) => {
+      stderrText.push(line);
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      logLines.push(record);
+      if (record.message === 'sftp server listening') found.sftpPort = record.port as number;
+      if (record.message === 'http server listening') found.httpPort = record.port as number;
+      if (found.sftpPort && found.httpPort) {
+        clearTimeout(timer);
+        done({ sftpPort: found.sftpPort, httpPort: found.httpPort });
+      }
+    });
+    child.stdout!.resume();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      fail(new Error(`server exited with ${code} before listening:\n${stderrText.join('\n')}`));
+    });
+  });
+}
+
+export async function sha256File(path: string): Promise<string> {
+  return createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
+}
+
+export async function makeKeyPair(
+  dir: string,
+  type: 'ed25519' | 'rsa' | 'ecdsa',
+): Promise<{ privatePath: string; publicKey: string }> {
+  const privatePath = join(dir, `id_${type}`);
+  await run('ssh-keygen', ['-q', '-t', type, '-N', '', '-C', `test-${type}`, '-f', privatePath]);
+  return { privatePath, publicKey: (await readFile(`${privatePath}.pub`, 'utf8')).trim() };
+}
+
+export interface ClientAuth {
+  username: string;
+  keyPath?: string;
+  password?: string;
+}
+
+/** Common options: loopback only, no host-key prompts, no agent or config from the machine. */
+function sshOptions(port: number, auth: ClientAuth, portFlag: '-P' | '-p'): string[] {
+  const opts = [
+    portFlag,
+    String(port),
+    '-F',
+    '/dev/null',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    'ConnectTimeout=10',
+    '-o',
+    'IdentitiesOnly=yes',
+  ];
+  if (auth.keyPath) {
+    opts.push(
+      '-i',
+      auth.keyPath,
+      '-o',
+      'PreferredAuthentications=publickey',
+      '-o',
+      'BatchMode=yes',
+    );
+  } else {
+    // `sftp -b` turns BatchMode on, which would skip the password; the first value given wins.
+    opts.push(
+      '-o',
+      'PreferredAuthentications=password',
+      '-o',
+      'PubkeyAuthentication=no',
+      '-o',
+      'BatchMode=no',
+    );
+  }
+  return opts;
+}
+
+/** Environment that answers the password prompt without a terminal (OpenSSH's askpass). */
+async function askpassEnv(dir: string, password: string | undefined): Promise<NodeJS.ProcessEnv> {
+  if (password === undefined) return { ...process.env };
+  const script = join(dir, 'askpass.sh');
+  await writeFile(script, `#!/bin/sh\nprintf '%s\\n' '${password.replace(/'/g, `'\\''`)}'\n`);
+  await chmod(script, 0o700);
+  return { ...process.env, SSH_ASKPASS: script, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' };
+}
+
+export interface ClientResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function runClient(
+  command: string,
+  args: string[],
+  options: { env: NodeJS.ProcessEnv; cwd: string; timeoutMs?: number },
+): Promise<ClientResult> {
+  return new Promise((done) => {
+    const child = spawn(command, args, {
+      env: options.env,
+      cwd: options.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code: code ?? -1, stdout, stderr });
+    });
+  });
+}
+
+/** Runs an OpenSSH `sftp` batch; each line is a command. `-` prefixes allow a line to fail. */
+export async function sftpBatch(
+  port: number,
+  auth: ClientAuth,
+  commands: string[],
+  options: { cwd: string; extraArgs?: string[] },
+): Promise<ClientResult> {
+  const batch = join(options.cwd, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
+  await writeFile(batch, `${commands.join('\n')}\n`);
+  const env = await askpassEnv(options.cwd, auth.password);
+  const args = [
+    ...sshOptions(port, auth, '-P'),
+    ...(options.extraArgs ?? []),
+    '-b',
+    batch,
+    `${auth.username}@127.0.0.1`,
+  ];
+  return runClient('sftp', args, { env, cwd: options.cwd });
+}
+
+export async function scp(
+  port: number,
+  auth: ClientAuth,
+  args: string[],
+  options: { cwd: string },
+): Promise<ClientResult> {
+  const env = await askpassEnv(options.cwd, auth.password);
+  return runClient('scp', [...sshOptions(port, auth, '-P'), ...args], { env, cwd: options.cwd });
+}

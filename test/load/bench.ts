@@ -1,0 +1,350 @@
+/**
+ * `make bench`: kubesftp beside OpenSSH's sshd on this machine, driven by the same OpenSSH
+ * `sftp` client, one transfer at a time with the two servers taking turns. Prints a table of
+ * throughput, small-file, login and memory figures with ratios, and writes JSON to BENCH_OUT.
+ *
+ * Transfer and small-file times exclude connection setup and teardown: each is the interval the
+ * client itself shows between its echo of the measured batch command and of the next one.
+ */
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { cleanUpNow, installExitHandlers, onCleanup, runTimed } from './children.js';
+import type { BenchServer } from './client.js';
+import { storageKind, writeRandomFile, writeSmallFiles } from './files.js';
+import { startKubesftp } from './kubesftp.js';
+import { startOpenSsh } from './openssh.js';
+import {
+  formatReport,
+  reportJson,
+  type BenchReport,
+  type Better,
+  type MetricRow,
+} from './report.js';
+import { errorText, repeat, Results, type ServerSlot } from './results.js';
+import { median, summarizeRss } from './rss.js';
+import {
+  bigFileName,
+  downloadBig,
+  listSmall,
+  loginOnce,
+  smallDirName,
+  uploadBig,
+  uploadSmall,
+  type BenchData,
+} from './scenarios.js';
+import { readSettings, type BenchSettings, type ServerKey } from './settings.js';
+import { makeKeyPair } from '../integration/harness.js';
+
+const mib = 1024 * 1024;
+
+interface BenchContext {
+  settings: BenchSettings;
+  data: BenchData;
+  slots: ServerSlot[];
+  results: Results;
+  rssSamplesKiB: Map<ServerKey, number[]>;
+}
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+async function prepareData(settings: BenchSettings, workDir: string): Promise<BenchData> {
+  const clientDir = join(workDir, 'client');
+  await mkdir(clientDir, { recursive: true });
+  const { privatePath } = await makeKeyPair(workDir, 'ed25519');
+  log(`writing ${settings.sizeMiB} MiB of random data and ${settings.smallFiles} small files`);
+  const bigBytes = settings.sizeMiB * mib;
+  const bigSha256 = await writeRandomFile(join(clientDir, bigFileName), bigBytes);
+  const smallDigest = await writeSmallFiles({
+    dir: join(clientDir, smallDirName),
+    count: settings.smallFiles,
+    size: settings.smallFileBytes,
+  });
+  return {
+    keyPath: privatePath,
+    clientDir,
+    bigBytes,
+    bigSha256,
+    smallCount: settings.smallFiles,
+    smallDigest,
+    // Generous: a transfer slower than 5 MiB/s is broken, not slow.
+    bigTimeoutMs: Math.max(120_000, settings.sizeMiB * 200),
+  };
+}
+
+const starters: Record<
+  ServerKey,
+  (options: { workDir: string; publicKey: string }) => Promise<BenchServer>
+> = {
+  openssh: startOpenSsh,
+  kubesftp: startKubesftp,
+};
+
+async function startSlots(
+  settings: BenchSettings,
+  options: { workDir: string; keyPath: string },
+): Promise<ServerSlot[]> {
+  const publicKey = (await readFile(`${options.keyPath}.pub`, 'utf8')).trim();
+  const slots: ServerSlot[] = [];
+  for (const key of settings.servers) {
+    try {
+      log(`starting ${key}`);
+      slots.push({ key, server: await starters[key]({ workDir: options.workDir, publicKey }) });
+    } catch (err) {
+      log(`${key} did not start: ${errorText(err)}`);
+      slots.push({ key, startError: errorText(err) });
+    }
+  }
+  return slots;
+}
+
+async function measureLogins(ctx: BenchContext): Promise<void> {
+  const { data, results } = ctx;
+  log('login latency');
+  // One unrecorded login each first, so that neither server is timed while warming up.
+  await repeat({
+    metric: 'warmup',
+    slots: ctx.slots,
+    runs: 1,
+    results,
+    probe: (server) => loginOnce({ data, server }),
+  });
+  await repeat({
+    metric: 'login',
+    slots: ctx.slots,
+    runs: ctx.settings.logins,
+    results,
+    probe: (server) => loginOnce({ data, server }),
+  });
+}
+
+async function measureBigTransfers(ctx: BenchContext, cipher: string): Promise<void> {
+  const { data, settings, results } = ctx;
+  const verifyFirst = cipher === settings.ciphers[0];
+  const toMiBps = (elapsedMs: number): number => settings.sizeMiB / (elapsedMs / 1000);
+  log(`${settings.sizeMiB} MiB upload, ${cipher}`);
+  await repeat({
+    metric: `upload:${cipher}`,
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, key, run) => {
+      const upload = await uploadBig({ data, server, cipher, verify: verifyFirst && run === 0 });
+      ctx.rssSamplesKiB.set(key, [...(ctx.rssSamplesKiB.get(key) ?? []), ...upload.rssSamplesKiB]);
+      return toMiBps(upload.elapsedMs);
+    },
+  });
+  log(`${settings.sizeMiB} MiB download, ${cipher}`);
+  await repeat({
+    metric: `download:${cipher}`,
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      toMiBps(await downloadBig({ data, server, cipher, verify: verifyFirst && run === 0 })),
+  });
+}
+
+async function measureSmallFiles(ctx: BenchContext): Promise<void> {
+  const { data, settings, results } = ctx;
+  log(`${settings.smallFiles} small files: put -r, then ls -l`);
+  await repeat({
+    metric: 'smallPut',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      (await uploadSmall({ data, server, verify: run === 0 })) / 1000,
+  });
+  await repeat({
+    metric: 'smallList',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server) => (await listSmall({ data, server })) / 1000,
+  });
+}
+
+interface RowSpec {
+  metric: string;
+  label: string;
+  unit: string;
+  better: Better;
+  /** How the runs become one figure: best for transfers, median for logins. */
+  combine: (values: number[]) => number;
+}
+
+function rowSpecs(settings: BenchSettings): RowSpec[] {
+  const best = (better: Better) => (values: number[]) =>
+    better === 'higher' ? Math.max(...values) : Math.min(...values);
+  const bestOf = `best of ${settings.runs}`;
+  const transfers = settings.ciphers.flatMap((cipher): RowSpec[] => {
+    const short = cipher.replace('@openssh.com', '');
+    return (['upload', 'download'] as const).map((direction) => ({
+      metric: `${direction}:${cipher}`,
+      label: `${direction} ${settings.sizeMiB} MiB ${short}, ${bestOf}`,
+      unit: 'MiB/s',
+      better: 'higher',
+      combine: best('higher'),
+    }));
+  });
+  const files = `${settings.smallFiles} x ${settings.smallFileBytes / 1024} KiB`;
+  return [
+    ...transfers,
+    {
+      metric: 'smallPut',
+      label: `put -r ${files}, ${bestOf}`,
+      unit: 's',
+      better: 'lower',
+      combine: best('lower'),
+    },
+    {
+      metric: 'smallList',
+      label: `ls -l of ${files}, ${bestOf}`,
+      unit: 's',
+      better: 'lower',
+      combine: best('lower'),
+    },
+    {
+      metric: 'login',
+      label: `public-key login + pwd, median of ${settings.logins}`,
+      unit: 'ms',
+      better: 'lower',
+      combine: median,
+    },
+  ];
+}
+
+function buildRows(ctx: BenchContext): MetricRow[] {
+  const rows = rowSpecs(ctx.settings).map((spec): MetricRow => {
+    const row: MetricRow = { metric: spec.label, unit: spec.unit, better: spec.better, errors: {} };
+    for (const slot of ctx.slots) {
+      const samples = ctx.results.samples(spec.metric, slot.key);
+      if (samples.length > 0) row[slot.key] = spec.combine(samples);
+      const error = ctx.results.error(spec.metric, slot.key);
+      if (error !== undefined) row.errors![slot.key] = error;
+    }
+    return row;
+  });
+  return [...rows, ...rssRows(ctx)];
+}
+
+function rssRows(ctx: BenchContext): MetricRow[] {
+  const during = `during the ${ctx.settings.sizeMiB} MiB uploads`;
+  const peak: MetricRow = {
+    metric: `server RSS peak ${during}`,
+    unit: 'MiB',
+    better: 'lower',
+    errors: {},
+  };
+  const steady: MetricRow = {
+    metric: `server RSS median ${during}`,
+    unit: 'MiB',
+    better: 'lower',
+    errors: {},
+  };
+  for (const slot of ctx.slots) {
+    const summary = summarizeRss(ctx.rssSamplesKiB.get(slot.key) ?? []);
+    if (summary.samples === 0) {
+      const why =
+        slot.startError === undefined
+          ? 'no memory samples'
+          : `server did not start: ${slot.startError}`;
+      peak.errors![slot.key] = why;
+      steady.errors![slot.key] = why;
+      continue;
+    }
+    peak[slot.key] = summary.peakMiB;
+    steady[slot.key] = summary.steadyMiB;
+  }
+  return [peak, steady];
+}
+
+async function setupFacts(
+  settings: BenchSettings,
+  run: { workDir: string; loadAtStart: number },
+): Promise<Record<string, string | number>> {
+  const version = async (command: string, args: string[]): Promise<string> => {
+    const result = await runTimed({ command, args, timeoutMs: 10_000 });
+    return (result.stderr + result.stdout).trim().split('\n')[0] ?? 'unknown';
+  };
+  return {
+    'large file': `${settings.sizeMiB} MiB, best of ${settings.runs} runs per cipher and direction`,
+    'small files': `${settings.smallFiles} x ${settings.smallFileBytes} bytes`,
+    'files under': `${run.workDir} (${await storageKind(run.workDir)}), client and both servers alike`,
+    client: `/usr/bin/sftp, ${await version('ssh', ['-V'])}`,
+    'OpenSSH server':
+      '/usr/sbin/sshd, Subsystem sftp internal-sftp; RSS sums its per-connection processes',
+    kubesftp: `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`,
+    machine: `${cpus().length} cores shared by client and server; one transfer at a time`,
+    // Other work on the machine skews every figure; the reader must be able to see it.
+    'load average (1 min)': `${run.loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`,
+    times:
+      "transfer and small-file times run from the client's echo of the command to its echo of the next (login excluded)",
+  };
+}
+
+async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
+  await mkdir(settings.tmpBase, { recursive: true });
+  const loadAtStart = loadavg()[0]!;
+  const workDir = await mkdtemp(join(settings.tmpBase, 'kubesftp-bench-'));
+  onCleanup(() => rmSync(workDir, { recursive: true, force: true }));
+  const data = await prepareData(settings, workDir);
+  const slots = await startSlots(settings, { workDir, keyPath: data.keyPath });
+  const ctx: BenchContext = {
+    settings,
+    data,
+    slots,
+    results: new Results(),
+    rssSamplesKiB: new Map(),
+  };
+  try {
+    await measureLogins(ctx);
+    for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
+    // Free the memory-backed space the large copies hold before the small-file phase.
+    for (const slot of slots) {
+      if (slot.server) await rm(join(slot.server.homeDir, bigFileName), { force: true });
+    }
+    await measureSmallFiles(ctx);
+    return { setup: await setupFacts(settings, { workDir, loadAtStart }), rows: buildRows(ctx) };
+  } finally {
+    for (const slot of slots) await slot.server?.stop();
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  // `node --test dist/test` loads every file under a test/ directory; a gigabyte benchmark
+  // must not run as part of the unit suite.
+  if (process.env.NODE_TEST_CONTEXT !== undefined) {
+    console.log('benchmark skipped under the test runner: run it with `make bench`');
+    return;
+  }
+  installExitHandlers();
+  const settings = readSettings(process.env);
+  const report = await runBenchmark(settings);
+  process.stdout.write(formatReport(report));
+  if (settings.outPath !== undefined) {
+    await writeFile(settings.outPath, reportJson(report));
+    log(`JSON written to ${settings.outPath}`);
+  }
+  // Anything still tracked (a server that half-started) would keep the event loop alive.
+  cleanUpNow();
+  const failed = report.rows.some((row) => Object.keys(row.errors ?? {}).length > 0);
+  if (failed) process.exitCode = 1;
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(
+    `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
+  cleanUpNow();
+  process.exitCode = 1;
+});

@@ -1,0 +1,103 @@
+/**
+ * The benchmark's own machinery against the real OpenSSH baseline, at a small size: the sshd it
+ * generates accepts the key, and each scenario moves the right bytes and reports figures.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { access, constants, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeKeyPair } from '../integration/harness.js';
+import type { BenchServer } from './client.js';
+import { writeRandomFile, writeSmallFiles } from './files.js';
+import { startOpenSsh } from './openssh.js';
+import {
+  bigFileName,
+  downloadBig,
+  listSmall,
+  loginOnce,
+  smallDirName,
+  uploadBig,
+  uploadSmall,
+  type BenchData,
+} from './scenarios.js';
+
+async function whyOpenSshCannotRun(): Promise<string | undefined> {
+  if (process.getuid?.() !== 0)
+    return 'sshd needs root here (it creates /run/sshd and logs in the current user)';
+  try {
+    await access('/usr/sbin/sshd', constants.X_OK);
+    return undefined;
+  } catch {
+    return '/usr/sbin/sshd is not installed (make system-deps installs it)';
+  }
+}
+
+const skipReason = await whyOpenSshCannotRun();
+if (skipReason !== undefined) console.log(`skipping the OpenSSH baseline test: ${skipReason}`);
+
+describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout: 120_000 }, () => {
+  let work: string;
+  let server: BenchServer;
+  let data: BenchData;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kubesftp-bench-test-'));
+    const clientDir = join(work, 'client');
+    await mkdir(clientDir);
+    const key = await makeKeyPair(work, 'ed25519');
+    const bigBytes = 3 * 1024 * 1024 + 17;
+    data = {
+      keyPath: key.privatePath,
+      clientDir,
+      bigBytes,
+      bigSha256: await writeRandomFile(join(clientDir, bigFileName), bigBytes),
+      smallCount: 25,
+      smallDigest: await writeSmallFiles({
+        dir: join(clientDir, smallDirName),
+        count: 25,
+        size: 4096,
+      }),
+      bigTimeoutMs: 60_000,
+    };
+    server = await startOpenSsh({ workDir: work, publicKey: key.publicKey });
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test('a public-key login takes a measurable time', async () => {
+    const ms = await loginOnce({ data, server });
+    assert.ok(ms > 1 && ms < 60_000, `${ms} ms`);
+  });
+
+  for (const cipher of ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com']) {
+    test(`upload and download with ${cipher} arrive intact and sample the serving processes`, async () => {
+      const upload = await uploadBig({ data, server, cipher, verify: true });
+      assert.ok(upload.elapsedMs > 0);
+      assert.ok(
+        upload.rssSamplesKiB.some((kib) => kib > 1024),
+        `no sample saw a serving process: ${upload.rssSamplesKiB.join(',')}`,
+      );
+      assert.ok((await downloadBig({ data, server, cipher, verify: true })) > 0);
+    });
+  }
+
+  test('a corrupted server copy is caught by the download check', async () => {
+    await uploadBig({ data, server });
+    const copy = join(server.homeDir, bigFileName);
+    const bytes = await readFile(copy);
+    bytes[1000] = bytes[1000]! ^ 0xff;
+    await writeFile(copy, bytes);
+    await assert.rejects(downloadBig({ data, server, verify: true }), /does not match the source/);
+  });
+
+  test('put -r of the small files arrives intact and ls -l lists each one', async () => {
+    assert.ok((await uploadSmall({ data, server, verify: true })) > 0);
+    assert.ok((await listSmall({ data, server })) > 0);
+    await rm(join(server.homeDir, smallDirName, 'f00007.bin'));
+    await assert.rejects(listSmall({ data, server }), /did not list f00007\.bin/);
+  });
+});

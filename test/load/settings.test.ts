@@ -1,0 +1,44 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { isKubesftpError } from '../../server/src/errors.js';
+import { readSettings } from './settings.js';
+
+describe('benchmark settings', () => {
+  test('defaults: 1 GiB, best of 2, 20 logins, 2000 small files, both servers', () => {
+    const settings = readSettings({});
+    assert.equal(settings.sizeMiB, 1024);
+    assert.equal(settings.runs, 2);
+    assert.equal(settings.logins, 20);
+    assert.equal(settings.smallFiles, 2000);
+    assert.deepEqual(settings.servers, ['openssh', 'kubesftp']);
+    assert.equal(settings.outPath, undefined);
+  });
+
+  test('environment overrides are read', () => {
+    const settings = readSettings({
+      BENCH_SIZE_MIB: '64',
+      BENCH_RUNS: '3',
+      BENCH_SERVERS: 'openssh',
+      BENCH_OUT: '/tmp/x.json',
+      BENCH_TMPDIR: '/var/tmp',
+    });
+    assert.deepEqual(
+      [settings.sizeMiB, settings.runs, settings.servers, settings.outPath, settings.tmpBase],
+      [64, 3, ['openssh'], '/tmp/x.json', '/var/tmp'],
+    );
+  });
+
+  test('bad values are refused with CONFIG_INVALID and name the variable', () => {
+    for (const env of [
+      { BENCH_RUNS: '0' },
+      { BENCH_SIZE_MIB: '1.5' },
+      { BENCH_SERVERS: 'proftpd' },
+    ]) {
+      assert.throws(
+        () => readSettings(env),
+        (err: unknown) =>
+          isKubesftpError(err, 'CONFIG_INVALID') && err.message.includes(Object.keys(env)[0]!),
+      );
+    }
+  });
+});
