@@ -64,7 +64,13 @@ build_kube_apiserver() {
     die "test/env/kube/go.mod does not pin k8s.io/kubernetes $KUBE_VERSION; run test/env/kube/pin.sh"
   mkdir -p "$work"
   log "kube-apiserver: compiling k8s.io/kubernetes/cmd/kube-apiserver@$KUBE_VERSION"
-  (cd "$env_dir/kube" && go build -mod=readonly -ldflags="$ldflags" -o "$work/kube-apiserver" \
+  # Without these the server reports v0.0.0-master, which breaks kubeVersion checks (helm).
+  local minor="${KUBE_VERSION#v1.}"
+  minor="${minor%%.*}"
+  local version_pkg=k8s.io/component-base/version
+  local kube_ldflags="$ldflags -X $version_pkg.gitVersion=$KUBE_VERSION -X $version_pkg.gitMajor=1"
+  kube_ldflags+=" -X $version_pkg.gitMinor=$minor -X $version_pkg.gitTreeState=clean"
+  (cd "$env_dir/kube" && go build -mod=readonly -ldflags="$kube_ldflags" -o "$work/kube-apiserver" \
     k8s.io/kubernetes/cmd/kube-apiserver)
   install_binary kube-apiserver "$KUBE_VERSION" "$work/kube-apiserver"
   rm -rf "$work"

@@ -5,6 +5,7 @@ import {
   KubeConfig,
   KubernetesObjectApi,
   PatchStrategy,
+  VersionApi,
   Watch,
   setHeaderOptions,
   type KubernetesObject,
@@ -13,7 +14,7 @@ import {
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { startKubernetes, type KubernetesEnv } from '../env/testbed.js';
+import { readPinnedVersions, startKubernetes, type KubernetesEnv } from '../env/testbed.js';
 
 const group = 'testbed.kubesftp.io';
 const version = 'v1';
@@ -99,6 +100,11 @@ void describe('Kubernetes API server from the test bed', { timeout: 90_000 }, ()
 
   after(async () => {
     await env?.stop();
+  });
+
+  void it('reports the pinned Kubernetes version', async () => {
+    const version = await kc.makeApiClient(VersionApi).getCode();
+    assert.equal(version.gitVersion, readPinnedVersions()['KUBE_VERSION']);
   });
 
   void it('establishes a CRD and serves its resources', async () => {

@@ -68,6 +68,18 @@ export interface RequestRow<A> {
   queueKey?(args: A): string;
   /** Acts and returns exactly one reply packet; a throw becomes a STATUS reply. */
   run(ctx: RequestContext, id: number, args: A): Promise<Buffer>;
+  /**
+   * Whether `next`, queued right behind `prev` on the same handle, continues it (the next
+   * byte range), so both can be served by one backend call. Rows without it never batch.
+   */
+  continues?(ctx: RequestContext, prev: A, next: A): boolean;
+  /** Serves continuing requests with one backend call; one reply per request, in order. */
+  runBatch?(ctx: RequestContext, requests: readonly BatchedRequest<A>[]): Promise<Buffer[]>;
+}
+
+export interface BatchedRequest<A> {
+  id: number;
+  args: A;
 }
 
 export interface ExtensionRow<A> extends RequestRow<A> {

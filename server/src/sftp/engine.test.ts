@@ -538,3 +538,71 @@ describe('engine: robustness and backpressure', () => {
     await session.close();
   });
 });
+
+describe('engine: continuing requests on one handle share one backend call', () => {
+  it('joins queued contiguous writes, keeps every byte, and answers each request', async () => {
+    // Each backend write waits a little, so later requests pile up behind it.
+    const vfs = spyVfs(new MemoryVfs(), { delay: (c) => (c.op === 'write' ? 5 : 0) });
+    const { client } = await ready({ vfs });
+    const data = randomBytes(64 * 32 * 1024 + 100);
+    await upload(client, '/joined.bin', data);
+    const writes = vfs.calls.filter((c) => c.op === 'write');
+    assert.ok(writes.length < 20, `expected joined writes, got ${writes.length} backend calls`);
+    assert.equal(sha256(await download(client, '/joined.bin')), sha256(data));
+  });
+
+  it('never joins writes that leave a gap or go backwards', async () => {
+    const vfs = spyVfs(new MemoryVfs(), { delay: (c) => (c.op === 'write' ? 5 : 0) });
+    const { client } = await ready({ vfs });
+    const handle = await client.open('/gaps.bin', WRITE_NEW);
+    const chunk = Buffer.alloc(1000, 1);
+    const offsets = [0, 1000, 5000, 6000, 2000, 3000];
+    const replies = await Promise.all(offsets.map((o) => client.write(handle, o, chunk)));
+    replies.forEach((reply) => TestClient.expectOk(reply));
+    await client.close(handle);
+    const positions = vfs.calls.filter((c) => c.op === 'write').map((c) => [c.position, c.length]);
+    for (const [position, length] of positions) {
+      // A joined call covers only bytes the client actually sent, in one continuous run.
+      const covered = offsets.filter((o) => o >= position! && o < position! + length!);
+      assert.equal(covered.length * 1000, length);
+    }
+    const stored = await download(client, '/gaps.bin');
+    assert.equal(stored.length, 7000);
+    assert.equal(
+      stored.subarray(4000, 5000).every((b) => b === 0),
+      true,
+      'the gap stays zero',
+    );
+  });
+
+  it('splits a joined read in request order and answers EOF past the end', async () => {
+    const vfs = spyVfs(new MemoryVfs(), { delay: (c) => (c.op === 'read' ? 5 : 0) });
+    const { client } = await ready({ vfs });
+    const data = randomBytes(10 * 1000 + 10);
+    await upload(client, '/r.bin', data);
+    const handle = await client.open('/r.bin', OpenFlag.READ);
+    const reads = Array.from({ length: 14 }, (_, i) => client.read(handle, i * 1000, 1000));
+    const got = await Promise.all(reads);
+    await client.close(handle);
+    for (let i = 0; i < 10; i++) assert.deepEqual(got[i], data.subarray(i * 1000, (i + 1) * 1000));
+    assert.deepEqual(got[10], data.subarray(10_000));
+    assert.deepEqual(got.slice(11), [null, null, null], 'past the end is EOF');
+    assert.ok(vfs.calls.filter((c) => c.op === 'read').length < 14, 'reads were joined');
+  });
+
+  it('answers every request of a failed joined write with the failure', async () => {
+    const vfs = spyVfs(new MemoryVfs({ maxFileSize: 40 * 1024 }), {
+      delay: (c) => (c.op === 'write' ? 5 : 0),
+    });
+    const { client } = await ready({ vfs });
+    const handle = await client.open('/small.bin', WRITE_NEW);
+    const chunk = Buffer.alloc(8 * 1024, 7);
+    const statuses = await Promise.all(
+      Array.from({ length: 12 }, (_, i) => client.write(handle, i * chunk.length, chunk)),
+    );
+    const failed = statuses.filter((reply) => TestClient.status(reply) !== StatusCode.OK);
+    assert.ok(failed.length > 0, 'writes past the size limit fail');
+    assert.equal(statuses.length, 12, 'every request got exactly one reply');
+    await client.close(handle);
+  });
+});

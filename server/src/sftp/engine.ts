@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Vfs } from '../vfs/types.js';
-import { PacketType, SFTP_VERSION, StatusCode } from './constants.js';
+import { MAX_BATCH_REQUESTS, PacketType, SFTP_VERSION, StatusCode } from './constants.js';
 import { resolveLimits, type RequestContext, type RequestRow, type SftpLimits } from './context.js';
 import { BAD_LENGTH, FrameBuffer } from './framing.js';
 import { HandleTable, type OpenHandle } from './handles.js';
@@ -63,7 +63,10 @@ class SftpEngine implements SftpSession {
   readonly #ctx: RequestContext;
   readonly #beforeEnd: (() => void) | undefined;
   readonly #frames: FrameBuffer;
-  readonly #queues = new SerialQueues<Job>((job) => this.#execute(job));
+  readonly #queues = new SerialQueues<Job>(
+    (jobs) => this.#executeQueued(jobs),
+    (queue) => this.#batchLength(queue),
+  );
   #initialized = false;
   #ending = false;
   #inFlight = 0;
@@ -217,6 +220,38 @@ class SftpEngine implements SftpSession {
     const key = row.queueKey?.(args);
     if (key !== undefined && this.#ctx.handles.has(key)) this.#queues.push(key, job);
     else void this.#execute(job);
+  }
+
+  /** How many jobs at the head of a handle's queue continue each other (same row, next range). */
+  #batchLength(queue: readonly Job[]): number {
+    const row = queue[0]?.row;
+    if (row?.continues === undefined || row.runBatch === undefined) return 1;
+    let count = 1;
+    while (count < queue.length && count < MAX_BATCH_REQUESTS) {
+      const prev = queue[count - 1]!;
+      const next = queue[count]!;
+      if (next.row !== row || !row.continues(this.#ctx, prev.args, next.args)) break;
+      count++;
+    }
+    return count;
+  }
+
+  #executeQueued(jobs: Job[]): Promise<void> {
+    return jobs.length === 1 ? this.#execute(jobs[0]!) : this.#executeBatch(jobs);
+  }
+
+  /** One backend call for several continuing requests; a failure answers each of them. */
+  async #executeBatch(jobs: Job[]): Promise<void> {
+    const row = jobs[0]!.row;
+    let replies: Buffer[];
+    try {
+      replies = await row.runBatch!(this.#ctx, jobs);
+    } catch (err) {
+      replies = jobs.map((job) => this.#failureReply(job, err));
+    }
+    for (const job of jobs) this.#release(job);
+    if (!this.#ending) replies.forEach((reply) => this.#send(reply));
+    this.#pump();
   }
 
   async #execute(job: Job): Promise<void> {

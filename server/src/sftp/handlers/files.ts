@@ -86,18 +86,39 @@ export const close: RequestRow<HandleArgs> = {
   },
 };
 
+function readLength(ctx: RequestContext, args: ReadArgs): number {
+  return Math.min(args.length, ctx.limits.maxReadLength);
+}
+
+/** A DATA reply, or EOF when nothing was read (a zero-length read is EOF to the client too). */
+function dataOrEof(id: number, data: Buffer): Buffer {
+  return data.length === 0 ? encodeStatus(id, StatusCode.EOF) : encodeData(id, data);
+}
+
 export const read: RequestRow<ReadArgs> = {
   name: 'read',
   writes: false,
   hot: true,
   decode: (reader) => ({ handle: reader.handle(), offset: reader.u64(), length: reader.u32() }),
   queueKey: handleKey,
-  run: async (ctx, id, { handle, offset, length }) => {
-    const { file } = ctx.handles.file(handle);
-    const data = await file.read(Math.min(length, ctx.limits.maxReadLength), offset);
-    // A zero-length request reads nothing, which the client cannot tell from end of file.
-    if (data.length === 0) return encodeStatus(id, StatusCode.EOF);
-    return encodeData(id, data);
+  run: async (ctx, id, args) => {
+    const { file } = ctx.handles.file(args.handle);
+    return dataOrEof(id, await file.read(readLength(ctx, args), args.offset));
+  },
+  continues: (ctx, prev, next) => next.offset === prev.offset + readLength(ctx, prev),
+  // One read for the whole range, split in request order; a short read (end of file) gives
+  // the later requests less data or EOF, as separate reads would have.
+  runBatch: async (ctx, requests) => {
+    const first = requests[0]!.args;
+    const lengths = requests.map(({ args }) => readLength(ctx, args));
+    const total = lengths.reduce((sum, length) => sum + length, 0);
+    const data = await ctx.handles.file(first.handle).file.read(total, first.offset);
+    let start = 0;
+    return requests.map(({ id }, i) => {
+      const slice = data.subarray(start, start + lengths[i]!);
+      start += slice.length;
+      return dataOrEof(id, slice);
+    });
   },
 };
 
@@ -110,6 +131,13 @@ export const write: RequestRow<WriteArgs> = {
   run: async (ctx, id, { handle, offset, data }) => {
     await ctx.handles.file(handle).file.write(data, offset);
     return encodeStatus(id, StatusCode.OK);
+  },
+  continues: (_ctx, prev, next) => next.offset === prev.offset + prev.data.length,
+  runBatch: async (ctx, requests) => {
+    const first = requests[0]!.args;
+    const data = Buffer.concat(requests.map(({ args }) => args.data));
+    await ctx.handles.file(first.handle).file.write(data, first.offset);
+    return requests.map(({ id }) => encodeStatus(id, StatusCode.OK));
   },
 };
 
