@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
-import type { Algorithms, Connection, ServerConfig } from 'ssh2';
+import type { Algorithms, ClientInfo, Connection, ServerConfig } from 'ssh2';
 import type { Logger } from 'pino';
 import type { DataProvider } from '../dataprovider/types.js';
 import type { ConnectionRegistry } from '../session/registry.js';
@@ -42,6 +42,18 @@ export interface SshServer {
   stopAccepting(): Promise<void>;
 }
 
+/** A connection that has not logged in yet; the grace timer ends it from the TCP accept on. */
+interface PendingLogin {
+  socket: Socket;
+  timer: NodeJS.Timeout;
+  authTried: boolean;
+  /** Stops the timer and forgets the socket: it logged in, or it is gone. */
+  settle(): void;
+}
+
+const socketKey = (address: string | undefined, port: number | undefined): string =>
+  `${address ?? ''}:${port ?? ''}`;
+
 export function createSshServer(deps: SshServerDeps): SshServer {
   const { settings } = deps;
   const config: ServerConfig & { channelWindowSize?: number } = {
@@ -51,36 +63,62 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     algorithms: settings.algorithms,
     channelWindowSize: settings.channelWindowSize,
   };
-  const server = new ssh2.Server(config, (client, info) =>
-    acceptClient(deps, client, normalizeClientIp(info.ip), info.header.identRaw),
+  const pending = new Map<string, PendingLogin>();
+  const ssh = new ssh2.Server(config, (client, info) =>
+    acceptClient({ deps, client, info, pending: pending.get(socketKey(info.ip, info.port)) }),
   );
-  server.on('error', (err: Error) => deps.logger.error({ err }, 'ssh listener error'));
+  // Our own listener: ssh2 reports a client only once it has sent its identification, so a
+  // client that sends nothing would otherwise hold its socket forever.
+  const listener = createServer((socket) => {
+    const key = socketKey(socket.remoteAddress, socket.remotePort);
+    const login: PendingLogin = {
+      socket,
+      authTried: false,
+      settle: () => {
+        clearTimeout(login.timer);
+        pending.delete(key);
+      },
+      timer: setTimeout(() => {
+        if (!login.authTried) {
+          const clientIp = normalizeClientIp(socket.remoteAddress ?? '');
+          deps.onConnectionFailed(noAuthFailure(clientIp, 'login grace time exceeded'));
+        }
+        socket.destroy();
+      }, settings.loginGraceMs),
+    };
+    pending.set(key, login);
+    socket.once('close', () => login.settle());
+    ssh.injectSocket(socket);
+  });
+  listener.on('error', (err: Error) => deps.logger.error({ err }, 'ssh listener error'));
   return {
     listen: () =>
       new Promise((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(settings.bindPort, settings.bindAddress || undefined, () => {
-          server.off('error', reject);
-          resolve(server.address() as AddressInfo);
+        listener.once('error', reject);
+        listener.listen(settings.bindPort, settings.bindAddress || undefined, () => {
+          listener.off('error', reject);
+          resolve(listener.address() as AddressInfo);
         });
       }),
-    stopAccepting: () => new Promise((resolve) => server.close(() => resolve())),
+    stopAccepting: () =>
+      new Promise((resolve) => {
+        listener.close(() => resolve());
+        // Logins still in progress are refused too; sessions already open get the grace period.
+        for (const login of pending.values()) login.socket.destroy();
+      }),
   };
 }
 
-function acceptClient(
-  deps: SshServerDeps,
-  client: Connection,
-  clientIp: string,
-  clientVersion: string,
-): void {
+function acceptClient(options: {
+  deps: SshServerDeps;
+  client: Connection;
+  info: ClientInfo;
+  pending: PendingLogin | undefined;
+}): void {
+  const { deps, client, info, pending } = options;
+  const clientIp = normalizeClientIp(info.ip);
   const connectionId = randomBytes(8).toString('hex');
   const log = deps.logger.child({ connection_id: connectionId });
-  let authTried = false;
-  const grace = setTimeout(() => {
-    if (!authTried) deps.onConnectionFailed(noAuthFailure(clientIp, 'login grace time exceeded'));
-    client.end();
-  }, deps.settings.loginGraceMs);
   const auth = new Authenticator({
     provider: deps.provider,
     clientIp,
@@ -90,26 +128,17 @@ function acceptClient(
     onTooManyAttempts: () => client.end(),
   });
   client.on('authentication', (ctx) => {
-    if (ctx.method !== 'none') authTried = true;
+    if (ctx.method !== 'none' && pending) pending.authTried = true;
     auth.handle(ctx).catch((err: unknown) => log.error({ err }, 'authentication failed'));
   });
   client.on('ready', () => {
-    clearTimeout(grace);
+    pending?.settle();
     const user = auth.user;
     if (user === undefined) return client.end();
-    const session = new ClientSession({
-      deps,
-      client,
-      user,
-      connectionId,
-      clientIp,
-      clientVersion,
-      log,
-    });
-    session.start();
+    const clientVersion = info.header.identRaw;
+    new ClientSession({ deps, client, user, connectionId, clientIp, clientVersion, log }).start();
   });
   client.on('error', (err) => log.debug({ err }, 'client connection error'));
-  client.on('close', () => clearTimeout(grace));
 }
 
 function noAuthFailure(clientIp: string, error: string): AuthFailure & { clientIp: string } {

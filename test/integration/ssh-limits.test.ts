@@ -1,0 +1,215 @@
+/**
+ * Connection limits of the SSH layer, with the real OpenSSH client: the idle timeout, the
+ * authentication attempt budget and the login grace time. Timeouts are short here, so the
+ * SSH server runs in this process rather than through `kubesftp serve` (whose idle timeout
+ * counts in minutes).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { createDataProvider } from '../../server/src/dataprovider/index.js';
+import type { DataProvider } from '../../server/src/dataprovider/types.js';
+import { ConnectionRegistry } from '../../server/src/session/registry.js';
+import type { AuthFailure } from '../../server/src/ssh/authenticate.js';
+import { loadOrCreateHostKeys } from '../../server/src/ssh/hostkeys.js';
+import { createSshServer } from '../../server/src/ssh/server.js';
+import { MemoryVfs } from '../../server/src/vfs/memory.js';
+import { makeKeyPair } from './harness.js';
+
+interface Started {
+  port: number;
+  failures: AuthFailure[];
+  registry: ConnectionRegistry;
+  stop(): Promise<void>;
+}
+
+async function startSsh(provider: DataProvider, configDir: string): Promise<Started> {
+  const failures: AuthFailure[] = [];
+  const registry = new ConnectionRegistry();
+  const hostKeys = await loadOrCreateHostKeys({ configDir, keys: [], types: ['ed25519'] });
+  const ssh = createSshServer({
+    settings: {
+      bindAddress: '127.0.0.1',
+      bindPort: 0,
+      idleTimeoutMs: 1_500,
+      maxAuthTries: 2,
+      loginGraceMs: 1_000,
+      ident: 'kubesftp_test',
+      channelWindowSize: 2 * 1024 * 1024,
+      hostKeys: hostKeys.map((k) => k.key),
+    },
+    provider,
+    registry,
+    logger: pino({ level: 'silent' }),
+    openUserFs: () => Promise.resolve(new MemoryVfs()),
+    onConnectionFailed: (failure) => failures.push(failure),
+  });
+  const address = await ssh.listen();
+  return {
+    port: address.port,
+    failures,
+    registry,
+    stop: async () => {
+      registry.closeAll();
+      await ssh.stopAccepting();
+    },
+  };
+}
+
+/** Runs the real ssh client and resolves with its exit code and how long it ran. */
+function runSsh(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number; ms: number; stderr: string }> {
+  const started = Date.now();
+  return new Promise((done) => {
+    const child = spawn('ssh', args, { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      done({ code: code ?? -1, ms: Date.now() - started, stderr });
+    });
+  });
+}
+
+const common = (port: number): string[] => [
+  '-p',
+  String(port),
+  '-F',
+  '/dev/null',
+  '-o',
+  'StrictHostKeyChecking=no',
+  '-o',
+  'UserKnownHostsFile=/dev/null',
+  '-o',
+  'LogLevel=ERROR',
+];
+
+describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, () => {
+  let work: string;
+  let provider: DataProvider;
+  let server: Started;
+  let keyPath: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kubesftp-limits-'));
+    provider = await createDataProvider({ driver: 'memory', name: '', configDir: work });
+    await provider.initialize();
+    const key = await makeKeyPair(work, 'ed25519');
+    keyPath = key.privatePath;
+    await provider.addUser({
+      username: 'carol',
+      password: 'the right password',
+      public_keys: [key.publicKey],
+      status: 1,
+      expiration_date: 0,
+      home_dir: join(work, 'home'),
+      uid: 0,
+      gid: 0,
+      max_sessions: 1,
+      quota_size: 0,
+      quota_files: 0,
+      permissions: { '/': ['*'] },
+      upload_bandwidth: 0,
+      download_bandwidth: 0,
+      filters: { allowed_ip: [], denied_ip: [] },
+      filesystem: { provider: 0 },
+    });
+    server = await startSsh(provider, work);
+  });
+
+  after(async () => {
+    await server?.stop();
+    await rm(work, { recursive: true, force: true });
+  });
+
+  test('an idle SFTP session is closed after the idle timeout', async () => {
+    // `-s sftp` with stdin open and nothing sent: the session is idle from the start.
+    const result = await runSsh([
+      ...common(server.port),
+      '-i',
+      keyPath,
+      '-o',
+      'BatchMode=yes',
+      '-s',
+      'carol@127.0.0.1',
+      'sftp',
+    ]);
+    assert.ok(result.ms >= 1_400, `closed too early (${result.ms} ms)`);
+    assert.ok(result.ms < 10_000, `not closed by the idle timeout (${result.ms} ms)`);
+    assert.equal(server.registry.size, 0);
+  });
+
+  test('max_sessions refuses a second concurrent login', async () => {
+    const first = runSsh([
+      ...common(server.port),
+      '-i',
+      keyPath,
+      '-o',
+      'BatchMode=yes',
+      '-s',
+      'carol@127.0.0.1',
+      'sftp',
+    ]);
+    await new Promise((r) => setTimeout(r, 700));
+    const second = await runSsh([
+      ...common(server.port),
+      '-i',
+      keyPath,
+      '-o',
+      'BatchMode=yes',
+      '-s',
+      'carol@127.0.0.1',
+      'sftp',
+    ]);
+    assert.notEqual(second.code, 0);
+    assert.ok(server.failures.some((f) => /too many open sessions/.test(f.error)));
+    await first;
+  });
+
+  test('the connection ends after max_auth_tries failed passwords', async () => {
+    const askpass = join(work, 'wrong.sh');
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(askpass, "#!/bin/sh\necho 'not the password'\n", { mode: 0o700 }),
+    );
+    const before = server.failures.length;
+    const result = await runSsh(
+      [
+        ...common(server.port),
+        '-o',
+        'PreferredAuthentications=password',
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'NumberOfPasswordPrompts=5',
+        'carol@127.0.0.1',
+        'true',
+      ],
+      { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' },
+    );
+    assert.notEqual(result.code, 0);
+    const attempts = server.failures.slice(before).filter((f) => f.loginType === 'password');
+    assert.equal(attempts.length, 2, 'the client was cut off after two of its five tries');
+  });
+
+  test('a client that never logs in is dropped after the login grace time', async () => {
+    const before = server.failures.length;
+    const started = Date.now();
+    const closedAfter = await new Promise<number>((done, fail) => {
+      const socket = connect(server.port, '127.0.0.1');
+      socket.on('data', () => undefined); // read the banner, send nothing
+      socket.on('close', () => done(Date.now() - started));
+      socket.on('error', fail);
+    });
+    assert.ok(closedAfter >= 900 && closedAfter < 8_000, `closed after ${closedAfter} ms`);
+    const failure = server.failures.slice(before).find((f) => f.loginType === 'no_auth_tryed');
+    assert.ok(failure, 'a connection_failed record with no_auth_tryed');
+  });
+});
