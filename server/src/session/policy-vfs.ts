@@ -60,7 +60,11 @@ export class PolicyVfs implements Vfs {
       return new TransferFile({ inner, ctx: this.#ctx, path });
     }
     this.#require('upload', dir);
-    const before = await this.#statIfExists(path);
+    // What the path held matters to the overwrite permission and to quota. When neither
+    // applies, skip looking: the backend itself refuses to open a directory for writing.
+    const accounting = this.#tracksQuota() || this.#hasQuotaLimits();
+    const mustLook = accounting || !this.#perms.allowedIn('overwrite', dir);
+    const before = mustLook ? await this.#statIfExists(path) : undefined;
     if (before !== undefined && !isRegularFile(before)) {
       throw new KubesftpError(ErrorCode.FAILURE, `${path} is not a regular file`);
     }
@@ -76,8 +80,12 @@ export class PolicyVfs implements Vfs {
         sizeBefore,
         sizeAtOpen: flags.truncate ? 0 : (sizeBefore ?? 0),
         remainingBytes,
-        sizeAfter: async () => (await this.#statIfExists(path))?.size,
-        addQuota: (size, files) => this.#addQuota(size, files),
+        quota: accounting
+          ? {
+              sizeAfter: async () => (await this.#statIfExists(path))?.size,
+              add: (size, files) => this.#addQuota(size, files),
+            }
+          : undefined,
       },
     });
   }
@@ -212,10 +220,15 @@ export class PolicyVfs implements Vfs {
     return trackQuota === 1 || user.quota_size > 0 || user.quota_files > 0;
   }
 
+  #hasQuotaLimits(): boolean {
+    const { user } = this.#ctx;
+    return user.quota_size > 0 || user.quota_files > 0;
+  }
+
   /** Bytes the user may still add; throws when a new file would pass the file-count limit. */
   async #remainingQuota(newFile: boolean): Promise<number> {
     const { user } = this.#ctx;
-    if (user.quota_size <= 0 && user.quota_files <= 0) return Infinity;
+    if (!this.#hasQuotaLimits()) return Infinity;
     const used = await this.#ctx.quota.usage();
     if (newFile && user.quota_files > 0 && used.files >= user.quota_files) {
       throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'file quota exceeded');

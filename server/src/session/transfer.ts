@@ -9,10 +9,12 @@ export interface UploadAccounting {
   sizeAtOpen: number;
   /** Bytes the user may still add, or Infinity. */
   remainingBytes: number;
-  /** The file's size once the upload ended (atomic modes decide it at close), or undefined. */
-  sizeAfter(): Promise<number | undefined>;
-  /** Records the change in usage (the policy layer decides whether quota is tracked). */
-  addQuota(sizeDelta: number, filesDelta: number): Promise<void>;
+  /** Present when quota usage is tracked for this user. */
+  quota?: {
+    /** The file's size once the upload ended (atomic modes decide it at close), or undefined. */
+    sizeAfter(): Promise<number | undefined>;
+    add(sizeDelta: number, filesDelta: number): Promise<void>;
+  };
 }
 
 /**
@@ -100,14 +102,17 @@ export class TransferFile implements VfsFile {
       // Transfers happen over SFTP or SCP only; SSH commands log as commands.
       protocol: ctx.protocol === 'SCP' ? 'SCP' : 'SFTP',
     });
-    if (this.#upload) await this.#account(this.#upload);
+    if (this.#upload?.quota) await this.#account(this.#upload, this.#upload.quota);
   }
 
   /** Quota follows what the path holds afterwards, so discarded atomic uploads cost nothing. */
-  async #account(upload: UploadAccounting): Promise<void> {
-    const after = await upload.sizeAfter();
+  async #account(
+    upload: UploadAccounting,
+    quota: NonNullable<UploadAccounting['quota']>,
+  ): Promise<void> {
+    const after = await quota.sizeAfter();
     const filesDelta = (after === undefined ? 0 : 1) - (upload.sizeBefore === undefined ? 0 : 1);
     const sizeDelta = (after ?? 0) - (upload.sizeBefore ?? 0);
-    if (filesDelta !== 0 || sizeDelta !== 0) await upload.addQuota(sizeDelta, filesDelta);
+    if (filesDelta !== 0 || sizeDelta !== 0) await quota.add(sizeDelta, filesDelta);
   }
 }
