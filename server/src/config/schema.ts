@@ -172,7 +172,9 @@ const sftpd = section(
     enable_scp: Type.Boolean({
       default: false,
       deprecated: true,
-      description: 'Enables SCP. Still honoured, but add "scp" to enabled_ssh_commands instead.',
+      description:
+        'Enables SCP over exec; add "scp" to enabled_ssh_commands instead. scp in its default SFTP mode works without it.',
+      [NOT_ENFORCED]: true,
     }),
     kex_algorithms: listOf(undefined, [], {
       description: 'Key exchange algorithms in preference order; empty keeps the built-in list.',
@@ -192,7 +194,9 @@ const sftpd = section(
         '0 applies permission, owner and time changes; 1 accepts and silently ignores them.',
     }),
     enabled_ssh_commands: listOf(SSH_COMMANDS, ['md5sum', 'sha1sum', 'cd', 'pwd'], {
-      description: 'SSH commands clients may run; "*" enables every supported command.',
+      description:
+        'SSH commands clients may run; "*" enables every supported command. Exec requests are refused for now.',
+      notEnforced: true,
     }),
     keyboard_interactive_auth_program: str('', {
       description:
