@@ -171,7 +171,7 @@ export interface ClientAuth {
 }
 
 /** Common options: loopback only, no host-key prompts, no agent or config from the machine. */
-function sshOptions(port: number, auth: ClientAuth, portFlag: '-P' | '-p'): string[] {
+export function sshOptions(port: number, auth: ClientAuth, portFlag: '-P' | '-p'): string[] {
   const opts = [
     portFlag,
     String(port),
@@ -212,7 +212,10 @@ function sshOptions(port: number, auth: ClientAuth, portFlag: '-P' | '-p'): stri
 }
 
 /** Environment that answers the password prompt without a terminal (OpenSSH's askpass). */
-async function askpassEnv(dir: string, password: string | undefined): Promise<NodeJS.ProcessEnv> {
+export async function askpassEnv(
+  dir: string,
+  password: string | undefined,
+): Promise<NodeJS.ProcessEnv> {
   if (password === undefined) return { ...process.env };
   const script = join(dir, 'askpass.sh');
   await writeFile(script, `#!/bin/sh\nprintf '%s\\n' '${password.replace(/'/g, `'\\''`)}'\n`);

@@ -19,7 +19,7 @@ import type { AuthFailure } from '../../server/src/ssh/authenticate.js';
 import { loadOrCreateHostKeys } from '../../server/src/ssh/hostkeys.js';
 import { createSshServer } from '../../server/src/ssh/server.js';
 import { MemoryVfs } from '../../server/src/vfs/memory.js';
-import { makeKeyPair } from './harness.js';
+import { askpassEnv, makeKeyPair, sshOptions } from './harness.js';
 
 interface Started {
   port: number;
@@ -79,19 +79,6 @@ function runSsh(
   });
 }
 
-const common = (port: number): string[] => [
-  '-p',
-  String(port),
-  '-F',
-  '/dev/null',
-  '-o',
-  'StrictHostKeyChecking=no',
-  '-o',
-  'UserKnownHostsFile=/dev/null',
-  '-o',
-  'LogLevel=ERROR',
-];
-
 describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, () => {
   let work: string;
   let provider: DataProvider;
@@ -130,18 +117,18 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
     await rm(work, { recursive: true, force: true });
   });
 
-  test('an idle SFTP session is closed after the idle timeout', async () => {
-    // `-s sftp` with stdin open and nothing sent: the session is idle from the start.
-    const result = await runSsh([
-      ...common(server.port),
-      '-i',
-      keyPath,
-      '-o',
-      'BatchMode=yes',
+  /** An SFTP subsystem session that sends nothing: it stays open until the server ends it. */
+  const idleSftpSession = () =>
+    runSsh([
+      ...sshOptions(server.port, { username: 'carol', keyPath }, '-p'),
       '-s',
       'carol@127.0.0.1',
       'sftp',
     ]);
+
+  test('an idle SFTP session is closed after the idle timeout', async () => {
+    // `-s sftp` with stdin open and nothing sent: the session is idle from the start.
+    const result = await idleSftpSession();
     assert.ok(result.ms >= 1_400, `closed too early (${result.ms} ms)`);
     assert.ok(result.ms < 10_000, `not closed by the idle timeout (${result.ms} ms)`);
     // The registry forgets a connection once its SFTP session has closed its handles.
@@ -153,51 +140,26 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
   });
 
   test('max_sessions refuses a second concurrent login', async () => {
-    const first = runSsh([
-      ...common(server.port),
-      '-i',
-      keyPath,
-      '-o',
-      'BatchMode=yes',
-      '-s',
-      'carol@127.0.0.1',
-      'sftp',
-    ]);
+    const first = idleSftpSession();
     await new Promise((r) => setTimeout(r, 700));
-    const second = await runSsh([
-      ...common(server.port),
-      '-i',
-      keyPath,
-      '-o',
-      'BatchMode=yes',
-      '-s',
-      'carol@127.0.0.1',
-      'sftp',
-    ]);
+    const second = await idleSftpSession();
     assert.notEqual(second.code, 0);
     assert.ok(server.failures.some((f) => /too many open sessions/.test(f.error)));
     await first;
   });
 
   test('the connection ends after max_auth_tries failed passwords', async () => {
-    const askpass = join(work, 'wrong.sh');
-    await import('node:fs/promises').then((fs) =>
-      fs.writeFile(askpass, "#!/bin/sh\necho 'not the password'\n", { mode: 0o700 }),
-    );
+    const wrong = { username: 'carol', password: 'not the password' };
     const before = server.failures.length;
     const result = await runSsh(
       [
-        ...common(server.port),
-        '-o',
-        'PreferredAuthentications=password',
-        '-o',
-        'PubkeyAuthentication=no',
+        ...sshOptions(server.port, wrong, '-p'),
         '-o',
         'NumberOfPasswordPrompts=5',
         'carol@127.0.0.1',
         'true',
       ],
-      { ...process.env, SSH_ASKPASS: askpass, SSH_ASKPASS_REQUIRE: 'force', DISPLAY: 'none' },
+      await askpassEnv(work, wrong.password),
     );
     assert.notEqual(result.code, 0);
     const attempts = server.failures.slice(before).filter((f) => f.loginType === 'password');

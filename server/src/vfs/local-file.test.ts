@@ -1,25 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { LocalVfs } from './local.js';
 import { ATOMIC_UPLOAD_PREFIX, type UploadMode } from './local-file.js';
-import type { OpenFlags, VfsFile } from './types.js';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const flags = (overrides: Partial<OpenFlags>): OpenFlags => ({
-  read: false,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-  ...overrides,
-});
-const CREATE = flags({ write: true, create: true, truncate: true });
+import type { VfsFile } from './types.js';
+import { CREATE, flags, sha256 } from './test-support.js';
 
 async function tempFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith(ATOMIC_UPLOAD_PREFIX));

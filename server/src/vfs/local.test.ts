@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   lstat,
   mkdir,
@@ -16,20 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { LocalVfs } from './local.js';
-import { isDirectory, isRegularFile, isSymlink, S_IFMT, type OpenFlags } from './types.js';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const flags = (overrides: Partial<OpenFlags>): OpenFlags => ({
-  read: false,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-  ...overrides,
-});
-const CREATE = flags({ write: true, create: true, truncate: true });
-const READ = flags({ read: true });
+import { isDirectory, isRegularFile, isSymlink, S_IFMT } from './types.js';
+import { CREATE, flags, READ, sha256 } from './test-support.js';
 
 function rejectsWith(code: ErrorCode): (err: unknown) => boolean {
   return (err) => {

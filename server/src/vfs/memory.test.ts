@@ -1,22 +1,10 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { MemoryVfs } from './memory.js';
-import { isDirectory, isSymlink, type OpenFlags } from './types.js';
-
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const flags = (overrides: Partial<OpenFlags>): OpenFlags => ({
-  read: false,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-  ...overrides,
-});
-const CREATE = flags({ write: true, create: true, truncate: true });
-const READ = flags({ read: true });
+import { isDirectory, isSymlink } from './types.js';
+import { CREATE, flags, READ, sha256 } from './test-support.js';
 
 async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
   await assert.rejects(promise, (err) => isKubesftpError(err, code));
