@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
 import { runTimed, type RunResult } from './children.js';
+import { sshOptions } from '../integration/harness.js';
 
 /** A server under test, as the benchmark sees it. */
 export interface BenchServer {
@@ -33,30 +34,10 @@ export interface SftpRunOptions {
 let batchCounter = 0;
 
 export function clientArgs(options: SftpRunOptions, batchPath: string): string[] {
-  const args = [
-    '-F',
-    '/dev/null',
-    '-P',
-    String(options.server.port),
-    '-i',
-    options.keyPath,
-    '-o',
-    'IdentitiesOnly=yes',
-    '-o',
-    'PreferredAuthentications=publickey',
-    '-o',
-    'BatchMode=yes',
-    '-o',
-    'StrictHostKeyChecking=no',
-    '-o',
-    'UserKnownHostsFile=/dev/null',
-    '-o',
-    'LogLevel=ERROR',
-    '-o',
-    'ConnectTimeout=10',
-  ];
+  const { port, username } = options.server;
+  const args = sshOptions(port, { username, keyPath: options.keyPath }, '-P');
   if (options.cipher !== undefined) args.push('-c', options.cipher);
-  args.push('-b', batchPath, `${options.server.username}@127.0.0.1`);
+  args.push('-b', batchPath, `${username}@127.0.0.1`);
   return args;
 }
 
