@@ -76,12 +76,12 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
   for (const cipher of ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com']) {
     test(`upload and download with ${cipher} arrive intact and sample the serving processes`, async () => {
       const upload = await uploadBig({ data, server, cipher, verify: true });
-      assert.ok(upload.elapsedMs > 0);
+      assert.ok(upload.elapsedMs >= 0);
       assert.ok(
         upload.rssSamplesKiB.some((kib) => kib > 1024),
         `no sample saw a serving process: ${upload.rssSamplesKiB.join(',')}`,
       );
-      assert.ok((await downloadBig({ data, server, cipher, verify: true })) > 0);
+      assert.ok((await downloadBig({ data, server, cipher, verify: true })) >= 0);
     });
   }
 
@@ -95,8 +95,9 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
   });
 
   test('put -r of the small files arrives intact and ls -l lists each one', async () => {
-    assert.ok((await uploadSmall({ data, server, verify: true })) > 0);
-    assert.ok((await listSmall({ data, server })) > 0);
+    // Durations only need to be measured: a few tiny files can take under a millisecond.
+    assert.ok((await uploadSmall({ data, server, verify: true })) >= 0);
+    assert.ok((await listSmall({ data, server })) >= 0);
     await rm(join(server.homeDir, smallDirName, 'f00007.bin'));
     await assert.rejects(listSmall({ data, server }), /did not list f00007\.bin/);
   });
