@@ -44,26 +44,57 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** The `kubesftp serve` command line and environment for a test server on loopback. */
+export function serveInvocation(options: {
+  configDir: string;
+  httpPort: number;
+  adminPassword: string;
+  verbose: boolean;
+  env?: Record<string, string>;
+}): { args: string[]; env: NodeJS.ProcessEnv } {
+  return {
+    args: [
+      cliPath,
+      'serve',
+      '--config-dir',
+      options.configDir,
+      '--log-file-path',
+      '',
+      '--log-verbose',
+      String(options.verbose),
+    ],
+    env: {
+      ...process.env,
+      KUBESFTP_SFTPD__BIND_ADDRESS: '127.0.0.1',
+      KUBESFTP_SFTPD__BIND_PORT: '0',
+      KUBESFTP_HTTPD__BIND_ADDRESS: '127.0.0.1',
+      KUBESFTP_HTTPD__BIND_PORT: String(options.httpPort),
+      KUBESFTP_ADMIN_PASSWORD: options.adminPassword,
+      ...options.env,
+    },
+  };
+}
+
+/** An admin access token from `GET /api/v1/token` with Basic credentials. */
+export async function adminToken(httpPort: number, adminPassword: string): Promise<string> {
+  const basic = Buffer.from(`admin:${adminPassword}`).toString('base64');
+  const res = await fetch(`http://127.0.0.1:${httpPort}/api/v1/token`, {
+    headers: { authorization: `Basic ${basic}` },
+  });
+  if (res.status !== 200)
+    throw new Error(`token request failed: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const httpPort = await freePort();
   const configDir = await mkdtemp(join(tmpdir(), 'kubesftp-it-'));
   const adminPassword = `admin-${createHash('sha256').update(configDir).digest('hex').slice(0, 16)}`;
-  const child = spawn(
-    process.execPath,
-    [cliPath, 'serve', '--config-dir', configDir, '--log-file-path', '', '--log-verbose', 'true'],
-    {
-      env: {
-        ...process.env,
-        KUBESFTP_SFTPD__BIND_ADDRESS: '127.0.0.1',
-        KUBESFTP_SFTPD__BIND_PORT: '0',
-        KUBESFTP_HTTPD__BIND_ADDRESS: '127.0.0.1',
-        KUBESFTP_HTTPD__BIND_PORT: String(httpPort),
-        KUBESFTP_ADMIN_PASSWORD: adminPassword,
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
+  const invocation = serveInvocation({ configDir, httpPort, adminPassword, verbose: true, env });
+  const child = spawn(process.execPath, invocation.args, {
+    env: invocation.env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logLines: Record<string, unknown>[] = [];
   const ports = await waitForPorts(child, logLines);
   let cachedToken: string | undefined;
@@ -74,14 +105,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     logLines,
     process: child,
     async token() {
-      if (cachedToken) return cachedToken;
-      const basic = Buffer.from(`admin:${adminPassword}`).toString('base64');
-      const res = await fetch(`http://127.0.0.1:${ports.httpPort}/api/v1/token`, {
-        headers: { authorization: `Basic ${basic}` },
-      });
-      if (res.status !== 200)
-        throw new Error(`token request failed: ${res.status} ${await res.text()}`);
-      cachedToken = ((await res.json()) as { access_token: string }).access_token;
+      cachedToken ??= await adminToken(ports.httpPort, adminPassword);
       return cachedToken;
     },
     async api(method, path, body) {
@@ -113,9 +137,9 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
 }
 
 /** Reads the JSON log lines on stderr until both listeners have reported their ports. */
-function waitForPorts(
+export function waitForPorts(
   child: ChildProcess,
-  logLines: Record<string, unknown>[],
+  logLines: Record<string, unknown>[] = [],
 ): Promise<{ sftpPort: number; httpPort: number }> {
   return new Promise((done, fail) => {
     const found: { sftpPort?: number; httpPort?: number } = {};

@@ -5,17 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import { join, resolve } from 'node:path';
-import type { ChildProcess } from 'node:child_process';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
 import { spawnTracked, stopChild } from './children.js';
 import { processTree } from './rss.js';
-import { freePort, repoRoot } from '../integration/harness.js';
+import { adminToken, freePort, serveInvocation, waitForPorts } from '../integration/harness.js';
 import type { BenchServer } from './client.js';
 
-const cliPath = join(repoRoot, 'dist/server/src/cli/main.js');
-const startTimeoutMs = 30_000;
 const username = 'bench';
 
 export interface KubesftpOptions {
@@ -30,33 +26,14 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   await mkdir(configDir, { recursive: true });
   const httpPort = await freePort();
   const adminPassword = randomBytes(18).toString('base64url');
-  const child = spawnTracked({
-    command: process.execPath,
-    args: [
-      cliPath,
-      'serve',
-      '--config-dir',
-      configDir,
-      '--log-file-path',
-      '',
-      '--log-verbose',
-      'false',
-    ],
-    env: {
-      ...process.env,
-      KUBESFTP_SFTPD__BIND_ADDRESS: '127.0.0.1',
-      KUBESFTP_SFTPD__BIND_PORT: '0',
-      KUBESFTP_HTTPD__BIND_ADDRESS: '127.0.0.1',
-      KUBESFTP_HTTPD__BIND_PORT: String(httpPort),
-      KUBESFTP_ADMIN_PASSWORD: adminPassword,
-    },
-  });
+  const invocation = serveInvocation({ configDir, httpPort, adminPassword, verbose: false });
+  const child = spawnTracked({ command: process.execPath, ...invocation });
   child.stdout!.resume();
   let ports: { sftpPort: number; httpPort: number };
   try {
     ports = await waitForPorts(child);
-    const api = `http://127.0.0.1:${ports.httpPort}/api/v1`;
-    await createUser({ api, adminPassword, publicKey: options.publicKey, homeDir });
+    const token = await adminToken(ports.httpPort, adminPassword);
+    await createUser({ httpPort: ports.httpPort, token, publicKey: options.publicKey, homeDir });
   } catch (err) {
     await stopChild(child);
     throw err;
@@ -73,25 +50,14 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
 }
 
 async function createUser(options: {
-  api: string;
-  adminPassword: string;
+  httpPort: number;
+  token: string;
   publicKey: string;
   homeDir: string;
 }): Promise<void> {
-  const basic = Buffer.from(`admin:${options.adminPassword}`).toString('base64');
-  const tokenResponse = await fetch(`${options.api}/token`, {
-    headers: { authorization: `Basic ${basic}` },
-  });
-  if (tokenResponse.status !== 200) {
-    throw new KubesftpError(
-      ErrorCode.FAILURE,
-      `token request: HTTP ${tokenResponse.status} ${await tokenResponse.text()}`,
-    );
-  }
-  const { access_token: token } = (await tokenResponse.json()) as { access_token: string };
-  const created = await fetch(`${options.api}/user`, {
+  const created = await fetch(`http://127.0.0.1:${options.httpPort}/api/v1/user`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       username,
       public_keys: [options.publicKey],
@@ -105,42 +71,5 @@ async function createUser(options: {
       ErrorCode.FAILURE,
       `user creation: HTTP ${created.status} ${await created.text()}`,
     );
-  }
-}
-
-/** Reads the JSON log lines on stderr until both listeners have reported their ports. */
-function waitForPorts(child: ChildProcess): Promise<{ sftpPort: number; httpPort: number }> {
-  return new Promise((done, fail) => {
-    const found: { sftpPort?: number; httpPort?: number } = {};
-    const output: string[] = [];
-    const failWith = (why: string): void =>
-      fail(new KubesftpError(ErrorCode.FAILURE, `kubesftp serve ${why}:\n${output.join('\n')}`));
-    const timer = setTimeout(
-      () => failWith(`did not listen within ${startTimeoutMs} ms`),
-      startTimeoutMs,
-    );
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      failWith(`exited (${code ?? signal}) before listening`);
-    });
-    createInterface({ input: child.stderr! }).on('line', (line) => {
-      if (output.length < 80) output.push(line);
-      const text = logMessage(line);
-      if (text?.msg === 'sftp server listening') found.sftpPort = text.port;
-      if (text?.msg === 'http server listening') found.httpPort = text.port;
-      if (found.sftpPort === undefined || found.httpPort === undefined) return;
-      clearTimeout(timer);
-      done({ sftpPort: found.sftpPort, httpPort: found.httpPort });
-    });
-  });
-}
-
-/** The message and port of a JSON log line; pino's `msg` or the spec's `message` field name. */
-function logMessage(line: string): { msg: unknown; port: number } | undefined {
-  try {
-    const record = JSON.parse(line) as Record<string, unknown>;
-    return { msg: record.msg ?? record.message, port: Number(record.port) };
-  } catch {
-    return undefined;
   }
 }
