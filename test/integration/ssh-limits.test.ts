@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { createDataProvider } from '../../server/src/dataprovider/index.js';
+import { newUser } from '../../server/src/dataprovider/test-support.js';
 import type { DataProvider } from '../../server/src/dataprovider/types.js';
 import { ConnectionRegistry } from '../../server/src/session/registry.js';
 import type { AuthFailure } from '../../server/src/ssh/authenticate.js';
@@ -91,24 +92,15 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
     await provider.initialize();
     const key = await makeKeyPair(work, 'ed25519');
     keyPath = key.privatePath;
-    await provider.addUser({
-      username: 'carol',
-      password: 'the right password',
-      public_keys: [key.publicKey],
-      status: 1,
-      expiration_date: 0,
-      home_dir: join(work, 'home'),
-      uid: 0,
-      gid: 0,
-      max_sessions: 1,
-      quota_size: 0,
-      quota_files: 0,
-      permissions: { '/': ['*'] },
-      upload_bandwidth: 0,
-      download_bandwidth: 0,
-      filters: { allowed_ip: [], denied_ip: [] },
-      filesystem: { provider: 0 },
-    });
+    await provider.addUser(
+      newUser({
+        username: 'carol',
+        password: 'the right password',
+        public_keys: [key.publicKey],
+        home_dir: join(work, 'home'),
+        max_sessions: 1,
+      }),
+    );
     server = await startSsh(provider, work);
   });
 

@@ -10,6 +10,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { verifyPassword } from '../auth/passwords.js';
 import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
 import { createDataProvider } from './index.js';
+import { newUser as baseUser } from './test-support.js';
 import type { DataProvider, NewUser } from './types.js';
 
 /** md5crypt of "password" made by `openssl passwd -1 -salt saltsalt password`. */
@@ -18,26 +19,20 @@ const MD5CRYPT_PASSWORD = '$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/';
 const keyDir = mkdtempSync(join(tmpdir(), 'kubesftp-contract-keys-'));
 let publicKey = '';
 
+/** The contract's account: limits and filters set, so round trips cover every field. */
 function newUser(overrides: Partial<NewUser> = {}): NewUser {
-  return {
-    username: 'alice',
+  return baseUser({
     password: MD5CRYPT_PASSWORD,
-    public_keys: [],
-    status: 1,
-    expiration_date: 0,
-    home_dir: '/srv/sftp/alice',
     uid: 1000,
     gid: 1000,
     max_sessions: 2,
     quota_size: 1 << 20,
     quota_files: 100,
     permissions: { '/': ['list', 'download'], '/uploads': ['*'] },
-    upload_bandwidth: 0,
     download_bandwidth: 512,
     filters: { allowed_ip: ['192.0.2.0/24', '2001:db8::/32'], denied_ip: [] },
-    filesystem: { provider: 0 },
     ...overrides,
-  };
+  });
 }
 
 async function rejectsWith(promise: Promise<unknown>, code: Code): Promise<void> {

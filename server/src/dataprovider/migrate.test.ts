@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
 import { createDataProvider } from './index.js';
 import { compareVersions, findMigrationsDir, loadMigrations } from './migrate.js';
+import { newUser } from './test-support.js';
 
 let dir = '';
 beforeEach(() => {
@@ -104,24 +105,13 @@ describe('sqlite provider schema', () => {
     await second.close();
     const again = await openSqlite();
     await again.initialize();
-    await again.addUser({
-      username: 'u',
-      password: '$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/',
-      public_keys: [],
-      status: 1,
-      expiration_date: 0,
-      home_dir: '/srv/u',
-      uid: 0,
-      gid: 0,
-      max_sessions: 0,
-      quota_size: 0,
-      quota_files: 0,
-      permissions: { '/': ['*'] },
-      upload_bandwidth: 0,
-      download_bandwidth: 0,
-      filters: { allowed_ip: [], denied_ip: [] },
-      filesystem: { provider: 0 },
-    });
+    await again.addUser(
+      newUser({
+        username: 'u',
+        password: '$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/',
+        home_dir: '/srv/u',
+      }),
+    );
     await again.close();
     const file = join(dir, 'kubesftp.db');
     assert.deepEqual(

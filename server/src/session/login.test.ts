@@ -1,32 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { newUser } from '../dataprovider/test-support.js';
 import type { User } from '../dataprovider/types.js';
 import { isKubesftpError } from '../errors.js';
 import { checkLoginAllowed } from './login.js';
 
 function user(overrides: Partial<User> = {}): User {
   return {
+    ...newUser({ home_dir: '/srv/alice' }),
     id: 1,
-    username: 'alice',
-    password: '',
-    public_keys: [],
-    status: 1,
-    expiration_date: 0,
-    home_dir: '/srv/alice',
-    uid: 0,
-    gid: 0,
-    max_sessions: 0,
-    quota_size: 0,
-    quota_files: 0,
-    permissions: { '/': ['*'] },
     used_quota_size: 0,
     used_quota_files: 0,
     last_quota_update: 0,
-    upload_bandwidth: 0,
-    download_bandwidth: 0,
     last_login: 0,
-    filters: { allowed_ip: [], denied_ip: [] },
-    filesystem: { provider: 0 },
     ...overrides,
   };
 }
