@@ -8,6 +8,7 @@ import type { ConnectionRegistry } from '../session/registry.js';
 import { normalizeClientIp } from '../session/login.js';
 import { Authenticator, type AuthFailure } from './authenticate.js';
 import { ClientSession, type OpenUserFs } from './client-session.js';
+import { coalesceWrites } from './write-coalescing.js';
 
 export interface SshSettings {
   bindAddress: string;
@@ -88,6 +89,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     };
     pending.set(key, login);
     socket.once('close', () => login.settle());
+    coalesceWrites(socket);
     ssh.injectSocket(socket);
   });
   listener.on('error', (err: Error) => deps.logger.error({ err }, 'ssh listener error'));
