@@ -1,5 +1,8 @@
-/** A Vfs wrapper for tests that records file calls and can delay them. */
-import type { Vfs, VfsFile } from '../../server/src/vfs/types.js';
+/**
+ * A Vfs wrapper for tests that records file calls, can delay them, and keeps the highest number
+ * of reads (and of writes) that were running at once.
+ */
+import { writeLength, type Vfs, type VfsFile } from '../../server/src/vfs/types.js';
 
 export interface FileCall {
   op: 'read' | 'write' | 'close' | 'abort' | 'sync';
@@ -15,22 +18,43 @@ export interface SpyOptions {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function spyVfs(inner: Vfs, options: SpyOptions = {}): Vfs & { calls: FileCall[] } {
+export interface Peaks {
+  read: number;
+  write: number;
+}
+
+export function spyVfs(
+  inner: Vfs,
+  options: SpyOptions = {},
+): Vfs & { calls: FileCall[]; peaks: Peaks } {
   const calls: FileCall[] = [];
+  const active: Peaks = { read: 0, write: 0 };
+  const peaks: Peaks = { read: 0, write: 0 };
   const hold = async (call: FileCall): Promise<void> => {
     calls.push(call);
     const ms = options.delay?.(call) ?? 0;
     if (ms > 0) await sleep(ms);
   };
+  const counted = async <T>(op: keyof Peaks, run: () => Promise<T>): Promise<T> => {
+    active[op]++;
+    peaks[op] = Math.max(peaks[op], active[op]);
+    try {
+      return await run();
+    } finally {
+      active[op]--;
+    }
+  };
   const wrapFile = (file: VfsFile, path: string): VfsFile => ({
-    read: async (length, position) => {
-      await hold({ op: 'read', path, position, length });
-      return file.read(length, position);
-    },
-    write: async (data, position) => {
-      await hold({ op: 'write', path, position, length: data.length });
-      return file.write(data, position);
-    },
+    read: (length, position, into) =>
+      counted('read', async () => {
+        await hold({ op: 'read', path, position, length });
+        return file.read(length, position, into);
+      }),
+    write: (data, position) =>
+      counted('write', async () => {
+        await hold({ op: 'write', path, position, length: writeLength(data) });
+        return file.write(data, position);
+      }),
     stat: () => file.stat(),
     setstat: (attrs) => file.setstat(attrs),
     sync: async () => {
@@ -49,6 +73,7 @@ export function spyVfs(inner: Vfs, options: SpyOptions = {}): Vfs & { calls: Fil
   return new Proxy(inner, {
     get(target, property, receiver) {
       if (property === 'calls') return calls;
+      if (property === 'peaks') return peaks;
       if (property === 'open') {
         return async (...args: Parameters<Vfs['open']>) =>
           wrapFile(await target.open(...args), args[0]);
@@ -58,5 +83,5 @@ export function spyVfs(inner: Vfs, options: SpyOptions = {}): Vfs & { calls: Fil
         ? (value as (...a: unknown[]) => unknown).bind(target)
         : value;
     },
-  }) as Vfs & { calls: FileCall[] };
+  }) as Vfs & { calls: FileCall[]; peaks: Peaks };
 }

@@ -59,7 +59,7 @@ const SPEC_DEFAULTS = {
 const OUR_ADDITIONS = {
   sftpd: {
     login_grace_time: 120,
-    channel_window_size: 16 * 1024 * 1024,
+    channel_window_size: 2 * 1024 * 1024,
     shutdown_grace_period: 30,
     host_key_types: ['ed25519', 'rsa', 'ecdsa'],
   },

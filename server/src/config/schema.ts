@@ -209,8 +209,9 @@ const sftpd = section(
       minimum: 1,
       maximum: 3600,
     }),
-    channel_window_size: int(16 * 1024 * 1024, {
-      description: 'SSH channel window in bytes; larger windows speed up transfers on fast links.',
+    channel_window_size: int(2 * 1024 * 1024, {
+      description:
+        'SSH channel window in bytes: how much a client may send before the server acknowledges it. Raise it for links with a long round trip.',
       minimum: 32 * 1024,
       maximum: 1024 * 1024 * 1024,
     }),

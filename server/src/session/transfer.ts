@@ -1,4 +1,10 @@
-import type { FileStat, SetAttrs, VfsFile } from '../vfs/types.js';
+import {
+  writeLength,
+  type FileStat,
+  type SetAttrs,
+  type VfsFile,
+  type WriteData,
+} from '../vfs/types.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import type { SessionContext } from './types.js';
 
@@ -44,24 +50,25 @@ export class TransferFile implements VfsFile {
     this.#endOfData = options.upload?.sizeAtOpen ?? 0;
   }
 
-  async read(length: number, position: number): Promise<Buffer> {
+  async read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     this.#ctx.touch();
-    const data = await this.#inner.read(length, position);
+    const data = await this.#inner.read(length, position, into);
     this.#bytes += data.length;
     return data;
   }
 
-  async write(data: Buffer, position: number): Promise<void> {
+  async write(data: WriteData, position: number): Promise<void> {
     this.#ctx.touch();
     const upload = this.#upload;
     if (upload === undefined)
       throw new KubesftpError(ErrorCode.PERMISSION_DENIED, 'not open for writing');
-    const end = position + data.length;
+    const length = writeLength(data);
+    const end = position + length;
     if (end > this.#endOfData && end - (upload.sizeBefore ?? 0) > upload.remainingBytes) {
       throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded writing ${this.#path}`);
     }
     await this.#inner.write(data, position);
-    this.#bytes += data.length;
+    this.#bytes += length;
     if (end > this.#endOfData) this.#endOfData = end;
   }
 

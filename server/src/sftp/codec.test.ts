@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { attrsFromStat, setAttrsFromWire } from './attrs.js';
+import { BlockPool } from './block-pool.js';
 import { PacketType, StatusCode } from './constants.js';
 import { BAD_LENGTH, FrameBuffer } from './framing.js';
 import { formatLongname, modeString } from './longname.js';
@@ -40,11 +42,11 @@ describe('writer', () => {
     );
   });
 
-  it('encodes DATA in one buffer with its payload', () => {
-    assert.deepEqual(
-      encodeData(1, bytes(9, 8, 7)),
-      bytes(0, 0, 0, 12, 103, 0, 0, 0, 1, 0, 0, 0, 3, 9, 8, 7),
-    );
+  it('encodes DATA as its header followed by the payload itself, not a copy', () => {
+    const payload = bytes(9, 8, 7);
+    const [header, data] = encodeData(1, payload);
+    assert.deepEqual(header, bytes(0, 0, 0, 12, 103, 0, 0, 0, 1, 0, 0, 0, 3));
+    assert.equal(data, payload);
   });
 
   it('encodes ATTRS with every v3 field', () => {
@@ -222,10 +224,26 @@ describe('attrs mapping', () => {
 });
 
 describe('framing', () => {
+  it('copies a large packet that spans chunks into a pool block, and a small one outside it', () => {
+    const pool = new BlockPool(70_000 + 4, 4);
+    const frames = new FrameBuffer(70_000, pool);
+    const large = Buffer.concat(encodeData(3, randomBytes(60_000)));
+    const small = encodeHandle(4, 'x');
+    frames.push(large.subarray(0, 30_000));
+    frames.push(Buffer.concat([large.subarray(30_000), small.subarray(0, 3)]));
+    frames.push(small.subarray(3));
+    const first = frames.next() as Buffer;
+    assert.deepEqual(first, large.subarray(4));
+    const second = frames.next() as Buffer;
+    assert.deepEqual(second, small.subarray(4));
+    assert.equal(pool.release(first), true, 'the large packet lies in a block');
+    assert.equal(pool.release(second), false, 'the small one does not');
+  });
+
   it('returns packets that arrive whole, split, and several per chunk', () => {
     const frames = new FrameBuffer(100);
     const a = encodeHandle(1, 'x');
-    const b = encodeData(2, bytes(1, 2, 3));
+    const b = Buffer.concat(encodeData(2, bytes(1, 2, 3)));
     const stream = Buffer.concat([a, b, a]);
     frames.push(stream.subarray(0, 2));
     assert.equal(frames.next(), null);

@@ -1,4 +1,5 @@
 import type { Vfs } from '../vfs/types.js';
+import type { BlockPool } from './block-pool.js';
 import {
   MAX_DATA_LENGTH,
   MAX_IN_FLIGHT_BYTES,
@@ -41,6 +42,8 @@ export function resolveLimits(limits: SftpLimits = {}): ResolvedLimits {
 /** What a request handler may use: the session's Vfs, handle table and settings. */
 export interface RequestContext {
   readonly vfs: Vfs;
+  /** Blocks for READ data, each large enough for the longest read served. */
+  readonly blocks: BlockPool;
   readonly handles: HandleTable;
   readonly limits: ResolvedLimits;
   /** Virtual path of the user's home, for expand-path and home-directory. */
@@ -67,15 +70,18 @@ export interface RequestRow<A> {
   /** Requests naming a handle run in arrival order behind earlier ones on it. */
   queueKey?(args: A): string;
   /** Acts and returns exactly one reply packet; a throw becomes a STATUS reply. */
-  run(ctx: RequestContext, id: number, args: A): Promise<Buffer>;
+  run(ctx: RequestContext, id: number, args: A): Promise<Reply>;
   /**
    * Whether `next`, queued right behind `prev` on the same handle, continues it (the next
    * byte range), so both can be served by one backend call. Rows without it never batch.
    */
   continues?(ctx: RequestContext, prev: A, next: A): boolean;
   /** Serves continuing requests with one backend call; one reply per request, in order. */
-  runBatch?(ctx: RequestContext, requests: readonly BatchedRequest<A>[]): Promise<Buffer[]>;
+  runBatch?(ctx: RequestContext, requests: readonly BatchedRequest<A>[]): Promise<Reply[]>;
 }
+
+/** One reply packet: whole, or in parts sent back to back (a DATA header and its payload). */
+export type Reply = Buffer | readonly Buffer[];
 
 export interface BatchedRequest<A> {
   id: number;

@@ -1,7 +1,14 @@
 import type { Duplex } from 'node:stream';
 import type { Vfs } from '../vfs/types.js';
+import { blockPool } from './block-pool.js';
 import { MAX_BATCH_REQUESTS, PacketType, SFTP_VERSION, StatusCode } from './constants.js';
-import { resolveLimits, type RequestContext, type RequestRow, type SftpLimits } from './context.js';
+import {
+  resolveLimits,
+  type Reply,
+  type RequestContext,
+  type RequestRow,
+  type SftpLimits,
+} from './context.js';
 import { BAD_LENGTH, FrameBuffer } from './framing.js';
 import { HandleTable, type OpenHandle } from './handles.js';
 import type { NameLookup } from './longname.js';
@@ -50,6 +57,8 @@ interface Job {
   id: number;
   args: unknown;
   bytes: number;
+  /** The request packet; `args` may view into it, so its block is released with the job. */
+  packet: Buffer;
 }
 
 export function serveSftp(options: SftpSessionOptions): SftpSession {
@@ -81,9 +90,12 @@ class SftpEngine implements SftpSession {
     this.#stream = options.stream;
     this.#log = options.logger;
     this.#beforeEnd = options.beforeEnd;
-    this.#frames = new FrameBuffer(limits.maxPacketLength);
+    // One block holds any packet, so also any READ's data.
+    const blocks = blockPool(limits.maxPacketLength + 4);
+    this.#frames = new FrameBuffer(limits.maxPacketLength, blocks);
     this.#ctx = {
       vfs: options.vfs,
+      blocks,
       handles: new HandleTable(limits.maxOpenHandles),
       limits,
       homeDirectory: options.homeDirectory ?? '/',
@@ -172,7 +184,7 @@ class SftpEngine implements SftpSession {
       this.#send(encodeStatus(id, StatusCode.OP_UNSUPPORTED));
       return;
     }
-    this.#dispatch(row, { id, reader, bytes: packet.length });
+    this.#dispatch(row, { id, reader, packet });
   }
 
   #handleInit(type: number, reader: PacketReader): void {
@@ -204,7 +216,7 @@ class SftpEngine implements SftpSession {
 
   #dispatch(
     row: RequestRow<unknown>,
-    request: { id: number; reader: PacketReader; bytes: number },
+    request: { id: number; reader: PacketReader; packet: Buffer },
   ): void {
     const args = row.decode(request.reader);
     if (request.reader.failed) {
@@ -214,7 +226,8 @@ class SftpEngine implements SftpSession {
     if (row.writes && row.hot !== true) {
       this.#log.info({ request: row.name, requestId: request.id }, 'sftp request');
     }
-    const job: Job = { row, id: request.id, args, bytes: request.bytes };
+    const { packet } = request;
+    const job: Job = { row, id: request.id, args, bytes: packet.length, packet };
     this.#inFlight++;
     this.#inFlightBytes += job.bytes;
     const key = row.queueKey?.(args);
@@ -243,19 +256,19 @@ class SftpEngine implements SftpSession {
   /** One backend call for several continuing requests; a failure answers each of them. */
   async #executeBatch(jobs: Job[]): Promise<void> {
     const row = jobs[0]!.row;
-    let replies: Buffer[];
+    let replies: Reply[];
     try {
       replies = await row.runBatch!(this.#ctx, jobs);
     } catch (err) {
       replies = jobs.map((job) => this.#failureReply(job, err));
     }
     for (const job of jobs) this.#release(job);
-    if (!this.#ending) replies.forEach((reply) => this.#send(reply));
+    if (!this.#ending) this.#sendAll(replies);
     this.#pump();
   }
 
   async #execute(job: Job): Promise<void> {
-    let reply: Buffer;
+    let reply: Reply;
     try {
       reply = await job.row.run(this.#ctx, job.id, job.args);
     } catch (err) {
@@ -277,14 +290,39 @@ class SftpEngine implements SftpSession {
   }
 
   #release(job: Job): void {
+    this.#ctx.blocks.release(job.packet);
     this.#inFlight--;
     this.#inFlightBytes -= job.bytes;
     if (this.#inFlight === 0) this.#settled?.();
   }
 
-  #send(packet: Buffer): void {
-    if (!this.#stream.writable) return;
-    if (!this.#stream.write(packet)) this.#waitingDrain = true;
+  /**
+   * Replies of one batch. Whole small replies (the STATUS answers to a write batch) go out as
+   * one channel write, so as one SSH packet rather than one each.
+   */
+  #sendAll(replies: readonly Reply[]): void {
+    if (replies.every((reply) => Buffer.isBuffer(reply))) {
+      this.#send(Buffer.concat(replies));
+      return;
+    }
+    for (const reply of replies) this.#send(reply);
+  }
+
+  #send(reply: Reply): void {
+    if (Buffer.isBuffer(reply)) {
+      this.#sendPacket(reply);
+      return;
+    }
+    // A part may lie in a pool block (READ data): it goes back once the channel has copied it.
+    for (const part of reply) this.#sendPacket(part, () => this.#ctx.blocks.release(part));
+  }
+
+  #sendPacket(packet: Buffer, done?: () => void): void {
+    if (!this.#stream.writable) {
+      done?.();
+      return;
+    }
+    if (!this.#stream.write(packet, done)) this.#waitingDrain = true;
   }
 
   #fatal(reason: string, fields: object = {}): void {

@@ -1,17 +1,26 @@
+import type { BlockPool } from './block-pool.js';
+
 /** The stream held a length field larger than the session accepts (or zero). */
 export const BAD_LENGTH = Symbol('bad packet length');
 
+/** Packets shorter than this are copied into plain buffers, never into pool blocks. */
+const SMALL_PACKET = 4096;
+
 /**
  * Splits the channel's byte stream into packets. A packet inside one chunk is returned as a
- * view of it; only a packet spanning chunks is copied, once.
+ * view of it; only a packet spanning chunks is copied, once. With a pool, large copies go into
+ * its blocks, and whoever takes the packet releases the block when done with it.
  */
 export class FrameBuffer {
   readonly #maxLength: number;
+  readonly #pool: BlockPool | undefined;
   readonly #chunks: Buffer[] = [];
   #buffered = 0;
 
-  constructor(maxLength: number) {
+  /** `pool`, when given, must have blocks of at least `maxLength + 4` bytes. */
+  constructor(maxLength: number, pool?: BlockPool) {
     this.#maxLength = maxLength;
+    this.#pool = pool;
   }
 
   get buffered(): number {
@@ -35,9 +44,11 @@ export class FrameBuffer {
       this.#consumeFirst(4 + length);
       return first.subarray(4, 4 + length);
     }
-    const packet = Buffer.allocUnsafe(4 + length);
-    this.#consumeInto(packet);
-    return packet.subarray(4);
+    // Below Node's own pooling threshold a plain allocation is as cheap as a block.
+    const pooled = this.#pool !== undefined && length >= SMALL_PACKET;
+    const packet = pooled ? this.#pool.take() : Buffer.allocUnsafe(4 + length);
+    this.#consumeInto(packet, 4 + length);
+    return packet.subarray(4, 4 + length);
   }
 
   #peekLength(): number {
@@ -59,11 +70,11 @@ export class FrameBuffer {
     this.#buffered -= count;
   }
 
-  #consumeInto(target: Buffer): void {
+  #consumeInto(target: Buffer, total: number): void {
     let at = 0;
-    while (at < target.length) {
+    while (at < total) {
       const first = this.#chunks[0]!;
-      const count = Math.min(first.length, target.length - at);
+      const count = Math.min(first.length, total - at);
       first.copy(target, at, 0, count);
       at += count;
       this.#consumeFirst(count);

@@ -103,15 +103,17 @@ export function encodeHandle(id: number, handle: string): Buffer {
   return new PacketWriter(PacketType.HANDLE, 4 + 4 + raw.length).u32(id).bytes(raw).finish();
 }
 
-/** DATA reply in one allocation: header and payload copied once into the packet. */
-export function encodeData(id: number, data: Uint8Array): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_LENGTH + 4 + data.length);
-  buf.writeUInt32BE(HEADER_LENGTH + data.length, 0);
-  buf[4] = PacketType.DATA;
-  buf.writeUInt32BE(id >>> 0, 5);
-  buf.writeUInt32BE(data.length, 9);
-  buf.set(data, 13);
-  return buf;
+/**
+ * DATA reply as its header and the payload itself: the transport copies both into SSH packets
+ * anyway, so joining them here would only copy every byte read once more.
+ */
+export function encodeData(id: number, data: Buffer): readonly [Buffer, Buffer] {
+  const header = Buffer.allocUnsafe(HEADER_LENGTH + 4);
+  header.writeUInt32BE(HEADER_LENGTH + data.length, 0);
+  header[4] = PacketType.DATA;
+  header.writeUInt32BE(id >>> 0, 5);
+  header.writeUInt32BE(data.length, 9);
+  return [header, data];
 }
 
 export function encodeAttrs(id: number, attrs: WireAttrs): Buffer {

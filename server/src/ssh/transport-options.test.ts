@@ -24,12 +24,12 @@ describe('transport options', () => {
     assert.equal(transportPatchApplied(), true);
   });
 
-  it('defaults to a 16 MiB window and 32 KiB packets', () => {
+  it('defaults to a 2 MiB window and 32 KiB packets, as OpenSSH grants', () => {
     assert.deepEqual(channelLimits(), {
       channelWindowSize: DEFAULT_CHANNEL_WINDOW_SIZE,
       channelPacketSize: 32 * 1024,
     });
-    assert.equal(DEFAULT_CHANNEL_WINDOW_SIZE, 16 * 1024 * 1024);
+    assert.equal(DEFAULT_CHANNEL_WINDOW_SIZE, 2 * 1024 * 1024);
   });
 
   const invalid = [

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { LocalVfs } from './local.js';
-import { ATOMIC_UPLOAD_PREFIX, type UploadMode } from './local-file.js';
+import { ATOMIC_UPLOAD_PREFIX, dropWritten, type UploadMode } from './local-file.js';
 import type { VfsFile } from './types.js';
 import { CREATE, flags, sha256 } from './test-support.js';
 
@@ -148,5 +148,27 @@ describe('LocalVfs upload modes', () => {
     await file.write(data, 0);
     await file.close();
     assert.equal(await hashOrNull(path.join(root, 'real', 'f.bin')), sha256(data));
+  });
+});
+
+describe('dropWritten (what a short pwritev leaves to write)', () => {
+  const chunks = [Buffer.from('abc'), Buffer.from('defg'), Buffer.from('h')];
+  const rest = (count: number): string => Buffer.concat(dropWritten(chunks, count)).toString();
+
+  it('keeps every byte after the written ones, in order', () => {
+    assert.equal(rest(0), 'abcdefgh');
+    assert.equal(rest(2), 'cdefgh');
+    assert.equal(rest(3), 'defgh');
+    assert.equal(rest(5), 'fgh');
+    assert.equal(rest(7), 'h');
+    assert.equal(rest(8), '');
+  });
+
+  it('never changes the list it was given', () => {
+    dropWritten(chunks, 5);
+    assert.deepEqual(
+      chunks.map((chunk) => chunk.toString()),
+      ['abc', 'defg', 'h'],
+    );
   });
 });

@@ -21,6 +21,7 @@ import {
   type OpenFlags,
   type SetAttrs,
   type VfsFile,
+  type WriteData,
 } from './types.js';
 import {
   applyAttrsToHandle,
@@ -60,6 +61,19 @@ interface PendingUpload {
   exclusive: boolean;
 }
 
+/** What is left of `chunks` once their first `count` bytes are written. */
+export function dropWritten(chunks: readonly Buffer[], count: number): readonly Buffer[] {
+  let skip = count;
+  let index = 0;
+  while (index < chunks.length && skip >= chunks[index]!.length) {
+    skip -= chunks[index]!.length;
+    index++;
+  }
+  const rest = chunks.slice(index);
+  if (skip > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(skip);
+  return rest;
+}
+
 async function mapped<T>(operation: () => Promise<T>): Promise<T> {
   try {
     return await operation();
@@ -80,27 +94,23 @@ class LocalFile implements VfsFile {
     this.#upload = upload;
   }
 
-  read(length: number, position: number): Promise<Buffer> {
+  read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     return mapped(async () => {
-      const buffer = Buffer.allocUnsafe(length);
+      const buffer = into ?? Buffer.allocUnsafe(length);
       const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
-      return bytesRead === length ? buffer : buffer.subarray(0, bytesRead);
+      return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
     });
   }
 
-  write(data: Buffer, position: number): Promise<void> {
+  write(data: WriteData, position: number): Promise<void> {
     return mapped(async () => {
-      let offset = 0;
-      // pwrite may write less than asked (signals, full pipes); loop until all is written.
-      while (offset < data.length) {
-        const remaining = data.length - offset;
-        const { bytesWritten } = await this.#handle.write(
-          data,
-          offset,
-          remaining,
-          position + offset,
-        );
-        offset += bytesWritten;
+      let pending = Buffer.isBuffer(data) ? [data] : data;
+      let at = position;
+      // pwritev may write less than asked (signals, full disks); loop until all is written.
+      while (pending.length > 0) {
+        const { bytesWritten } = await this.#handle.writev(pending, at);
+        at += bytesWritten;
+        pending = dropWritten(pending, bytesWritten);
       }
     });
   }

@@ -71,6 +71,20 @@ describe('LocalVfs', () => {
     assert.equal(sha256(Buffer.concat(parts)), sha256(data));
   });
 
+  it('writes a list of buffers as one range and reads into a given buffer', async () => {
+    const data = randomBytes(300_001);
+    const file = await vfs.open('/gather.bin', CREATE);
+    await file.write([data.subarray(0, 1), data.subarray(1, 70_000), data.subarray(70_000)], 0);
+    await file.close();
+    assert.equal(sha256(await readFile(path.join(root, 'gather.bin'))), sha256(data));
+    const reader = await vfs.open('/gather.bin', READ);
+    const into = Buffer.alloc(400_000);
+    const tail = await reader.read(200_000, 100_001, into);
+    await reader.close();
+    assert.equal(tail.buffer, into.buffer, 'the result is a view of the given buffer');
+    assert.equal(sha256(tail), sha256(data.subarray(100_001)));
+  });
+
   it('appends and resumes in standard mode (reput)', async () => {
     const data = randomBytes(50000);
     const first = await vfs.open('/resume.bin', CREATE);

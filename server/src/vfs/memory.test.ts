@@ -44,6 +44,23 @@ describe('MemoryVfs', () => {
     );
   });
 
+  it('writes a list of buffers as one range and reads into a given buffer', async () => {
+    const vfs = new MemoryVfs();
+    const data = randomBytes(50_000);
+    const file = await vfs.open('/gather', CREATE);
+    await file.write([data.subarray(0, 7), data.subarray(7, 20_000), data.subarray(20_000)], 5);
+    await file.close();
+    const stored = await readFile(vfs, '/gather');
+    assert.deepEqual(stored.subarray(0, 5), Buffer.alloc(5));
+    assert.equal(sha256(stored.subarray(5)), sha256(data));
+    const reader = await vfs.open('/gather', READ);
+    const into = Buffer.alloc(60_000);
+    const tail = await reader.read(60_000, 10_005, into);
+    await reader.close();
+    assert.equal(tail.buffer, into.buffer, 'the result is a view of the given buffer');
+    assert.equal(sha256(tail), sha256(data.subarray(10_000)));
+  });
+
   it('truncates, appends and refuses access the file was not opened for', async () => {
     const vfs = new MemoryVfs();
     await writeFile(vfs, '/f', Buffer.from('hello'));

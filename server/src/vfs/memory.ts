@@ -17,6 +17,8 @@ import {
   type VfsCapabilities,
   type VfsDir,
   type VfsFile,
+  type WriteData,
+  writeLength,
 } from './types.js';
 
 const NAME_MAX = 255;
@@ -163,26 +165,32 @@ class MemoryFile implements VfsFile {
     if (!this.#flags[access]) fail(ErrorCode.PERMISSION_DENIED, `file not opened for ${access}`);
   }
 
-  read(length: number, position: number): Promise<Buffer> {
+  read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     return settle(() => {
       this.#check('read');
       const node = this.#node;
       const end = Math.min(node.size, position + length);
+      if (position >= end) return Buffer.alloc(0);
       // A copy: the caller may hold the bytes while later writes change the file.
-      return position >= end ? Buffer.alloc(0) : Buffer.from(node.data.subarray(position, end));
+      const bytes = node.data.subarray(position, end);
+      if (into === undefined) return Buffer.from(bytes);
+      return into.subarray(0, bytes.copy(into));
     });
   }
 
-  write(data: Buffer, position: number): Promise<void> {
+  write(data: WriteData, position: number): Promise<void> {
     return settle(() => {
       this.#check('write');
       const node = this.#node;
       const at = this.#flags.append ? node.size : position;
-      const end = at + data.length;
+      const end = at + writeLength(data);
       ensureCapacity(node, end);
       // Only a gap before the new data needs zeros; the data itself overwrites the rest.
       if (at > node.size) node.data.fill(0, node.size, at);
-      data.copy(node.data, at);
+      let into = at;
+      for (const chunk of Buffer.isBuffer(data) ? [data] : data) {
+        into += chunk.copy(node.data, into);
+      }
       if (end > node.size) node.size = end;
       node.mtime = now();
     });

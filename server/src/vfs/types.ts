@@ -59,10 +59,28 @@ export interface StatVfs {
   namemax: number;
 }
 
+/** Bytes to write: one buffer, or buffers that follow each other. */
+export type WriteData = Buffer | readonly Buffer[];
+
+/** The byte count of a write. */
+export function writeLength(data: WriteData): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  let total = 0;
+  for (const chunk of data) total += chunk.length;
+  return total;
+}
+
 export interface VfsFile {
-  /** Reads up to `length` bytes at `position`; an empty buffer means end of file. */
-  read(length: number, position: number): Promise<Buffer>;
-  write(data: Buffer, position: number): Promise<void>;
+  /**
+   * Reads up to `length` bytes at `position`; an empty buffer means end of file. With `into`
+   * (at least `length` bytes), the bytes land there and the result is a view of it.
+   */
+  read(length: number, position: number, into?: Buffer): Promise<Buffer>;
+  /**
+   * Writes `data` at `position`. A list is written as one contiguous range, in order, so
+   * requests that continue each other reach the backend as one call without being copied.
+   */
+  write(data: WriteData, position: number): Promise<void>;
   stat(): Promise<FileStat>;
   setstat(attrs: SetAttrs): Promise<void>;
   sync(): Promise<void>;

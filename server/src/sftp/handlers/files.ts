@@ -3,7 +3,7 @@ import { toVirtualPath } from '../../vfs/resolver.js';
 import type { OpenFlags } from '../../vfs/types.js';
 import { attrsFromStat, setAttrsFromWire, type WireAttrs } from '../attrs.js';
 import { COPY_CHUNK_LENGTH, OpenFlag, StatusCode } from '../constants.js';
-import type { RequestContext, RequestRow } from '../context.js';
+import type { Reply, RequestContext, RequestRow } from '../context.js';
 import type { PacketReader } from '../reader.js';
 import { encodeAttrs, encodeData, encodeHandle, encodeStatus } from '../writer.js';
 
@@ -91,7 +91,7 @@ function readLength(ctx: RequestContext, args: ReadArgs): number {
 }
 
 /** A DATA reply, or EOF when nothing was read (a zero-length read is EOF to the client too). */
-function dataOrEof(id: number, data: Buffer): Buffer {
+function dataOrEof(id: number, data: Buffer): Reply {
   return data.length === 0 ? encodeStatus(id, StatusCode.EOF) : encodeData(id, data);
 }
 
@@ -101,26 +101,42 @@ export const read: RequestRow<ReadArgs> = {
   hot: true,
   decode: (reader) => ({ handle: reader.handle(), offset: reader.u64(), length: reader.u32() }),
   queueKey: handleKey,
-  run: async (ctx, id, args) => {
-    const { file } = ctx.handles.file(args.handle);
-    return dataOrEof(id, await file.read(readLength(ctx, args), args.offset));
-  },
+  run: readReply,
   continues: (ctx, prev, next) => next.offset === prev.offset + readLength(ctx, prev),
-  // One read for the whole range, split in request order; a short read (end of file) gives
-  // the later requests less data or EOF, as separate reads would have.
+  // The reads of a batch run side by side, each into its own block, and answer as separate
+  // reads would (a short read at end of file gives the later ones EOF). A failure answers all.
   runBatch: async (ctx, requests) => {
-    const first = requests[0]!.args;
-    const lengths = requests.map(({ args }) => readLength(ctx, args));
-    const total = lengths.reduce((sum, length) => sum + length, 0);
-    const data = await ctx.handles.file(first.handle).file.read(total, first.offset);
-    let start = 0;
-    return requests.map(({ id }, i) => {
-      const slice = data.subarray(start, start + lengths[i]!);
-      start += slice.length;
-      return dataOrEof(id, slice);
-    });
+    const settled = await Promise.allSettled(
+      requests.map(({ id, args }) => readReply(ctx, id, args)),
+    );
+    const failure = settled.find((result) => result.status === 'rejected');
+    if (failure === undefined) {
+      return settled.map((result) => (result as PromiseFulfilledResult<Reply>).value);
+    }
+    for (const result of settled) {
+      if (result.status === 'fulfilled') releaseReply(ctx, result.value);
+    }
+    throw failure.reason;
   },
 };
+
+/** Reads into a pool block; the block goes back when the reply has been sent (or on failure). */
+async function readReply(ctx: RequestContext, id: number, args: ReadArgs): Promise<Reply> {
+  const { file } = ctx.handles.file(args.handle);
+  const block = ctx.blocks.take();
+  try {
+    const data = await file.read(readLength(ctx, args), args.offset, block);
+    if (data.length === 0) ctx.blocks.release(block);
+    return dataOrEof(id, data);
+  } catch (err) {
+    ctx.blocks.release(block);
+    throw err;
+  }
+}
+
+function releaseReply(ctx: RequestContext, reply: Reply): void {
+  if (!Buffer.isBuffer(reply)) for (const part of reply) ctx.blocks.release(part);
+}
 
 export const write: RequestRow<WriteArgs> = {
   name: 'write',
@@ -135,8 +151,8 @@ export const write: RequestRow<WriteArgs> = {
   continues: (_ctx, prev, next) => next.offset === prev.offset + prev.data.length,
   runBatch: async (ctx, requests) => {
     const first = requests[0]!.args;
-    const data = Buffer.concat(requests.map(({ args }) => args.data));
-    await ctx.handles.file(first.handle).file.write(data, first.offset);
+    const chunks = requests.map(({ args }) => args.data);
+    await ctx.handles.file(first.handle).file.write(chunks, first.offset);
     return requests.map(({ id }) => encodeStatus(id, StatusCode.OK));
   },
 };
