@@ -44,8 +44,8 @@ export class BlockPool {
   }
 }
 
-/** Free blocks kept per shared pool: 32 of 256 KiB is 8 MiB once a big transfer has run. */
-const MAX_FREE_BLOCKS = 32;
+/** Free blocks kept per shared pool: 64 of 256 KiB, 16 MiB, the READ data one session keeps in flight. */
+const MAX_FREE_BLOCKS = 64;
 
 const sharedPools = new Map<number, BlockPool>();
 
