@@ -79,6 +79,8 @@ export interface VfsFile {
   /**
    * Writes `data` at `position`. A list is written as one contiguous range, in order, so
    * requests that continue each other reach the backend as one call without being copied.
+   * The bytes are reused once the returned promise settles: a backend that keeps them longer
+   * (to upload them later, say) must copy them.
    */
   write(data: WriteData, position: number): Promise<void>;
   stat(): Promise<FileStat>;
