@@ -224,6 +224,24 @@ describe('attrs mapping', () => {
 });
 
 describe('framing', () => {
+  it('gives back chunks it copied out whole, never one a returned packet views', () => {
+    const released: Buffer[] = [];
+    const frames = new FrameBuffer(100_000, undefined, (chunk) => released.push(chunk));
+    const large = Buffer.concat(encodeData(1, randomBytes(50_000)));
+    const small = encodeHandle(2, 'y');
+    // Three pieces of the large packet, the last one followed by the whole small packet.
+    const pieces = [
+      large.subarray(0, 20_000),
+      large.subarray(20_000, 40_000),
+      Buffer.concat([large.subarray(40_000), small]),
+    ];
+    for (const piece of pieces) frames.push(piece);
+    assert.deepEqual(frames.next(), large.subarray(4));
+    assert.deepEqual(released, pieces.slice(0, 2), 'the two pieces copied whole');
+    assert.deepEqual(frames.next(), small.subarray(4));
+    assert.equal(released.length, 2, 'the piece the small packet views is kept');
+  });
+
   it('copies a large packet that spans chunks into a pool block, and a small one outside it', () => {
     const pool = new BlockPool(70_000 + 4, 4);
     const frames = new FrameBuffer(70_000, pool);

@@ -39,6 +39,11 @@ export interface SftpSessionOptions {
   username?: string;
   names?: NameLookup;
   /**
+   * Gives a chunk of `stream` back to the transport that lent it, once the engine has copied it
+   * out and holds no view of it (see FrameBuffer).
+   */
+  releaseChunk?: (chunk: Buffer) => void;
+  /**
    * Called once, right before the engine ends the stream, so the transport can report an
    * exit status (clients such as scp treat a missing one as failure).
    */
@@ -92,7 +97,7 @@ class SftpEngine implements SftpSession {
     this.#beforeEnd = options.beforeEnd;
     // One block holds any packet, so also any READ's data.
     const blocks = blockPool(limits.maxPacketLength + 4);
-    this.#frames = new FrameBuffer(limits.maxPacketLength, blocks);
+    this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
     this.#ctx = {
       vfs: options.vfs,
       blocks,

@@ -14,13 +14,20 @@ const SMALL_PACKET = 4096;
 export class FrameBuffer {
   readonly #maxLength: number;
   readonly #pool: BlockPool | undefined;
+  readonly #releaseChunk: ((chunk: Buffer) => void) | undefined;
   readonly #chunks: Buffer[] = [];
+  /** Memory of chunks that packets were returned as views of: never given back. */
+  readonly #viewed = new WeakSet<ArrayBufferLike>();
   #buffered = 0;
 
-  /** `pool`, when given, must have blocks of at least `maxLength + 4` bytes. */
-  constructor(maxLength: number, pool?: BlockPool) {
+  /**
+   * `pool`, when given, must have blocks of at least `maxLength + 4` bytes. `releaseChunk`
+   * is told of each pushed chunk once it has been copied out whole and no packet views it.
+   */
+  constructor(maxLength: number, pool?: BlockPool, releaseChunk?: (chunk: Buffer) => void) {
     this.#maxLength = maxLength;
     this.#pool = pool;
+    this.#releaseChunk = releaseChunk;
   }
 
   get buffered(): number {
@@ -41,6 +48,7 @@ export class FrameBuffer {
     if (this.#buffered < 4 + length) return null;
     const first = this.#chunks[0]!;
     if (first.length >= 4 + length) {
+      this.#viewed.add(first.buffer);
       this.#consumeFirst(4 + length);
       return first.subarray(4, 4 + length);
     }
@@ -78,6 +86,7 @@ export class FrameBuffer {
       first.copy(target, at, 0, count);
       at += count;
       this.#consumeFirst(count);
+      if (count === first.length && !this.#viewed.has(first.buffer)) this.#releaseChunk?.(first);
     }
   }
 }

@@ -5,6 +5,7 @@ import { serveSftp, type SftpSession } from '../sftp/engine.js';
 import type { Protocol } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import type { SshServerDeps } from './server.js';
+import { releaseIncomingPacket } from './transport-options.js';
 
 /** Builds the policy-wrapped file system one protocol session of `user` works on. */
 export type OpenUserFs = (
@@ -106,6 +107,7 @@ export class ClientSession {
       logger: this.#o.log,
       username: user.username,
       beforeEnd: () => channel.exit(0),
+      releaseChunk: releaseIncomingPacket,
     });
     this.#sftpSessions.add(sftp);
     await sftp.closed;

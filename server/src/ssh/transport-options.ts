@@ -27,15 +27,26 @@ export interface ChannelLimits {
 
 interface CryptoModule {
   bindingAvailable?: boolean;
+  releaseIncoming?: (view: Uint8Array) => boolean;
 }
 
 interface ChannelModule {
   needsWindowAdjust?: unknown;
 }
 
+const cryptoModule = require('ssh2/lib/protocol/crypto.js') as CryptoModule;
+
+/**
+ * Gives the block behind a CHANNEL_DATA payload back to the patched transport, which
+ * assembles incoming packets that span socket reads in lent blocks. Call it only once nothing
+ * reads the payload any more; other memory is ignored.
+ */
+export function releaseIncomingPacket(view: Uint8Array): void {
+  cryptoModule.releaseIncoming?.(view);
+}
+
 /** True when ssh2 loaded its compiled crypto binding (faster AES-GCM and ChaCha20). */
 export function nativeCryptoAvailable(): boolean {
-  const cryptoModule = require('ssh2/lib/protocol/crypto.js') as CryptoModule;
   return cryptoModule.bindingAvailable === true;
 }
 

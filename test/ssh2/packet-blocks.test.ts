@@ -1,6 +1,7 @@
-// Outgoing packets of the in-place ciphers are built in reused blocks, which the server gives
-// back once its socket has written them. Reuse must never hand one block to two packets, and
-// packets built in reused blocks must still decrypt to what was sent.
+// Packets of the in-place ciphers live in reused blocks: outgoing ones, which the server gives
+// back once its socket has written them, and incoming ones that span socket reads, which the
+// SFTP engine gives back once it has copied them out. Reuse must never hand one block to two
+// packets, and packets in reused blocks must still carry exactly what was sent.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
@@ -21,6 +22,7 @@ interface CryptoModule {
   createCipher(config: object): OutboundCipher;
   createDecipher(config: object): InboundDecipher;
   releaseOutgoing(packet: Buffer): void;
+  releaseIncoming(view: Uint8Array): boolean;
 }
 
 const crypto = require('ssh2/lib/protocol/crypto.js') as CryptoModule;
@@ -48,8 +50,9 @@ function cipherPair(name: string): {
   });
   const decipher = crypto.createDecipher({
     inbound: {
+      // The payload itself, not a copy: tests that reuse blocks copy it before releasing.
       onPayload: (payload: Buffer) => {
-        payloads.push(Buffer.from(payload));
+        payloads.push(payload);
       },
       decipherInfo: info,
       decipherKey: key,
@@ -66,7 +69,7 @@ function send(cipher: OutboundCipher, payload: Buffer): void {
   cipher.encrypt(packet);
 }
 
-describe('outgoing packet blocks', () => {
+describe('packet blocks', () => {
   it('the native cipher binding is built (the pool lives in its ciphers)', () => {
     assert.equal(crypto.bindingAvailable, true);
   });
@@ -107,6 +110,38 @@ describe('outgoing packet blocks', () => {
       crypto.releaseOutgoing(large);
       send(cipher, randomBytes(40_000));
       assert.notEqual(written[1]!.buffer, large.buffer);
+    });
+
+    it(`${name}: incoming packets split across reads land in blocks that are lent again`, () => {
+      const { cipher, decipher, written, payloads } = cipherPair(name);
+      const sent = Array.from({ length: 200 }, (_, i) => randomBytes(1000 + ((i * 4099) % 32_000)));
+      for (const payload of sent) send(cipher, payload);
+      const wire = Buffer.concat(written.map((packet) => Buffer.from(packet)));
+      const received: Buffer[] = [];
+      const blocks = new Set<ArrayBufferLike>();
+      let split = 0;
+      // Read sizes that split most packets, as a busy socket does.
+      for (let at = 0; at < wire.length; at += 7_001) {
+        const piece = Buffer.from(wire.subarray(at, at + 7_001));
+        decipher.decrypt(piece, 0, piece.length);
+        for (const payload of payloads.splice(0)) {
+          received.push(Buffer.from(payload));
+          if (payload.buffer === piece.buffer) {
+            assert.equal(crypto.releaseIncoming(payload), false, 'a whole packet is the read');
+            continue;
+          }
+          split++;
+          blocks.add(payload.buffer);
+          assert.equal(crypto.releaseIncoming(payload), true, 'a split packet is in a lent block');
+          assert.equal(crypto.releaseIncoming(payload), false, 'and goes back only once');
+        }
+      }
+      assert.ok(split > sent.length / 2, `${split} of ${sent.length} packets were split`);
+      assert.equal(sha256(Buffer.concat(received)), sha256(Buffer.concat(sent)));
+      assert.ok(
+        blocks.size < sent.length / 4,
+        `${blocks.size} blocks served ${sent.length} packets`,
+      );
     });
   }
 });
