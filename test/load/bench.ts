@@ -132,9 +132,8 @@ async function measureBigTransfers(ctx: BenchContext, cipher: string): Promise<v
     runs: settings.runs,
     results,
     log,
-    probe: async (server, key, run) => {
+    probe: async (server, _key, run) => {
       const upload = await uploadBig({ data, server, cipher, verify: verifyFirst && run === 0 });
-      ctx.rssSamplesKiB.set(key, [...(ctx.rssSamplesKiB.get(key) ?? []), ...upload.rssSamplesKiB]);
       return toMiBps(upload.elapsedMs);
     },
   });
@@ -147,6 +146,23 @@ async function measureBigTransfers(ctx: BenchContext, cipher: string): Promise<v
     log,
     probe: async (server, _key, run) =>
       toMiBps(await downloadBig({ data, server, cipher, verify: verifyFirst && run === 0 })),
+  });
+}
+
+/** One more upload per server, not timed, with the server's memory sampled throughout. */
+async function measureMemory(ctx: BenchContext): Promise<void> {
+  const { data, settings, results } = ctx;
+  log(`memory during one more ${settings.sizeMiB} MiB upload`);
+  await repeat({
+    metric: 'memory',
+    slots: ctx.slots,
+    runs: 1,
+    results,
+    probe: async (server, key) => {
+      const upload = await uploadBig({ data, server, sampleMemory: true });
+      ctx.rssSamplesKiB.set(key, upload.rssSamplesKiB);
+      return upload.elapsedMs;
+    },
   });
 }
 
@@ -237,7 +253,7 @@ function buildRows(ctx: BenchContext): MetricRow[] {
 }
 
 function rssRows(ctx: BenchContext): MetricRow[] {
-  const during = `during the ${ctx.settings.sizeMiB} MiB uploads`;
+  const during = `during an untimed ${ctx.settings.sizeMiB} MiB upload`;
   const peak: MetricRow = {
     metric: `server RSS peak ${during}`,
     unit: 'MiB',
@@ -308,6 +324,7 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
   try {
     await measureLogins(ctx);
     for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
+    await measureMemory(ctx);
     // Free the memory-backed space the large copies hold before the small-file phase.
     for (const slot of slots) {
       if (slot.server) await rm(join(slot.server.homeDir, bigFileName), { force: true });

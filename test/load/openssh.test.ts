@@ -75,7 +75,7 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
 
   for (const cipher of ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com']) {
     test(`upload and download with ${cipher} arrive intact and sample the serving processes`, async () => {
-      const upload = await uploadBig({ data, server, cipher, verify: true });
+      const upload = await uploadBig({ data, server, cipher, verify: true, sampleMemory: true });
       assert.ok(upload.elapsedMs >= 0);
       assert.ok(
         upload.rssSamplesKiB.some((kib) => kib > 1024),
@@ -86,7 +86,8 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
   }
 
   test('a corrupted server copy is caught by the download check', async () => {
-    await uploadBig({ data, server });
+    const upload = await uploadBig({ data, server });
+    assert.deepEqual(upload.rssSamplesKiB, [], 'a timed upload reads no memory figures');
     const copy = join(server.homeDir, bigFileName);
     const bytes = await readFile(copy);
     bytes[1000] = bytes[1000]! ^ 0xff;

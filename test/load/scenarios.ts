@@ -36,6 +36,11 @@ export interface ScenarioOptions {
   cipher?: string;
   /** Check the bytes that arrived (done once per server: hashing a gigabyte is not free). */
   verify?: boolean;
+  /**
+   * Sample the server's memory during the transfer. Reading /proc every 100 ms slowed the
+   * transfer it watched, so timed runs leave it off.
+   */
+  sampleMemory?: boolean;
 }
 
 function mismatch(what: string, server: BenchServer): KubesftpError {
@@ -69,12 +74,15 @@ export interface UploadResult {
   rssSamplesKiB: number[];
 }
 
-/** Uploads big.bin into a fresh server-side path while sampling the server's memory. */
+/** Uploads big.bin into a fresh server-side path, sampling the server's memory when asked. */
 export async function uploadBig(options: ScenarioOptions): Promise<UploadResult> {
   const { data, server } = options;
   const target = join(server.homeDir, bigFileName);
   await rm(target, { force: true });
-  const sampler = sampleRss(() => server.servingPids(), rssIntervalMs);
+  const sampler =
+    options.sampleMemory === true
+      ? sampleRss(() => server.servingPids(), rssIntervalMs)
+      : undefined;
   const command = `put ${bigFileName} ${bigFileName}`;
   let elapsedMs: number;
   let rssSamplesKiB: number[];
@@ -89,7 +97,7 @@ export async function uploadBig(options: ScenarioOptions): Promise<UploadResult>
     });
     elapsedMs = commandMs(result, command, endMarker);
   } finally {
-    rssSamplesKiB = await sampler.stop();
+    rssSamplesKiB = (await sampler?.stop()) ?? [];
   }
   if (options.verify === true && (await sha256File(target)) !== data.bigSha256) {
     throw mismatch('the uploaded file on the server', server);
