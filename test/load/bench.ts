@@ -1,7 +1,8 @@
 /**
  * `make bench`: kubesftp beside OpenSSH's sshd on this machine, driven by the same OpenSSH
- * `sftp` client, one transfer at a time with the two servers taking turns. Prints a table of
- * throughput, small-file, login and memory figures with ratios, and writes JSON to BENCH_OUT.
+ * `sftp` client, one transfer at a time with the two servers taking turns (the order flips each
+ * run). Prints a table of throughput, small-file, login and memory figures with ratios, and
+ * writes JSON to BENCH_OUT.
  *
  * Transfer and small-file times exclude connection setup and teardown: each is the interval the
  * client itself shows between its echo of the measured batch command and of the next one.
@@ -299,7 +300,7 @@ async function setupFacts(
     'OpenSSH server':
       '/usr/sbin/sshd, Subsystem sftp internal-sftp; RSS sums its per-connection processes',
     kubesftp: `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`,
-    machine: `${cpus().length} cores shared by client and server; one transfer at a time`,
+    machine: `${cpus().length} cores shared by client and server; one transfer at a time, the servers taking turns in an order that flips every run`,
     // Other work on the machine skews every figure; the reader must be able to see it.
     'load average (1 min)': `${run.loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`,
     times:

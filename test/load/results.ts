@@ -1,6 +1,8 @@
 /**
  * Samples per metric and server, collected one run at a time with the servers taking turns,
- * so that a slow phase of the machine weighs on both rather than on one.
+ * so that a slow phase of the machine weighs on both rather than on one. The order flips every
+ * run: a gigabyte transfer right after the other server's ran measurably slower, whichever
+ * server came second.
  */
 import type { BenchServer } from './client.js';
 import type { ServerKey } from './settings.js';
@@ -52,10 +54,15 @@ export interface RepeatOptions {
   log?: (line: string) => void;
 }
 
+/** The servers in the order they take their turn in `run`: as given, then reversed. */
+export function turnOrder<T>(slots: readonly T[], run: number): T[] {
+  return run % 2 === 0 ? [...slots] : [...slots].reverse();
+}
+
 export async function repeat(options: RepeatOptions): Promise<void> {
   const { metric, results } = options;
   for (let run = 0; run < options.runs; run++) {
-    for (const slot of options.slots) {
+    for (const slot of turnOrder(options.slots, run)) {
       if (slot.server === undefined) {
         results.fail(
           metric,
