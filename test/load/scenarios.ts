@@ -37,8 +37,8 @@ export interface ScenarioOptions {
   /** Check the bytes that arrived (done once per server: hashing a gigabyte is not free). */
   verify?: boolean;
   /**
-   * Sample the server's memory during the transfer. Reading /proc every 100 ms slowed the
-   * transfer it watched, so timed runs leave it off.
+   * Sample the server's memory during the transfer. Reading /proc every 100 ms may slow the
+   * transfer it watches, so timed runs leave it off.
    */
   sampleMemory?: boolean;
 }

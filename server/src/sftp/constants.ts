@@ -99,7 +99,8 @@ export const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
 /** copy-data moves data in chunks of this size so one request never holds a whole file. */
 export const COPY_CHUNK_LENGTH = 64 * 1024;
 /**
- * Most continuing requests on one handle served by one backend call. Clients keep many
- * requests in flight; joining them saves a thread-pool round trip per 32 KiB packet.
+ * Most continuing requests on one handle served together (one pwritev, or reads side by side).
+ * Clients keep many requests in flight; serving them together saves a thread-pool round trip
+ * per request.
  */
 export const MAX_BATCH_REQUESTS = 32;

@@ -73,10 +73,10 @@ export interface RequestRow<A> {
   run(ctx: RequestContext, id: number, args: A): Promise<Reply>;
   /**
    * Whether `next`, queued right behind `prev` on the same handle, continues it (the next
-   * byte range), so both can be served by one backend call. Rows without it never batch.
+   * byte range), so both can be served together. Rows without it never batch.
    */
   continues?(ctx: RequestContext, prev: A, next: A): boolean;
-  /** Serves continuing requests with one backend call; one reply per request, in order. */
+  /** Serves continuing requests together; one reply per request, in order. */
   runBatch?(ctx: RequestContext, requests: readonly BatchedRequest<A>[]): Promise<Reply[]>;
 }
 

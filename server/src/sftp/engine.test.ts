@@ -540,7 +540,7 @@ describe('engine: robustness and backpressure', () => {
   });
 });
 
-describe('engine: continuing requests on one handle share one backend call', () => {
+describe('engine: continuing requests on one handle are served together', () => {
   it('joins queued contiguous writes, keeps every byte, and answers each request', async () => {
     // Each backend write waits a little, so later requests pile up behind it.
     const vfs = spyVfs(new MemoryVfs(), { delay: (c) => (c.op === 'write' ? 5 : 0) });

@@ -258,7 +258,7 @@ class SftpEngine implements SftpSession {
     return jobs.length === 1 ? this.#execute(jobs[0]!) : this.#executeBatch(jobs);
   }
 
-  /** One backend call for several continuing requests; a failure answers each of them. */
+  /** Several continuing requests served together; a failure answers each of them. */
   async #executeBatch(jobs: Job[]): Promise<void> {
     const row = jobs[0]!.row;
     let replies: Reply[];

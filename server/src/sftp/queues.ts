@@ -2,7 +2,7 @@
  * Runs jobs that share a key (a handle) one after another in arrival order, while jobs under
  * different keys overlap. One drain loop per busy key, so queueing a job allocates no closure.
  * Jobs that piled up behind a running one may be taken together (see `batchLength`), which
- * is how consecutive writes or reads on one handle become one backend call.
+ * is how consecutive writes on one handle become one backend call and reads run side by side.
  */
 export class SerialQueues<J> {
   readonly #run: (jobs: J[]) => Promise<void>;
