@@ -62,8 +62,31 @@ const OUR_ADDITIONS = {
     channel_window_size: 2 * 1024 * 1024,
     shutdown_grace_period: 30,
     host_key_types: ['ed25519', 'rsa', 'ecdsa'],
+    max_startups: '10:30:100',
+    max_per_host_connections: 20,
+    max_total_connections: 0,
+    max_channels_per_connection: 10,
+    max_open_handles: 256,
+    max_pending_bytes: 16 * 1024 * 1024,
+    chown_any_id: false,
   },
-  httpd: { admin_token_ttl: 3600 },
+  httpd: { admin_token_ttl: 3600, token_rate_limit: 20 },
+  defender: {
+    enabled: true,
+    driver: 'provider',
+    ban_time: 30,
+    ban_time_increment: 50,
+    threshold: 15,
+    score_invalid: 2,
+    score_valid: 1,
+    score_limit_exceeded: 3,
+    score_no_auth: 0,
+    observation_time: 30,
+    entries_soft_limit: 100,
+    entries_hard_limit: 150,
+    safe_list: [],
+    block_list: [],
+  },
 };
 
 test('defaults equal the spec defaults plus our documented additions', () => {
@@ -71,6 +94,7 @@ test('defaults equal the spec defaults plus our documented additions', () => {
     sftpd: { ...SPEC_DEFAULTS.sftpd, ...OUR_ADDITIONS.sftpd },
     data_provider: SPEC_DEFAULTS.data_provider,
     httpd: { ...SPEC_DEFAULTS.httpd, ...OUR_ADDITIONS.httpd },
+    defender: OUR_ADDITIONS.defender,
   };
   assert.deepEqual(defaultConfig(), expected);
 });

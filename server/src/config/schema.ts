@@ -221,6 +221,42 @@ const sftpd = section(
       minimum: 0,
       maximum: 3600,
     }),
+    max_startups: str('10:30:100', {
+      description:
+        'Unauthenticated connections, as OpenSSH reads MaxStartups: "start:rate:full" refuses a newcomer with rate% probability once start connections have not logged in yet, and always at full; a single number refuses at that count.',
+      pattern: '^[0-9]+(:[0-9]+:[0-9]+)?$',
+    }),
+    max_per_host_connections: int(20, {
+      description:
+        'Connections one client address may hold at once, logged in or not; 0 means no limit. Behind a proxy or SNAT every client shares the proxy address.',
+      minimum: 0,
+    }),
+    max_total_connections: int(0, {
+      description: 'Connections the server holds at once, logged in or not; 0 means no limit.',
+      minimum: 0,
+    }),
+    max_channels_per_connection: int(10, {
+      description:
+        'Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions.',
+      minimum: 1,
+      maximum: 1024,
+    }),
+    max_open_handles: int(256, {
+      description: 'Open files and directories one SFTP session may hold.',
+      minimum: 1,
+      maximum: 65536,
+    }),
+    max_pending_bytes: int(16 * 1024 * 1024, {
+      description:
+        'Bytes of requests one SFTP session may have queued or running; past it the server stops reading from the client until work completes.',
+      minimum: 1024 * 1024,
+      maximum: 1024 * 1024 * 1024,
+    }),
+    chown_any_id: Type.Boolean({
+      default: false,
+      description:
+        'Lets chown give a file any uid and gid the server process may set. Off, a user may only set the uid and gid of their own account.',
+    }),
     host_key_types: Type.Unsafe<Array<(typeof HOST_KEY_TYPES)[number]>>({
       type: 'array',
       items: { type: 'string', enum: [...HOST_KEY_TYPES] },
@@ -323,6 +359,11 @@ const httpd = section(
       description:
         'The only directory backups are written to and restored from, absolute or relative to the config dir.',
     }),
+    token_rate_limit: int(20, {
+      description:
+        'Token requests one client address may make per minute; 0 means no limit. Each request costs a password hash.',
+      minimum: 0,
+    }),
     admin_token_ttl: int(3600, {
       description: 'Seconds an admin API token stays valid.',
       minimum: 60,
@@ -332,8 +373,66 @@ const httpd = section(
   'The HTTP server.',
 );
 
+const defender = section(
+  {
+    enabled: Type.Boolean({
+      default: true,
+      description:
+        'Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold.',
+    }),
+    driver: oneOf(['memory', 'provider'] as const, 'provider', {
+      description:
+        'Where scores and bans live: provider shares them with every server on the same data provider; memory keeps them in this process.',
+    }),
+    ban_time: int(30, { description: 'Minutes of a first ban.', minimum: 1 }),
+    ban_time_increment: int(50, {
+      description: 'Percent added to the ban time each time a banned address is banned again.',
+      minimum: 0,
+    }),
+    threshold: int(15, {
+      description: 'Score within observation_time at which an address is banned.',
+      minimum: 1,
+    }),
+    score_invalid: int(2, {
+      description: 'Score of a login attempt for a user that does not exist.',
+      minimum: 0,
+    }),
+    score_valid: int(1, {
+      description: 'Score of a failed login attempt for a user that exists.',
+      minimum: 0,
+    }),
+    score_limit_exceeded: int(3, {
+      description: 'Score of a connection refused because a connection limit was reached.',
+      minimum: 0,
+    }),
+    score_no_auth: int(0, {
+      description: 'Score of a connection closed without any login attempt.',
+      minimum: 0,
+    }),
+    observation_time: int(30, {
+      description: 'Minutes over which an address score adds up.',
+      minimum: 1,
+    }),
+    entries_soft_limit: int(100, {
+      description: 'Addresses tracked before the oldest are dropped down to this count.',
+      minimum: 1,
+    }),
+    entries_hard_limit: int(150, {
+      description: 'Addresses tracked at most; past it the oldest are dropped.',
+      minimum: 1,
+    }),
+    safe_list: listOf(undefined, [], {
+      description: 'Addresses or CIDR ranges never scored nor banned.',
+    }),
+    block_list: listOf(undefined, [], {
+      description: 'Addresses or CIDR ranges always refused.',
+    }),
+  },
+  'Brute-force protection for the SFTP server and the admin API.',
+);
+
 export const ConfigSchema = Type.Object(
-  { sftpd, data_provider: dataProvider, httpd },
+  { sftpd, data_provider: dataProvider, httpd, defender },
   { additionalProperties: false },
 );
 
@@ -341,3 +440,4 @@ export type Config = Static<typeof ConfigSchema>;
 export type SftpdConfig = Config['sftpd'];
 export type DataProviderConfig = Config['data_provider'];
 export type HttpdConfig = Config['httpd'];
+export type DefenderConfig = Config['defender'];
