@@ -13,6 +13,7 @@ import type { DataProvider } from './dataprovider/types.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
 import type { ActiveConnections } from './httpd/types.js';
 import { ConnectionRegistry } from './session/registry.js';
+import { assertProcFdAvailable } from './vfs/fd.js';
 import type { SessionEvents } from './session/types.js';
 import { openUserFs, type UserFsSettings } from './session/user-fs.js';
 import { buildAlgorithms } from './ssh/algorithms.js';
@@ -53,6 +54,8 @@ export async function startService(options: {
     'starting kubesftp',
   );
 
+  // Local homes are confined through /proc/self/fd; without it no user could be served safely.
+  await assertProcFdAvailable();
   const provider = await createDataProvider({
     driver: config.data_provider.driver,
     name: config.data_provider.name,
@@ -115,6 +118,7 @@ async function startSsh(options: {
     uploadMode: sftpd.upload_mode as UserFsSettings['uploadMode'],
     setstatMode: sftpd.setstat_mode as UserFsSettings['setstatMode'],
     trackQuota: config.data_provider.track_quota as UserFsSettings['trackQuota'],
+    chownAnyId: sftpd.chown_any_id,
   };
   return createSshServer({
     settings: {

@@ -162,21 +162,29 @@ describe('OpenSSH sftp and scp against kubesftp serve', { timeout: 300_000 }, ()
     assert.equal(await readFile(join(home, 'docs', 'b.txt'), 'utf8'), 'first');
   });
 
-  test('chmod, chgrp and chown change the file on disk', async () => {
+  test('chmod changes the mode on disk without setuid bits; chown keeps to the account ids', async () => {
     await writeFile(join(work, 'mode.txt'), 'mode');
-    const result = await batch(keyAuth, [
+    const own = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+    let result = await batch(keyAuth, [
       'put mode.txt',
       'chmod 640 mode.txt',
-      'chgrp 4321 mode.txt',
-      'chown 1234 mode.txt',
+      `chgrp ${own.gid} mode.txt`,
+      `chown ${own.uid} mode.txt`,
     ]);
     assert.equal(result.code, 0, result.stderr);
-    const st = await stat(join(home, 'mode.txt'));
-    assert.equal(st.mode & 0o777, 0o640);
-    if (process.getuid?.() === 0) {
-      assert.equal(st.gid, 4321);
-      assert.equal(st.uid, 1234);
-    }
+    let st = await stat(join(home, 'mode.txt'));
+    assert.equal(st.mode & 0o7777, 0o640);
+    // The account has no uid of its own: only the server's ids may be set (chown_any_id is off).
+    result = await batch(keyAuth, [
+      'chmod 4755 mode.txt',
+      '-chgrp 4321 mode.txt',
+      '-chown 1234 mode.txt',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /setstat.*Permission denied/);
+    st = await stat(join(home, 'mode.txt'));
+    assert.equal(st.mode & 0o7777, 0o755);
+    assert.deepEqual({ uid: st.uid, gid: st.gid }, own);
   });
 
   test('ln -s, ln (hard link), df -h and cp (copy-data)', async () => {

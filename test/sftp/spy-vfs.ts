@@ -71,14 +71,15 @@ export function spyVfs(
     },
   });
   return new Proxy(inner, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (property === 'calls') return calls;
       if (property === 'peaks') return peaks;
       if (property === 'open') {
         return async (...args: Parameters<Vfs['open']>) =>
           wrapFile(await target.open(...args), args[0]);
       }
-      const value: unknown = Reflect.get(target, property, receiver);
+      // Getters run on the wrapped object: its private fields are not on the proxy.
+      const value: unknown = Reflect.get(target, property);
       return typeof value === 'function'
         ? (value as (...a: unknown[]) => unknown).bind(target)
         : value;

@@ -1,5 +1,40 @@
 import { posix } from 'node:path';
-import type { Permission, User } from '../dataprovider/types.js';
+import { PERMISSIONS, type Permission, type User } from '../dataprovider/types.js';
+import { isAtOrBelow, parentPath } from '../vfs/virtual-path.js';
+
+/**
+ * What each file-system operation needs, and where it is judged: in the directory that holds
+ * the entry ("parent"), or in the directory itself ("self", for listing it). Every protocol
+ * (SFTP, SCP, commands) goes through these rows in the policy layer, always on the location the
+ * backend resolved, symlinks expanded. docs/security.md maps each SFTP request to its rows.
+ */
+export const OPERATION_RULES = {
+  stat: { needs: 'list', judgedIn: 'parent' },
+  readlink: { needs: 'list', judgedIn: 'parent' },
+  list: { needs: 'list', judgedIn: 'self' },
+  download: { needs: 'download', judgedIn: 'parent' },
+  upload: { needs: 'upload', judgedIn: 'parent' },
+  overwrite: { needs: 'overwrite', judgedIn: 'parent' },
+  mkdir: { needs: 'create_dirs', judgedIn: 'parent' },
+  rmdir: { needs: 'delete', judgedIn: 'parent' },
+  remove: { needs: 'delete', judgedIn: 'parent' },
+  rename: { needs: 'rename', judgedIn: 'parent' },
+  symlink: { needs: 'create_symlinks', judgedIn: 'parent' },
+  link: { needs: 'create_symlinks', judgedIn: 'parent' },
+  chmod: { needs: 'chmod', judgedIn: 'parent' },
+  chown: { needs: 'chown', judgedIn: 'parent' },
+  chtimes: { needs: 'chtimes', judgedIn: 'parent' },
+  truncate: { needs: 'overwrite', judgedIn: 'parent' },
+} as const satisfies Record<string, { needs: Permission; judgedIn: 'parent' | 'self' }>;
+
+export type Operation = keyof typeof OPERATION_RULES;
+
+/** The directory an operation on `path` is judged in. */
+export function judgedDirectory(operation: Operation, path: string): string {
+  return OPERATION_RULES[operation].judgedIn === 'self' ? path : parentPath(path);
+}
+
+const GRANTABLE = PERMISSIONS.filter((perm) => perm !== '*');
 
 /**
  * Per-directory permissions: a path gets the permissions of the deepest configured directory
@@ -27,12 +62,30 @@ export class Permissions {
 
   /** Whether `perm` is granted for an item at `path`, judged by its parent directory. */
   allowedFor(perm: Permission, path: string): boolean {
-    return this.allowedIn(perm, posix.dirname(path));
+    return this.allowedIn(perm, parentPath(path));
+  }
+
+  /** Whether `operation` on the entry at `path` is allowed. */
+  permits(operation: Operation, path: string): boolean {
+    return this.allowedIn(OPERATION_RULES[operation].needs, judgedDirectory(operation, path));
+  }
+
+  /** True when every permission granted in `dir` is also granted in `than`. */
+  grantsNoMore(dir: string, than: string): boolean {
+    return GRANTABLE.every((perm) => !this.allowedIn(perm, dir) || this.allowedIn(perm, than));
+  }
+
+  /**
+   * True when a configured directory other than "/" is `path` or lies below it. Moving such a
+   * directory would carry its files out from under their rule, so rename refuses it.
+   */
+  hasRuleAtOrBelow(path: string): boolean {
+    return this.#byDir.some(([dir]) => dir !== '/' && isAtOrBelow(dir, path));
   }
 
   #forDir(dir: string): ReadonlySet<Permission> {
     for (const [base, perms] of this.#byDir) {
-      if (dir === base || base === '/' || dir.startsWith(`${base}/`)) return perms;
+      if (isAtOrBelow(dir, base)) return perms;
     }
     return new Set();
   }

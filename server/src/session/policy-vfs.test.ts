@@ -1,73 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { User } from '../dataprovider/types.js';
 import { isKubesftpError } from '../errors.js';
-import { MemoryVfs } from '../vfs/memory.js';
-import type { OpenFlags } from '../vfs/types.js';
-import { PolicyVfs } from './policy-vfs.js';
-import type { CommandRecord, SessionContext, TransferRecord } from './types.js';
-
-const WRITE: OpenFlags = {
-  read: false,
-  write: true,
-  append: false,
-  create: true,
-  truncate: true,
-  exclusive: false,
-};
-const READ: OpenFlags = {
-  read: true,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-};
-
-function setup(overrides: Partial<User> = {}, settings: Partial<SessionContext> = {}) {
-  const usage = { size: 0, files: 0 };
-  const transfers: TransferRecord[] = [];
-  const commands: CommandRecord[] = [];
-  const user = {
-    username: 'alice',
-    permissions: { '/': ['*'] },
-    quota_size: 0,
-    quota_files: 0,
-    ...overrides,
-  } as User;
-  const ctx: SessionContext = {
-    user,
-    connectionId: 'c1',
-    protocol: 'SFTP',
-    events: { transfer: (r) => transfers.push(r), command: (r) => commands.push(r) },
-    quota: {
-      usage: () => Promise.resolve({ ...usage }),
-      add: (size, files) => {
-        usage.size += size;
-        usage.files += files;
-        return Promise.resolve();
-      },
-    },
-    setstatMode: 0,
-    trackQuota: 1,
-    touch: () => undefined,
-    ...settings,
-  };
-  const inner = new MemoryVfs();
-  return { fs: new PolicyVfs(inner, ctx), inner, usage, transfers, commands };
-}
-
-/** Writes like a client does: a refused write is followed by the handle being abandoned. */
-async function upload(fs: PolicyVfs, path: string, data: Buffer): Promise<void> {
-  const file = await fs.open(path, WRITE);
-  try {
-    await file.write(data, 0);
-  } catch (err) {
-    await file.abort();
-    throw err;
-  }
-  await file.close();
-}
+import { READ, setup, upload } from './test-support.js';
 
 function code(err: unknown): string | undefined {
   return isKubesftpError(err) ? err.code : undefined;

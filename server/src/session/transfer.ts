@@ -1,12 +1,13 @@
 import {
   writeLength,
   type FileStat,
+  type Location,
   type SetAttrs,
   type VfsFile,
   type WriteData,
 } from '../vfs/types.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
-import type { SessionContext } from './types.js';
+import type { SessionPolicy } from './policy.js';
 
 export interface UploadAccounting {
   /** The file at the path before the open: its size, or undefined when there was none. */
@@ -24,14 +25,18 @@ export interface UploadAccounting {
 }
 
 /**
- * A file handle that counts what crosses it, enforces the size quota while writing, and on
- * close reports one transfer record and the quota change. Kept thin: it sits on the hot path.
+ * A file handle that counts what crosses it, enforces the size quota while writing, judges
+ * handle setstat exactly as a setstat of its path, and on close reports one transfer record and
+ * the quota change. Kept thin: it sits on the hot path.
  */
 export class TransferFile implements VfsFile {
   readonly #inner: VfsFile;
-  readonly #ctx: SessionContext;
+  readonly #policy: SessionPolicy;
+  /** The canonical path the file was opened at: where handle requests are judged. */
   readonly #path: string;
   readonly #upload: UploadAccounting | undefined;
+  /** Held while quota needs to look at the file again at close; released then. */
+  readonly #location: Location | undefined;
   readonly #started = Date.now();
   #bytes = 0;
   #endOfData: number;
@@ -39,34 +44,32 @@ export class TransferFile implements VfsFile {
 
   constructor(options: {
     inner: VfsFile;
-    ctx: SessionContext;
+    policy: SessionPolicy;
     path: string;
     upload?: UploadAccounting;
+    location?: Location;
   }) {
     this.#inner = options.inner;
-    this.#ctx = options.ctx;
+    this.#policy = options.policy;
     this.#path = options.path;
     this.#upload = options.upload;
+    this.#location = options.location;
     this.#endOfData = options.upload?.sizeAtOpen ?? 0;
   }
 
   async read(length: number, position: number, into?: Buffer): Promise<Buffer> {
-    this.#ctx.touch();
+    this.#policy.ctx.touch();
     const data = await this.#inner.read(length, position, into);
     this.#bytes += data.length;
     return data;
   }
 
   async write(data: WriteData, position: number): Promise<void> {
-    this.#ctx.touch();
-    const upload = this.#upload;
-    if (upload === undefined)
-      throw new KubesftpError(ErrorCode.PERMISSION_DENIED, 'not open for writing');
+    this.#policy.ctx.touch();
+    const upload = this.#uploadOrDenied();
     const length = writeLength(data);
     const end = position + length;
-    if (end > this.#endOfData && end - (upload.sizeBefore ?? 0) > upload.remainingBytes) {
-      throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded writing ${this.#path}`);
-    }
+    this.#checkGrowth(upload, end);
     await this.#inner.write(data, position);
     this.#bytes += length;
     if (end > this.#endOfData) this.#endOfData = end;
@@ -77,8 +80,26 @@ export class TransferFile implements VfsFile {
   }
 
   async setstat(attrs: SetAttrs): Promise<void> {
-    await this.#inner.setstat(attrs);
-    if (attrs.size !== undefined) this.#endOfData = attrs.size;
+    const wanted = await this.#policy.setstatAttrs(this.#path, attrs, () => this.#inner.stat());
+    if (wanted.size !== undefined) this.#checkGrowth(this.#uploadOrDenied(), wanted.size);
+    if (Object.values(wanted).every((value) => value === undefined)) return;
+    await this.#inner.setstat(wanted);
+    if (wanted.size !== undefined) this.#endOfData = wanted.size;
+    this.#policy.logSetstat(this.#path, wanted);
+  }
+
+  #uploadOrDenied(): UploadAccounting {
+    if (this.#upload === undefined) {
+      throw new KubesftpError(ErrorCode.PERMISSION_DENIED, 'not open for writing');
+    }
+    return this.#upload;
+  }
+
+  /** Growing the file to `end` must stay within the bytes the quota leaves. */
+  #checkGrowth(upload: UploadAccounting, end: number): void {
+    if (end > this.#endOfData && end - (upload.sizeBefore ?? 0) > upload.remainingBytes) {
+      throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded writing ${this.#path}`);
+    }
   }
 
   sync(): Promise<void> {
@@ -86,19 +107,33 @@ export class TransferFile implements VfsFile {
   }
 
   async close(): Promise<void> {
-    await this.#inner.close();
-    await this.#finish();
+    try {
+      await this.#inner.close();
+    } finally {
+      await this.#finish();
+    }
   }
 
   async abort(): Promise<void> {
-    await this.#inner.abort();
-    await this.#finish();
+    try {
+      await this.#inner.abort();
+    } finally {
+      await this.#finish();
+    }
   }
 
   async #finish(): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
-    const ctx = this.#ctx;
+    try {
+      await this.#report();
+    } finally {
+      this.#location?.release();
+    }
+  }
+
+  async #report(): Promise<void> {
+    const ctx = this.#policy.ctx;
     ctx.events.transfer({
       sender: this.#upload ? 'Upload' : 'Download',
       elapsed_ms: Date.now() - this.#started,

@@ -32,6 +32,8 @@ export interface SessionContext {
   setstatMode: 0 | 1;
   /** 0 off, 1 always, 2 only for users with quota limits (the spec's track_quota). */
   trackQuota: 0 | 1 | 2;
+  /** chown may set any uid and gid; otherwise only the account's own (sftpd.chown_any_id). */
+  chownAnyId: boolean;
   /** Called on every request so idle timeouts see activity. */
   touch(): void;
 }

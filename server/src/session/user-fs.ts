@@ -1,7 +1,5 @@
-import { mkdir } from 'node:fs/promises';
 import type { DataProvider, User } from '../dataprovider/types.js';
-import { ErrorCode, KubesftpError } from '../errors.js';
-import { LocalVfs } from '../vfs/local.js';
+import { createBackend } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
 import type { Protocol, QuotaTracker, SessionEvents } from './types.js';
@@ -11,6 +9,7 @@ export interface UserFsSettings {
   uploadMode: 0 | 1 | 2;
   setstatMode: 0 | 1;
   trackQuota: 0 | 1 | 2;
+  chownAnyId: boolean;
 }
 
 /** The user's usage as the data provider holds it, so every pod sees the same numbers. */
@@ -26,8 +25,8 @@ export function providerQuota(provider: DataProvider, username: string): QuotaTr
 }
 
 /**
- * Opens the file system a protocol session works on: the backend for the user's home,
- * wrapped in the policy layer. The home directory is created on first use, as SFTPGo does.
+ * Opens the file system a protocol session works on: the backend for the user's home (chosen
+ * by the backend factory), wrapped in the policy layer.
  */
 export async function openUserFs(options: {
   user: User;
@@ -37,18 +36,7 @@ export async function openUserFs(options: {
   settings: UserFsSettings;
 }): Promise<Vfs> {
   const { user, session, settings } = options;
-  if (user.filesystem.provider !== 0) {
-    throw new KubesftpError(ErrorCode.UNSUPPORTED, 'S3 homes are not available yet');
-  }
-  await mkdir(user.home_dir, { recursive: true, mode: 0o755 });
-  const backend = new LocalVfs({
-    root: user.home_dir,
-    umask: settings.umask,
-    uploadMode: settings.uploadMode,
-    setstatMode: settings.setstatMode,
-    uid: user.uid,
-    gid: user.gid,
-  });
+  const backend = await createBackend(user, settings);
   return new PolicyVfs(backend, {
     user,
     connectionId: session.connectionId,
@@ -57,6 +45,7 @@ export async function openUserFs(options: {
     quota: providerQuota(options.provider, user.username),
     setstatMode: settings.setstatMode,
     trackQuota: settings.trackQuota,
+    chownAnyId: settings.chownAnyId,
     touch: () => session.touch(),
   });
 }

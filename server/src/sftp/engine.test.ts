@@ -337,7 +337,11 @@ describe('engine: directories', () => {
     const opendir = vfs.opendir.bind(vfs);
     vfs.opendir = async (path) => {
       const dir = await opendir(path);
-      return { next: (max) => (requested.push(max), dir.next(max)), close: () => dir.close() };
+      return {
+        next: (max) => (requested.push(max), dir.next(max)),
+        stat: () => dir.stat(),
+        close: () => dir.close(),
+      };
     };
     const { client, session } = await ready({ vfs, limits: { readdirBatch: 7 } });
     await Promise.all(Array.from({ length: 20 }, (_, i) => vfs.mkdir(`/d${i}`)));

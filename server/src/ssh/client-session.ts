@@ -110,8 +110,12 @@ export class ClientSession {
       releaseChunk: releaseIncomingPacket,
     });
     this.#sftpSessions.add(sftp);
-    await sftp.closed;
-    this.#sftpSessions.delete(sftp);
+    try {
+      await sftp.closed;
+    } finally {
+      this.#sftpSessions.delete(sftp);
+      await vfs.close();
+    }
   }
 
   #onClose(): void {

@@ -1,12 +1,14 @@
 /**
  * Attribute conversions and setstat for the local backend: node Stats to FileStat, and
- * SetAttrs applied to an open handle or to a resolved host path.
+ * SetAttrs applied to an open handle or to a located entry without following it.
  */
-import { constants, type Stats, type StatsFs } from 'node:fs';
-import { chmod, chown, lchown, lstat, lutimes, open, utimes } from 'node:fs/promises';
+import type { Stats, StatsFs } from 'node:fs';
+import { chmod, chown, lchown, lutimes, truncate, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, KubesftpError } from '../errors.js';
-import type { FileStat, SetAttrs, StatVfs } from './types.js';
+import { ENTRY_PATH_FLAGS, closeFd, fstatFd, ofDescriptor, openFd } from './fd.js';
+import type { LocalLocation } from './local-resolver.js';
+import { SETTABLE_MODE_BITS, type FileStat, type SetAttrs, type StatVfs } from './types.js';
 
 /** setstat_mode: 0 applies every attribute, 1 silently ignores mode, owner and times. */
 export type SetstatMode = 0 | 1;
@@ -16,8 +18,6 @@ export interface NewFileOwner {
   uid: number;
   gid: number;
 }
-
-const PERMISSION_BITS = 0o7777;
 
 export function toFileStat(stats: Stats): FileStat {
   return {
@@ -53,7 +53,7 @@ export function creationMode(
   fallback: number,
   umask: number,
 ): number {
-  return (requested ?? fallback) & PERMISSION_BITS & ~umask;
+  return (requested ?? fallback) & SETTABLE_MODE_BITS & ~umask;
 }
 
 /** The owner for new entries, or undefined when it should not (or cannot) be changed. */
@@ -91,43 +91,53 @@ export async function applyAttrsToHandle(
 ): Promise<void> {
   const wanted = effectiveAttrs(attrs, setstatMode);
   if (wanted.size !== undefined) await handle.truncate(wanted.size);
-  if (wanted.mode !== undefined) await handle.chmod(wanted.mode & PERMISSION_BITS);
+  if (wanted.mode !== undefined) await handle.chmod(wanted.mode & SETTABLE_MODE_BITS);
   if (hasOwner(wanted)) await handle.chown(wanted.uid ?? -1, wanted.gid ?? -1);
   if (hasTimes(wanted)) await handle.utimes(...bothTimes(wanted, await handle.stat()));
 }
 
-/** Truncates through a descriptor opened without following, so a late symlink is refused. */
-async function truncateNoFollow(hostPath: string, size: number): Promise<void> {
-  const handle = await open(hostPath, constants.O_WRONLY | constants.O_NOFOLLOW);
-  try {
-    await handle.truncate(size);
-  } finally {
-    await handle.close();
+function hasAny(attrs: SetAttrs): boolean {
+  return attrs.size !== undefined || attrs.mode !== undefined || hasOwner(attrs) || hasTimes(attrs);
+}
+
+/** Owner and times of a symlink itself; Linux gives a link no mode or size of its own. */
+async function applyToLink(at: LocalLocation, attrs: SetAttrs, current: Stats): Promise<void> {
+  if (attrs.size !== undefined || attrs.mode !== undefined) {
+    throw new KubesftpError(ErrorCode.UNSUPPORTED, 'a symlink has no own size or mode');
   }
+  if (hasOwner(attrs)) await lchown(at.hostPath, attrs.uid ?? -1, attrs.gid ?? -1);
+  if (hasTimes(attrs)) await lutimes(at.hostPath, ...bothTimes(attrs, current));
+}
+
+/** Acts on the inode an O_PATH descriptor holds: `/proc/self/fd/N` leads to it and no further. */
+async function applyToEntry(fd: number, attrs: SetAttrs, current: Stats): Promise<void> {
+  const entry = ofDescriptor(fd);
+  if (attrs.size !== undefined) {
+    if (!current.isFile()) throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, 'not a regular file');
+    await truncate(entry, attrs.size);
+  }
+  if (attrs.mode !== undefined) await chmod(entry, attrs.mode & SETTABLE_MODE_BITS);
+  if (hasOwner(attrs)) await chown(entry, attrs.uid ?? -1, attrs.gid ?? -1);
+  if (hasTimes(attrs)) await utimes(entry, ...bothTimes(attrs, current));
 }
 
 /**
- * Applies attributes to a resolved host path. `onLink` is true for lsetstat on a symlink: owner
- * and times go to the link itself; Linux cannot change a link's mode or size.
+ * Applies attributes to a located entry without following it: the entry is pinned by an O_PATH
+ * descriptor first, so a name swapped for a symlink afterwards changes nothing elsewhere.
  */
-export async function applyAttrsToPath(options: {
-  hostPath: string;
-  attrs: SetAttrs;
-  setstatMode: SetstatMode;
-  onLink: boolean;
-}): Promise<void> {
-  const { hostPath, onLink } = options;
-  const wanted = effectiveAttrs(options.attrs, options.setstatMode);
-  if (onLink && (wanted.size !== undefined || wanted.mode !== undefined)) {
-    throw new KubesftpError(ErrorCode.UNSUPPORTED, 'a symlink has no own size or mode');
-  }
-  if (wanted.size !== undefined) await truncateNoFollow(hostPath, wanted.size);
-  if (wanted.mode !== undefined) await chmod(hostPath, wanted.mode & PERMISSION_BITS);
-  if (hasOwner(wanted)) {
-    await (onLink ? lchown : chown)(hostPath, wanted.uid ?? -1, wanted.gid ?? -1);
-  }
-  if (hasTimes(wanted)) {
-    const times = bothTimes(wanted, await lstat(hostPath));
-    await (onLink ? lutimes : utimes)(hostPath, ...times);
+export async function applyAttrsAt(
+  at: LocalLocation,
+  attrs: SetAttrs,
+  setstatMode: SetstatMode,
+): Promise<void> {
+  const wanted = effectiveAttrs(attrs, setstatMode);
+  if (!hasAny(wanted)) return;
+  const fd = await openFd(at.hostPath, ENTRY_PATH_FLAGS);
+  try {
+    const current = await fstatFd(fd);
+    if (current.isSymbolicLink()) await applyToLink(at, wanted, current);
+    else await applyToEntry(fd, wanted, current);
+  } finally {
+    closeFd(fd);
   }
 }

@@ -1,23 +1,25 @@
 /**
  * Directory listing for the local backend: names come from fs.Dir a few at a time and each is
- * lstat'ed, so a huge directory is never held in memory whole.
- *
- * Residual race: entries are lstat'ed by name under the resolved directory path, so a directory
- * swapped for a symlink while it is listed could report another place's metadata (never data).
+ * lstat'ed, so a huge directory is never held in memory whole. The listing holds a descriptor
+ * of the directory and looks every name up relative to it, so a directory renamed or swapped
+ * for a symlink while it is listed never reports another place's entries.
  */
-import type { Dir } from 'node:fs';
-import { lstat } from 'node:fs/promises';
-import path from 'node:path';
+import { constants, type Dir } from 'node:fs';
+import { opendir } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
-import type { DirEntry, VfsDir } from './types.js';
+import { closeFd, fstatFd, inDirectory, lstatPath, ofDescriptor, openFd } from './fd.js';
+import type { DirEntry, FileStat, VfsDir } from './types.js';
 import { toFileStat } from './local-attrs.js';
+
+const { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } = constants;
+const LIST_FLAGS = O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 
 /** lstat calls in flight at once while filling one batch. */
 const LSTAT_CONCURRENCY = 64;
 
-async function lstatEntry(dirPath: string, name: string): Promise<DirEntry | null> {
+async function lstatEntry(dirFd: number, name: string): Promise<DirEntry | null> {
   try {
-    return { name, stat: toFileStat(await lstat(path.join(dirPath, name))) };
+    return { name, stat: toFileStat(await lstatPath(inDirectory(dirFd, name))) };
   } catch (err) {
     // Removed between readdir and lstat: it is simply no longer in the directory.
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
@@ -25,15 +27,35 @@ async function lstatEntry(dirPath: string, name: string): Promise<DirEntry | nul
   }
 }
 
+/** Opens the directory at `hostPath` (never through a final symlink) for listing. */
+export async function openLocalDir(hostPath: string): Promise<LocalDir> {
+  const fd = await openFd(hostPath, LIST_FLAGS);
+  try {
+    // The magic link leads to the directory already opened, not to whatever the name is now.
+    return new LocalDir(await opendir(ofDescriptor(fd), { bufferSize: 128 }), fd);
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+}
+
 export class LocalDir implements VfsDir {
   readonly #dir: Dir;
-  readonly #hostPath: string;
+  readonly #fd: number;
   #exhausted = false;
   #closed = false;
 
-  constructor(dir: Dir, hostPath: string) {
+  constructor(dir: Dir, fd: number) {
     this.#dir = dir;
-    this.#hostPath = hostPath;
+    this.#fd = fd;
+  }
+
+  async stat(): Promise<FileStat> {
+    try {
+      return toFileStat(await fstatFd(this.#fd));
+    } catch (err) {
+      throw toKubesftpError(err);
+    }
   }
 
   async next(max: number): Promise<DirEntry[] | null> {
@@ -57,7 +79,7 @@ export class LocalDir implements VfsDir {
     const entries: DirEntry[] = [];
     for (let start = 0; start < names.length; start += LSTAT_CONCURRENCY) {
       const chunk = names.slice(start, start + LSTAT_CONCURRENCY);
-      const stats = await Promise.all(chunk.map((name) => lstatEntry(this.#hostPath, name)));
+      const stats = await Promise.all(chunk.map((name) => lstatEntry(this.#fd, name)));
       for (const entry of stats) if (entry !== null) entries.push(entry);
     }
     return entries;
@@ -83,6 +105,8 @@ export class LocalDir implements VfsDir {
       await this.#dir.close();
     } catch (err) {
       throw toKubesftpError(err);
+    } finally {
+      closeFd(this.#fd);
     }
   }
 }

@@ -13,10 +13,10 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
 import {
   isDirectory,
+  isRegularFile,
   type FileStat,
   type OpenFlags,
   type SetAttrs,
@@ -30,7 +30,7 @@ import {
   type NewFileOwner,
   type SetstatMode,
 } from './local-attrs.js';
-import type { RootResolver } from './resolver.js';
+import type { DirRef, LocalLocation } from './local-resolver.js';
 
 export type UploadMode = 0 | 1 | 2;
 
@@ -38,7 +38,6 @@ export type UploadMode = 0 | 1 | 2;
 export const ATOMIC_UPLOAD_PREFIX = '.kubesftp-upload-';
 
 export interface LocalFileSettings {
-  resolver: RootResolver;
   umask: number;
   uploadMode: UploadMode;
   setstatMode: SetstatMode;
@@ -46,14 +45,16 @@ export interface LocalFileSettings {
 }
 
 export interface LocalOpenRequest {
-  /** Host path from the resolver, final component already followed. */
-  hostPath: string;
+  /** Where the resolver found the file, the final symlink already followed. */
+  at: LocalLocation;
   flags: OpenFlags;
   attrs: SetAttrs | undefined;
 }
 
-/** Where an atomic upload lives until it completes. */
+/** Where an atomic upload lives until it completes: two names in one held directory. */
 interface PendingUpload {
+  /** Held until the upload is completed or discarded, then released. */
+  dir: DirRef;
   tempPath: string;
   targetPath: string;
   uploadMode: 1 | 2;
@@ -152,8 +153,12 @@ class LocalFile implements VfsFile {
     if (this.#finished) return;
     this.#finished = true;
     await mapped(async () => {
-      await this.#handle.close();
-      if (this.#upload !== undefined) await onUpload(this.#upload);
+      try {
+        await this.#handle.close();
+        if (this.#upload !== undefined) await onUpload(this.#upload);
+      } finally {
+        this.#upload?.dir.release();
+      }
     });
   }
 }
@@ -173,9 +178,13 @@ function accessFlags(flags: OpenFlags): number {
   return flags.write ? constants.O_WRONLY : constants.O_RDONLY;
 }
 
-/** O_* flags without creation bits; O_NOFOLLOW because the resolver already followed links. */
+/**
+ * O_* flags without creation bits. O_NOFOLLOW: the resolver already followed links, so a link
+ * found here now was swapped in since. O_NONBLOCK: opening a FIFO must not wait for a writer
+ * (the open is refused right after as not a regular file).
+ */
 function baseFlags(flags: OpenFlags): number {
-  let result = accessFlags(flags) | constants.O_NOFOLLOW;
+  let result = accessFlags(flags) | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   if (flags.write && flags.truncate) result |= constants.O_TRUNC;
   if (flags.write && flags.append) result |= constants.O_APPEND;
   return result;
@@ -206,7 +215,10 @@ async function openOrCreate(
   return { handle: await open(hostPath, base), created: false };
 }
 
-/** Checks the handle's real location and gives a new file its mode (exactly, not via the process umask) and owner. */
+/**
+ * Refuses anything but a regular file (a FIFO or device must never be read or written), and
+ * gives a new file its mode (exactly, not via the process umask) and owner.
+ */
 async function settle(
   opened: OpenedHandle,
   settings: LocalFileSettings,
@@ -214,7 +226,7 @@ async function settle(
 ): Promise<FileHandle> {
   const { handle } = opened;
   try {
-    await settings.resolver.assertHandleInside(handle.fd);
+    if (!opened.created) await assertRegularFile(handle);
     if (opened.created) {
       await handle.chmod(mode);
       if (settings.owner !== undefined) await handle.chown(settings.owner.uid, settings.owner.gid);
@@ -224,6 +236,13 @@ async function settle(
     await handle.close();
     throw err;
   }
+}
+
+async function assertRegularFile(handle: FileHandle): Promise<void> {
+  const stat = toFileStat(await handle.stat());
+  if (isRegularFile(stat)) return;
+  if (isDirectory(stat)) throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, 'is a directory');
+  throw new KubesftpError(ErrorCode.FAILURE, 'not a regular file');
 }
 
 async function existingStat(hostPath: string): Promise<FileStat | null> {
@@ -244,16 +263,14 @@ async function openAtomic(
   settings: LocalFileSettings,
   mode: number,
 ): Promise<VfsFile> {
-  const { hostPath, flags } = request;
-  const tempPath = path.join(
-    path.dirname(hostPath),
-    `${ATOMIC_UPLOAD_PREFIX}${randomBytes(8).toString('hex')}`,
-  );
+  const { at, flags } = request;
+  const tempPath = at.sibling(`${ATOMIC_UPLOAD_PREFIX}${randomBytes(8).toString('hex')}`);
   const tempFlags = { ...flags, create: true, exclusive: true, truncate: false, append: false };
   const handle = await settle(await openOrCreate(tempPath, tempFlags, mode), settings, mode);
   const upload: PendingUpload = {
+    dir: at.dir.retain(),
     tempPath,
-    targetPath: hostPath,
+    targetPath: at.hostPath,
     uploadMode: settings.uploadMode as 1 | 2,
     exclusive: flags.exclusive,
   };
@@ -266,7 +283,8 @@ export async function openLocalFile(
   settings: LocalFileSettings,
 ): Promise<VfsFile> {
   return mapped(async () => {
-    const { hostPath, flags } = request;
+    const { flags } = request;
+    const hostPath = request.at.hostPath;
     const mode = creationMode(request.attrs?.mode, 0o666, settings.umask);
     const existing = await existingStat(hostPath);
     if (existing !== null && flags.create && flags.exclusive) {

@@ -157,17 +157,19 @@ describe('LocalVfs', () => {
     );
   });
 
-  it('stores symlink targets relative to the link and reads them back as the client sees them', async () => {
+  it('stores symlink targets as the client gave them and reads them back unchanged', async () => {
     await vfs.mkdir('/links');
     await vfs.mkdir('/links/inner');
     await vfs.symlink('/links/inner/abs', '/target.txt');
     await vfs.symlink('/links/inner/rel', '../../target.txt');
     await vfs.symlink('/links/inner/dir', '/links');
-    assert.equal(await readlink(path.join(root, 'links/inner/abs')), '../../target.txt');
-    assert.equal(await vfs.readlink('/links/inner/abs'), '../../target.txt');
+    assert.equal(await readlink(path.join(root, 'links/inner/abs')), '/target.txt');
+    assert.equal(await vfs.readlink('/links/inner/abs'), '/target.txt');
     assert.equal(await vfs.readlink('/links/inner/rel'), '../../target.txt');
-    assert.equal(await vfs.readlink('/links/inner/dir'), '..');
+    assert.equal(await vfs.readlink('/links/inner/dir'), '/links');
     assert.equal(await vfs.realpath('/links/inner/abs'), '/target.txt');
+    assert.equal(await vfs.realpath('/links/inner/rel'), '/target.txt');
+    assert.equal(await vfs.realpath('/links/inner/dir'), '/links');
     await assert.rejects(vfs.symlink('/links/inner/abs', '/x'), rejectsWith(ErrorCode.FILE_EXISTS));
     await assert.rejects(vfs.readlink('/target.txt'), rejectsWith(ErrorCode.INVALID_ARGUMENT));
   });

@@ -1,17 +1,19 @@
 /**
  * The local file-system backend: a user's home directory on a disk or a PVC.
  *
- * Every virtual path goes through RootResolver first; methods that act on an entry itself
- * (lstat, remove, rename, readlink, mkdir, symlink, link) never follow its last component, and
- * the others follow it inside the root and then act with O_NOFOLLOW or lstat on the result.
+ * Every method acts on a LocalLocation from RootResolver: `name` inside a directory descriptor
+ * the resolver opened and checked, never a path re-resolved from the home. Final names are
+ * never followed (O_NOFOLLOW, lstat, lchown, or an O_PATH descriptor pinned first), so a name
+ * swapped for a symlink after it was located cannot redirect the call.
  */
+import { constants } from 'node:fs';
 import {
   chmod,
+  chown,
   lchown,
   link,
   lstat,
   mkdir,
-  opendir,
   readlink,
   rename,
   rmdir,
@@ -19,32 +21,36 @@ import {
   symlink,
   unlink,
 } from 'node:fs/promises';
-import path from 'node:path';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
+import { DirectVfs } from './direct.js';
+import { closeFd, ofDescriptor, openFd } from './fd.js';
 import type {
+  Backend,
   FileStat,
+  LocateOptions,
+  Location,
   OpenFlags,
   RenameOptions,
   SetAttrs,
   StatVfs,
-  Vfs,
   VfsCapabilities,
   VfsDir,
   VfsFile,
 } from './types.js';
 import {
-  applyAttrsToPath,
+  applyAttrsAt,
   creationMode,
   newFileOwner,
   toFileStat,
   toStatVfs,
+  type NewFileOwner,
   type SetstatMode,
 } from './local-attrs.js';
-import { LocalDir } from './local-dir.js';
+import { openLocalDir } from './local-dir.js';
 import { openLocalFile, type LocalFileSettings, type UploadMode } from './local-file.js';
-import { RootResolver, toVirtualPath } from './resolver.js';
+import { LocalLocation, RootResolver } from './local-resolver.js';
 
-export interface LocalVfsOptions {
+export interface LocalBackendOptions {
   /** Absolute host path of the user's home directory. */
   root: string;
   /** Bits cleared from the mode of new files and directories (default 0o022). */
@@ -66,10 +72,26 @@ async function mapped<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
-const FOLLOW = { followFinal: true };
-const NO_FOLLOW = { followFinal: false };
+/** Locations come from this backend's resolver; anything else is a programming error. */
+function local(at: Location): LocalLocation {
+  if (!(at instanceof LocalLocation)) {
+    throw new KubesftpError(ErrorCode.FAILURE, 'a location from another backend');
+  }
+  return at;
+}
 
-export class LocalVfs implements Vfs {
+/** The home directory itself must never be moved or removed. */
+function notHome(at: Location): LocalLocation {
+  const location = local(at);
+  if (location.isHome) {
+    throw new KubesftpError(ErrorCode.PERMISSION_DENIED, 'the home directory cannot be changed');
+  }
+  return location;
+}
+
+const NEW_DIRECTORY_FLAGS = constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW;
+
+export class LocalBackend implements Backend {
   readonly capabilities: VfsCapabilities = {
     symlinks: true,
     hardlinks: true,
@@ -86,10 +108,9 @@ export class LocalVfs implements Vfs {
   readonly #resolver: RootResolver;
   readonly #settings: LocalFileSettings;
 
-  constructor(options: LocalVfsOptions) {
+  constructor(options: LocalBackendOptions) {
     this.#resolver = new RootResolver(options.root);
     this.#settings = {
-      resolver: this.#resolver,
       umask: options.umask ?? 0o022,
       uploadMode: options.uploadMode ?? 0,
       setstatMode: options.setstatMode ?? 0,
@@ -97,153 +118,104 @@ export class LocalVfs implements Vfs {
     };
   }
 
-  stat(virtualPath: string): Promise<FileStat> {
-    return mapped(async () => {
-      // The resolver followed every link, so lstat sees the target without following again.
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      return toFileStat(await lstat(hostPath));
-    });
+  locate(path: string, options: LocateOptions): Promise<Location> {
+    return this.#resolver.locate(path, options);
   }
 
-  lstat(virtualPath: string): Promise<FileStat> {
-    return mapped(async () => toFileStat(await lstat(await this.#hostPath(virtualPath))));
+  stat(at: Location): Promise<FileStat> {
+    return mapped(async () => toFileStat(await lstat(local(at).hostPath)));
   }
 
-  realpath(virtualPath: string): Promise<string> {
-    return mapped(async () => {
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      return this.#resolver.toVirtual(hostPath);
-    });
+  open(at: Location, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
+    return openLocalFile({ at: local(at), flags, attrs }, this.#settings);
   }
 
-  open(virtualPath: string, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
-    return mapped(async () => {
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      return openLocalFile({ hostPath, flags, attrs }, this.#settings);
-    });
+  opendir(at: Location): Promise<VfsDir> {
+    return mapped(() => openLocalDir(local(at).hostPath));
   }
 
-  opendir(virtualPath: string): Promise<VfsDir> {
+  mkdir(at: Location, attrs?: SetAttrs): Promise<void> {
     return mapped(async () => {
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      return new LocalDir(await opendir(hostPath, { bufferSize: 128 }), hostPath);
-    });
-  }
-
-  mkdir(virtualPath: string, attrs?: SetAttrs): Promise<void> {
-    return mapped(async () => {
-      const hostPath = await this.#hostPath(virtualPath);
+      const hostPath = local(at).hostPath;
       const mode = creationMode(attrs?.mode, 0o777, this.#settings.umask);
       await mkdir(hostPath, mode);
-      // mkdir() also applies the process umask; set the exact mode the configured umask gives.
-      await chmod(hostPath, mode);
-      await this.#chownNew(hostPath);
+      // mkdir() also applies the process umask: set the exact mode on the new directory itself,
+      // through a descriptor, since its name could be swapped for a link right after creation.
+      const fd = await openFd(hostPath, NEW_DIRECTORY_FLAGS);
+      try {
+        await setNewEntry(fd, { mode, owner: this.#settings.owner });
+      } finally {
+        closeFd(fd);
+      }
     });
   }
 
-  rmdir(virtualPath: string): Promise<void> {
-    return mapped(async () => rmdir(await this.#hostPathNotRoot(virtualPath)));
+  rmdir(at: Location): Promise<void> {
+    return mapped(async () => rmdir(notHome(at).hostPath));
   }
 
-  remove(virtualPath: string): Promise<void> {
-    return mapped(async () => unlink(await this.#hostPathNotRoot(virtualPath)));
+  remove(at: Location): Promise<void> {
+    return mapped(async () => unlink(notHome(at).hostPath));
   }
 
-  rename(from: string, to: string, options: RenameOptions): Promise<void> {
+  rename(from: Location, to: Location, options: RenameOptions): Promise<void> {
     return mapped(async () => {
-      const source = await this.#hostPathNotRoot(from);
-      const target = await this.#hostPathNotRoot(to);
+      const source = notHome(from).hostPath;
+      const target = notHome(to).hostPath;
       if (options.overwrite) await rename(source, target);
       else await renameNoReplace(source, target);
     });
   }
 
-  symlink(linkPath: string, target: string): Promise<void> {
+  symlink(at: Location, target: string): Promise<void> {
     return mapped(async () => {
-      const hostPath = await this.#hostPath(linkPath);
-      const stored = this.#storedLinkTarget(hostPath, target);
-      await symlink(stored, hostPath);
-      await this.#chownNew(hostPath);
+      const hostPath = local(at).hostPath;
+      // Stored as given: the resolver reads it as inside a chroot, wherever the link moves.
+      await symlink(target, hostPath);
+      const owner = this.#settings.owner;
+      if (owner !== undefined) await lchown(hostPath, owner.uid, owner.gid);
     });
   }
 
-  readlink(virtualPath: string): Promise<string> {
-    return mapped(async () => {
-      const target = await readlink(await this.#hostPath(virtualPath));
-      // An absolute target means a path from the root (as in a chroot), so it is already virtual.
-      return target.startsWith('/') ? toVirtualPath(target) : target;
-    });
+  readlink(at: Location): Promise<string> {
+    return mapped(() => readlink(local(at).hostPath));
   }
 
-  link(existingPath: string, newPath: string): Promise<void> {
-    return mapped(async () => {
-      const source = await this.#hostPath(existingPath);
-      await link(source, await this.#hostPath(newPath));
-    });
+  link(existing: Location, at: Location): Promise<void> {
+    // link(2) does not follow a symlink given as the source on Linux.
+    return mapped(() => link(local(existing).hostPath, local(at).hostPath));
   }
 
-  setstat(virtualPath: string, attrs: SetAttrs): Promise<void> {
-    return mapped(async () => {
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      await applyAttrsToPath({
-        hostPath,
-        attrs,
-        setstatMode: this.#settings.setstatMode,
-        onLink: false,
-      });
-    });
+  setstat(at: Location, attrs: SetAttrs): Promise<void> {
+    return mapped(() => applyAttrsAt(local(at), attrs, this.#settings.setstatMode));
   }
 
-  lsetstat(virtualPath: string, attrs: SetAttrs): Promise<void> {
-    return mapped(async () => {
-      const hostPath = await this.#hostPath(virtualPath);
-      const onLink = (await lstat(hostPath)).isSymbolicLink();
-      await applyAttrsToPath({ hostPath, attrs, setstatMode: this.#settings.setstatMode, onLink });
-    });
+  statvfs(at: Location): Promise<StatVfs> {
+    // The holding directory's file system: statfs on the name would follow a swapped-in link.
+    return mapped(async () => toStatVfs(await statfs(ofDescriptor(local(at).dir.fd))));
   }
 
-  statvfs(virtualPath: string): Promise<StatVfs> {
-    return mapped(async () => {
-      const hostPath = await this.#resolver.resolve(virtualPath, FOLLOW);
-      return toStatVfs(await statfs(hostPath));
-    });
+  close(): Promise<void> {
+    return this.#resolver.close();
   }
+}
 
-  /** The host path of the entry itself (a final symlink is not followed). */
-  #hostPath(virtualPath: string): Promise<string> {
-    return this.#resolver.resolve(virtualPath, NO_FOLLOW);
-  }
-
-  /** As #hostPath, refusing the home directory itself, which must never be moved or removed. */
-  async #hostPathNotRoot(virtualPath: string): Promise<string> {
-    const hostPath = await this.#hostPath(virtualPath);
-    if (this.#resolver.isRoot(hostPath)) {
-      throw new KubesftpError(ErrorCode.PERMISSION_DENIED, 'the home directory cannot be changed');
-    }
-    return hostPath;
-  }
-
-  /**
-   * The target to store for a new link: the client's target (virtual, or relative to the link)
-   * made virtual from the link's real directory, then written relative to that directory. A stored
-   * link is thus always relative and, resolved through the resolver, stays inside the root.
-   */
-  #storedLinkTarget(linkHostPath: string, clientTarget: string): string {
-    const linkDir = this.#resolver.toVirtual(path.dirname(linkHostPath));
-    const virtualTarget = toVirtualPath(clientTarget, linkDir);
-    return path.posix.relative(linkDir, virtualTarget) || '.';
-  }
-
-  async #chownNew(hostPath: string): Promise<void> {
-    const owner = this.#settings.owner;
-    if (owner !== undefined) await lchown(hostPath, owner.uid, owner.gid);
+/** Mode and owner of an entry just created, through its own descriptor. */
+async function setNewEntry(
+  fd: number,
+  options: { mode: number; owner: NewFileOwner | undefined },
+): Promise<void> {
+  await chmod(ofDescriptor(fd), options.mode);
+  if (options.owner !== undefined) {
+    await chown(ofDescriptor(fd), options.owner.uid, options.owner.gid);
   }
 }
 
 /**
  * SFTP v3 rename: an existing target is FILE_EXISTS. For files, link() then unlink() refuses an
  * existing target atomically (as OpenSSH's sftp-server does); other entries are checked first,
- * leaving a small race because Node has no renameat2(RENAME_NOREPLACE).
+ * leaving a small race because Node has no renameat2(RENAME_NOREPLACE). Both names lie in
+ * directories the resolver holds, so the race can only replace the user's own entry.
  */
 async function renameNoReplace(source: string, target: string): Promise<void> {
   const stats = await lstat(source);
@@ -270,5 +242,12 @@ async function exists(hostPath: string): Promise<boolean> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
+  }
+}
+
+/** A path-based Vfs over a LocalBackend, without policy: for tests and tools. */
+export class LocalVfs extends DirectVfs {
+  constructor(options: LocalBackendOptions) {
+    super(new LocalBackend(options));
   }
 }

@@ -1,28 +1,34 @@
 /**
- * An in-memory Vfs: the reference backend for protocol tests and a scratch home for trials.
+ * An in-memory backend: the reference for protocol tests and a scratch home for trials.
  * POSIX-like semantics (ENOENT, EEXIST, ENOTEMPTY, symlinks, hardlinks) with virtual paths only.
+ * A Location holds the directory node that contains its name, as the local backend holds a
+ * directory descriptor, so both behave alike when names change between locate and use.
  */
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
+import { DirectVfs } from './direct.js';
 import {
   S_IFDIR,
   S_IFLNK,
   S_IFREG,
+  SETTABLE_MODE_BITS,
+  type Backend,
   type DirEntry,
   type FileStat,
+  type LocateOptions,
+  type Location,
   type OpenFlags,
   type RenameOptions,
   type SetAttrs,
   type StatVfs,
-  type Vfs,
   type VfsCapabilities,
   type VfsDir,
   type VfsFile,
   type WriteData,
   writeLength,
 } from './types.js';
+import { MAX_SYMLINK_HOPS, childPath, splitSegments, tooManyLinks } from './virtual-path.js';
 
 const NAME_MAX = 255;
-const MAX_SYMLINK_HOPS = 40;
 const BLOCK_SIZE = 4096;
 
 interface Meta {
@@ -45,6 +51,8 @@ interface DirNode extends Meta {
   kind: 'dir';
   entries: Map<string, Node>;
   parent: DirNode | null;
+  /** Removed from the tree: nothing may be created in it any more. */
+  detached: boolean;
 }
 interface LinkNode extends Meta {
   kind: 'symlink';
@@ -109,13 +117,7 @@ function statOf(node: Node): FileStat {
   };
 }
 
-function splitParent(path: string): { parent: string; name: string } {
-  const at = path.lastIndexOf('/');
-  return { parent: at <= 0 ? '/' : path.slice(0, at), name: path.slice(at + 1) };
-}
-
 function checkName(name: string): void {
-  if (name === '') fail(ErrorCode.FILE_EXISTS, 'the root always exists');
   if (Buffer.byteLength(name) > NAME_MAX) fail(ErrorCode.INVALID_ARGUMENT, 'name too long');
 }
 
@@ -140,10 +142,14 @@ function resize(node: FileNode, size: number): void {
 
 function applyAttrs(node: Node, attrs: SetAttrs): void {
   if (attrs.size !== undefined) {
+    if (node.kind === 'symlink') fail(ErrorCode.UNSUPPORTED, 'a symlink has no own size');
     if (node.kind !== 'file') fail(ErrorCode.IS_A_DIRECTORY, 'size applies to files only');
     resize(node, attrs.size);
   }
-  if (attrs.mode !== undefined) node.mode = attrs.mode & 0o7777;
+  if (attrs.mode !== undefined) {
+    if (node.kind === 'symlink') fail(ErrorCode.UNSUPPORTED, 'a symlink has no own mode');
+    node.mode = attrs.mode & SETTABLE_MODE_BITS;
+  }
   if (attrs.uid !== undefined) node.uid = attrs.uid;
   if (attrs.gid !== undefined) node.gid = attrs.gid;
   if (attrs.atime !== undefined) node.atime = attrs.atime;
@@ -232,6 +238,10 @@ class MemoryDir implements VfsDir {
     this.#names = [...node.entries.keys()];
   }
 
+  stat(): Promise<FileStat> {
+    return Promise.resolve(statOf(this.#node));
+  }
+
   next(max: number): Promise<DirEntry[] | null> {
     if (this.#at >= this.#names.length) return Promise.resolve(null);
     const entries: DirEntry[] = [];
@@ -249,21 +259,108 @@ class MemoryDir implements VfsDir {
   }
 }
 
-/** One path walk in progress: directories entered so far and names still to visit (a stack). */
+/** A place in the tree: the directory holding it and its name there, or the root itself. */
+class MemoryLocation implements Location {
+  readonly path: string;
+  readonly dir: DirNode;
+  /** null for the root. */
+  readonly name: string | null;
+
+  constructor(options: { path: string; dir: DirNode; name: string | null }) {
+    this.path = options.path;
+    this.dir = options.dir;
+    this.name = options.name;
+  }
+
+  get entry(): Node | undefined {
+    return this.name === null ? this.dir : this.dir.entries.get(this.name);
+  }
+
+  /** The entry, or NO_SUCH_FILE. */
+  existing(): Node {
+    const node = this.entry;
+    if (node === undefined) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${this.path}`);
+    return node;
+  }
+
+  /** The name to create, in a directory still in the tree. */
+  newName(): string {
+    if (this.name === null) fail(ErrorCode.FILE_EXISTS, 'the root always exists');
+    if (this.dir.detached) fail(ErrorCode.NO_SUCH_FILE, `no such directory: ${this.path}`);
+    checkName(this.name);
+    if (this.dir.entries.has(this.name)) fail(ErrorCode.FILE_EXISTS, `exists: ${this.path}`);
+    return this.name;
+  }
+
+  /** The name of an entry to unlink or move; the root is never one. */
+  ownName(): string {
+    if (this.name === null) fail(ErrorCode.PERMISSION_DENIED, 'the root cannot be changed');
+    return this.name;
+  }
+
+  release(): void {}
+}
+
+function memory(at: Location): MemoryLocation {
+  if (!(at instanceof MemoryLocation)) fail(ErrorCode.FAILURE, 'a location from another backend');
+  return at;
+}
+
+/** One path walk in progress: directories entered so far (root first) and names still to visit. */
 interface Walk {
   pending: string[];
-  resolved: DirNode[];
+  dirs: DirNode[];
   names: string[];
   hops: number;
 }
 
-interface Lookup {
-  node: Node;
-  /** Canonical virtual path of the node. */
-  path: string;
+function locationOf(walk: Walk, name: string | null): MemoryLocation {
+  const here = `/${walk.names.join('/')}`;
+  if (name !== null) {
+    return new MemoryLocation({ path: childPath(here, name), dir: walk.dirs.at(-1)!, name });
+  }
+  if (walk.dirs.length === 1)
+    return new MemoryLocation({ path: '/', dir: walk.dirs[0]!, name: null });
+  // Ended on a directory reached through a link: name it from its parent.
+  return new MemoryLocation({ path: here, dir: walk.dirs.at(-2)!, name: walk.names.at(-1)! });
 }
 
-export class MemoryVfs implements Vfs {
+function expandLink(walk: Walk, link: LinkNode): void {
+  if (++walk.hops > MAX_SYMLINK_HOPS) throw tooManyLinks();
+  // As inside a chroot: an absolute target starts again at the root, which is all a link reaches.
+  if (link.target.startsWith('/')) {
+    walk.dirs.length = 1;
+    walk.names.length = 0;
+  }
+  walk.pending.push(...splitSegments(link.target).reverse());
+}
+
+/** One name of the walk: ".." climbs (never above the root), a link expands, a directory is entered. */
+function step(walk: Walk, followFinal: boolean): MemoryLocation | null {
+  const name = walk.pending.pop()!;
+  const dir = walk.dirs.at(-1)!;
+  if (name === '..') {
+    if (walk.dirs.length > 1) {
+      walk.dirs.pop();
+      walk.names.pop();
+    }
+    return null;
+  }
+  const isLast = walk.pending.length === 0;
+  const child = dir.entries.get(name);
+  if (child?.kind === 'symlink' && (!isLast || followFinal)) {
+    expandLink(walk, child);
+    return null;
+  }
+  if (isLast) return locationOf(walk, name);
+  if (child === undefined) fail(ErrorCode.NO_SUCH_FILE, 'no such file or directory');
+  if (child.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, 'not a directory');
+  walk.dirs.push(child);
+  walk.names.push(name);
+  return null;
+}
+
+export class MemoryBackend implements Backend {
   readonly capabilities: VfsCapabilities;
   readonly #root: DirNode;
   readonly #uid: number;
@@ -288,99 +385,50 @@ export class MemoryVfs implements Vfs {
   }
 
   #newDir(parent: DirNode | null, mode: number): DirNode {
-    return { kind: 'dir', entries: new Map(), parent, ...this.#meta(mode) };
+    return { kind: 'dir', entries: new Map(), parent, detached: false, ...this.#meta(mode) };
   }
 
-  /** Walks a virtual path; symlinks in the middle are always followed, the last one on request. */
-  #lookup(path: string, followFinal: boolean): Lookup {
-    const walk: Walk = {
-      pending: path
-        .split('/')
-        .filter((part) => part !== '')
-        .reverse(),
-      resolved: [this.#root],
-      names: [],
-      hops: 0,
-    };
-    let node: Node = this.#root;
-    while (walk.pending.length > 0) node = this.#step(walk, path, followFinal);
-    return { node, path: `/${walk.names.join('/')}` };
-  }
-
-  #step(walk: Walk, path: string, followFinal: boolean): Node {
-    const name = walk.pending.pop()!;
-    const dir = walk.resolved[walk.resolved.length - 1]!;
-    if (name === '.' || name === '..') {
-      if (name === '..' && walk.resolved.length > 1) {
-        walk.resolved.pop();
-        walk.names.pop();
+  locate(path: string, options: LocateOptions): Promise<Location> {
+    return settle(() => {
+      const walk: Walk = {
+        pending: splitSegments(path).reverse(),
+        dirs: [this.#root],
+        names: [],
+        hops: 0,
+      };
+      while (walk.pending.length > 0) {
+        const found = step(walk, options.followFinal);
+        if (found !== null) return found;
       }
-      return walk.resolved[walk.resolved.length - 1]!;
-    }
-    const child = dir.entries.get(name);
-    if (child === undefined) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${path}`);
-    if (child.kind === 'symlink' && (walk.pending.length > 0 || followFinal)) {
-      if (++walk.hops > MAX_SYMLINK_HOPS) fail(ErrorCode.NO_SUCH_FILE, `symlink loop: ${path}`);
-      // An absolute target starts again at the root: the home is all a link can reach.
-      if (child.target.startsWith('/')) {
-        walk.resolved.length = 1;
-        walk.names.length = 0;
-      }
-      const parts = child.target.split('/').filter((part) => part !== '');
-      for (let i = parts.length - 1; i >= 0; i--) walk.pending.push(parts[i]!);
-      return walk.resolved[walk.resolved.length - 1]!;
-    }
-    if (walk.pending.length > 0 && child.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, path);
-    if (child.kind === 'dir') walk.resolved.push(child);
-    walk.names.push(name);
-    return child;
+      return locationOf(walk, null);
+    });
   }
 
-  #dir(path: string): DirNode {
-    const { node } = this.#lookup(path, true);
-    if (node.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, `not a directory: ${path}`);
-    return node;
+  stat(at: Location): Promise<FileStat> {
+    return settle(() => statOf(memory(at).existing()));
   }
 
-  /** The directory that holds `path` and the final name, for operations that create or unlink. */
-  #parentOf(path: string): { dir: DirNode; name: string } {
-    const { parent, name } = splitParent(path);
-    return { dir: this.#dir(parent), name };
+  open(at: Location, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
+    return settle(() => this.#open(memory(at), flags, attrs));
   }
 
-  stat(path: string): Promise<FileStat> {
-    return settle(() => statOf(this.#lookup(path, true).node));
-  }
-
-  lstat(path: string): Promise<FileStat> {
-    return settle(() => statOf(this.#lookup(path, false).node));
-  }
-
-  realpath(path: string): Promise<string> {
-    return settle(() => this.#lookup(path, true).path);
-  }
-
-  open(path: string, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
-    return settle(() => this.#open(path, flags, attrs));
-  }
-
-  #open(path: string, flags: OpenFlags, attrs?: SetAttrs): VfsFile {
-    const { dir, name } = this.#parentOf(path);
-    let node = dir.entries.get(name);
-    if (node !== undefined && flags.create && flags.exclusive) fail(ErrorCode.FILE_EXISTS, path);
-    if (node?.kind === 'symlink') node = this.#followLink(path);
+  #open(at: MemoryLocation, flags: OpenFlags, attrs?: SetAttrs): VfsFile {
+    const node = at.entry;
     if (node === undefined) {
-      if (!flags.create) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${path}`);
-      return new MemoryFile(this.#createFile(dir, name, attrs), flags);
+      if (!flags.create) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${at.path}`);
+      return new MemoryFile(this.#createFile(at, attrs), flags);
     }
-    if (node.kind !== 'file') fail(ErrorCode.IS_A_DIRECTORY, `not a regular file: ${path}`);
+    if (flags.create && flags.exclusive) fail(ErrorCode.FILE_EXISTS, at.path);
+    // The location was followed: a link here now was put in place since, and is not followed.
+    if (node.kind === 'symlink') fail(ErrorCode.NO_SUCH_FILE, `a symlink: ${at.path}`);
+    if (node.kind !== 'file') fail(ErrorCode.IS_A_DIRECTORY, `not a regular file: ${at.path}`);
     if (flags.truncate && flags.write) resize(node, 0);
     return new MemoryFile(node, flags);
   }
 
-  #createFile(dir: DirNode, name: string, attrs: SetAttrs | undefined): FileNode {
-    checkName(name);
-    const mode = (attrs?.mode ?? 0o666) & 0o7777 & ~this.#umask;
+  #createFile(at: MemoryLocation, attrs: SetAttrs | undefined): FileNode {
+    const name = at.newName();
+    const mode = (attrs?.mode ?? 0o666) & SETTABLE_MODE_BITS & ~this.#umask;
     const created: FileNode = {
       kind: 'file',
       data: Buffer.alloc(0),
@@ -388,81 +436,76 @@ export class MemoryVfs implements Vfs {
       maxSize: this.#maxFileSize,
       ...this.#meta(mode),
     };
-    dir.entries.set(name, created);
-    dir.mtime = now();
+    at.dir.entries.set(name, created);
+    at.dir.mtime = now();
     return created;
   }
 
-  /** Opening through a dangling link is refused rather than creating its target. */
-  #followLink(path: string): Node {
-    try {
-      return this.#lookup(path, true).node;
-    } catch {
-      return fail(ErrorCode.NO_SUCH_FILE, `dangling symlink: ${path}`);
-    }
-  }
-
-  opendir(path: string): Promise<VfsDir> {
-    return settle(() => new MemoryDir(this.#dir(path)));
-  }
-
-  mkdir(path: string, attrs?: SetAttrs): Promise<void> {
+  opendir(at: Location): Promise<VfsDir> {
     return settle(() => {
-      const { dir, name } = this.#parentOf(path);
-      checkName(name);
-      if (dir.entries.has(name)) fail(ErrorCode.FILE_EXISTS, `exists: ${path}`);
-      dir.entries.set(name, this.#newDir(dir, (attrs?.mode ?? 0o777) & 0o7777 & ~this.#umask));
-      dir.nlink++;
-      dir.mtime = now();
+      const node = memory(at).existing();
+      if (node.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, `not a directory: ${at.path}`);
+      return new MemoryDir(node);
     });
   }
 
-  rmdir(path: string): Promise<void> {
+  mkdir(at: Location, attrs?: SetAttrs): Promise<void> {
     return settle(() => {
-      const { dir, name } = this.#parentOf(path);
-      if (name === '') fail(ErrorCode.PERMISSION_DENIED, 'the root cannot be removed');
-      const node = dir.entries.get(name);
-      if (node === undefined) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${path}`);
-      if (node.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, `not a directory: ${path}`);
-      if (node.entries.size > 0) fail(ErrorCode.DIR_NOT_EMPTY, `not empty: ${path}`);
-      dir.entries.delete(name);
-      dir.nlink--;
-      dir.mtime = now();
+      const location = memory(at);
+      const name = location.newName();
+      const mode = (attrs?.mode ?? 0o777) & SETTABLE_MODE_BITS & ~this.#umask;
+      location.dir.entries.set(name, this.#newDir(location.dir, mode));
+      location.dir.nlink++;
+      location.dir.mtime = now();
     });
   }
 
-  remove(path: string): Promise<void> {
+  rmdir(at: Location): Promise<void> {
     return settle(() => {
-      const { dir, name } = this.#parentOf(path);
-      const node = dir.entries.get(name);
-      if (node === undefined) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${path}`);
-      if (node.kind === 'dir') fail(ErrorCode.IS_A_DIRECTORY, `is a directory: ${path}`);
-      dir.entries.delete(name);
+      const location = memory(at);
+      const name = location.ownName();
+      const node = location.existing();
+      if (node.kind !== 'dir') fail(ErrorCode.NOT_A_DIRECTORY, `not a directory: ${at.path}`);
+      if (node.entries.size > 0) fail(ErrorCode.DIR_NOT_EMPTY, `not empty: ${at.path}`);
+      location.dir.entries.delete(name);
+      node.detached = true;
+      location.dir.nlink--;
+      location.dir.mtime = now();
+    });
+  }
+
+  remove(at: Location): Promise<void> {
+    return settle(() => {
+      const location = memory(at);
+      const name = location.ownName();
+      const node = location.existing();
+      if (node.kind === 'dir') fail(ErrorCode.IS_A_DIRECTORY, `is a directory: ${at.path}`);
+      location.dir.entries.delete(name);
       node.nlink--;
-      dir.mtime = now();
+      location.dir.mtime = now();
     });
   }
 
-  rename(from: string, to: string, options: RenameOptions): Promise<void> {
-    return settle(() => this.#rename(from, to, options));
+  rename(from: Location, to: Location, options: RenameOptions): Promise<void> {
+    return settle(() => this.#rename(memory(from), memory(to), options));
   }
 
-  #rename(from: string, to: string, options: RenameOptions): void {
-    const source = this.#parentOf(from);
-    const target = this.#parentOf(to);
-    const node = source.dir.entries.get(source.name);
-    if (node === undefined) fail(ErrorCode.NO_SUCH_FILE, `no such file: ${from}`);
-    if (source.name === '' || target.name === '') fail(ErrorCode.PERMISSION_DENIED, 'root');
-    checkName(target.name);
-    const existing = target.dir.entries.get(target.name);
+  #rename(source: MemoryLocation, target: MemoryLocation, options: RenameOptions): void {
+    const sourceName = source.ownName();
+    const targetName = target.ownName();
+    const node = source.existing();
+    checkName(targetName);
+    if (target.dir.detached) fail(ErrorCode.NO_SUCH_FILE, `no such directory: ${target.path}`);
+    const existing = target.entry;
     if (existing === node) return;
     if (node.kind === 'dir' && this.#isInside(target.dir, node)) {
       fail(ErrorCode.INVALID_ARGUMENT, 'cannot move a directory into itself');
     }
     if (existing !== undefined) this.#checkReplace(node, existing, options);
-    source.dir.entries.delete(source.name);
+    source.dir.entries.delete(sourceName);
     if (existing !== undefined) existing.nlink--;
-    target.dir.entries.set(target.name, node);
+    if (existing?.kind === 'dir') existing.detached = true;
+    target.dir.entries.set(targetName, node);
     if (node.kind === 'dir') this.#reparent(node, source.dir, target.dir);
     source.dir.mtime = target.dir.mtime = now();
   }
@@ -487,48 +530,42 @@ export class MemoryVfs implements Vfs {
     return false;
   }
 
-  symlink(linkPath: string, target: string): Promise<void> {
+  symlink(at: Location, target: string): Promise<void> {
     return settle(() => {
-      const { dir, name } = this.#parentOf(linkPath);
-      checkName(name);
-      if (dir.entries.has(name)) fail(ErrorCode.FILE_EXISTS, `exists: ${linkPath}`);
-      dir.entries.set(name, { kind: 'symlink', target, ...this.#meta(0o777) });
-      dir.mtime = now();
+      const location = memory(at);
+      const name = location.newName();
+      location.dir.entries.set(name, { kind: 'symlink', target, ...this.#meta(0o777) });
+      location.dir.mtime = now();
     });
   }
 
-  readlink(path: string): Promise<string> {
+  readlink(at: Location): Promise<string> {
     return settle(() => {
-      const { node } = this.#lookup(path, false);
-      if (node.kind !== 'symlink') fail(ErrorCode.INVALID_ARGUMENT, `not a symlink: ${path}`);
+      const node = memory(at).existing();
+      if (node.kind !== 'symlink') fail(ErrorCode.INVALID_ARGUMENT, `not a symlink: ${at.path}`);
       return node.target;
     });
   }
 
-  link(existingPath: string, newPath: string): Promise<void> {
+  link(existing: Location, at: Location): Promise<void> {
     return settle(() => {
-      const { node } = this.#lookup(existingPath, false);
+      const node = memory(existing).existing();
       if (node.kind === 'dir') fail(ErrorCode.PERMISSION_DENIED, 'hard links to directories');
-      const { dir, name } = this.#parentOf(newPath);
-      checkName(name);
-      if (dir.entries.has(name)) fail(ErrorCode.FILE_EXISTS, `exists: ${newPath}`);
-      dir.entries.set(name, node);
+      const location = memory(at);
+      const name = location.newName();
+      location.dir.entries.set(name, node);
       node.nlink++;
-      dir.mtime = now();
+      location.dir.mtime = now();
     });
   }
 
-  setstat(path: string, attrs: SetAttrs): Promise<void> {
-    return settle(() => applyAttrs(this.#lookup(path, true).node, attrs));
+  setstat(at: Location, attrs: SetAttrs): Promise<void> {
+    return settle(() => applyAttrs(memory(at).existing(), attrs));
   }
 
-  lsetstat(path: string, attrs: SetAttrs): Promise<void> {
-    return settle(() => applyAttrs(this.#lookup(path, false).node, attrs));
-  }
-
-  statvfs(path: string): Promise<StatVfs> {
+  statvfs(at: Location): Promise<StatVfs> {
     return settle(() => {
-      this.#lookup(path, true);
+      memory(at).existing();
       const { bytes, files } = this.#usage(this.#root, new Set());
       const blocks = Math.floor(this.#capacity / BLOCK_SIZE);
       const free = Math.max(0, blocks - Math.ceil(bytes / BLOCK_SIZE));
@@ -548,6 +585,10 @@ export class MemoryVfs implements Vfs {
     });
   }
 
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
   /** Bytes and inodes in use; hardlinked files count once. */
   #usage(dir: DirNode, seen: Set<Node>): { bytes: number; files: number } {
     let bytes = 0;
@@ -565,5 +606,12 @@ export class MemoryVfs implements Vfs {
       }
     }
     return { bytes, files };
+  }
+}
+
+/** A path-based Vfs over a fresh MemoryBackend, without policy: what protocol tests drive. */
+export class MemoryVfs extends DirectVfs {
+  constructor(options: MemoryVfsOptions = {}) {
+    super(new MemoryBackend(options));
   }
 }

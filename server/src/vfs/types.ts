@@ -1,7 +1,11 @@
 /**
  * The file-system seam. Every path given to a Vfs is a *virtual* path: absolute, POSIX,
- * normalized, inside the user's root ("/" is the home). Only vfs/resolver.ts turns client
- * input into virtual paths and virtual paths into backend locations.
+ * normalized, inside the user's root ("/" is the home). vfs/virtual-path.ts turns client input
+ * into virtual paths; a Backend turns a virtual path into a Location (its resolver) and acts on
+ * that Location only, so what was resolved and judged is what gets used.
+ *
+ * Two interfaces: protocol layers use a path-based Vfs (the policy layer in session/, or
+ * DirectVfs in tests); storage backends implement Backend.
  *
  * Errors are KubesftpError values (server/src/errors.ts); backends map their native errors
  * with toKubesftpError so protocol layers never see errno strings.
@@ -24,7 +28,7 @@ export interface SetAttrs {
   size?: number;
   uid?: number;
   gid?: number;
-  /** Permission bits only (07777). */
+  /** Permission bits; only 0777 is ever applied (no setuid, setgid or sticky bit). */
   mode?: number;
   atime?: number;
   mtime?: number;
@@ -95,6 +99,8 @@ export interface VfsFile {
 export interface VfsDir {
   /** Returns up to `max` entries, or null once the directory is exhausted. */
   next(max: number): Promise<DirEntry[] | null>;
+  /** The opened directory's own attributes (not re-resolved by name). */
+  stat(): Promise<FileStat>;
   close(): Promise<void>;
 }
 
@@ -138,7 +144,55 @@ export interface Vfs {
   setstat(path: string, attrs: SetAttrs): Promise<void>;
   lsetstat(path: string, attrs: SetAttrs): Promise<void>;
   statvfs(path: string): Promise<StatVfs>;
+  /** Gives back what the backend holds for the session (the home's descriptor). */
+  close(): Promise<void>;
 }
+
+/**
+ * A place in a user's tree as a backend resolved it. `path` is canonical: every symlink on the
+ * way expanded, the final name too when the caller asked to follow it. The backend acts on this
+ * very place even if names are swapped or renamed meanwhile, so a permission judged on `path`
+ * is the permission of the place acted on.
+ */
+export interface Location {
+  readonly path: string;
+  /** Gives back what the backend holds for this place (a directory descriptor). Idempotent. */
+  release(): void;
+}
+
+export interface LocateOptions {
+  /** Follow a symlink in the final name (stat, open) or stop at the link itself (lstat). */
+  followFinal: boolean;
+}
+
+/**
+ * A storage backend. `locate` is its resolver; every other method acts on a Location it made
+ * and never follows a symlink in the final name, whatever was there when it was located.
+ */
+export interface Backend {
+  readonly capabilities: VfsCapabilities;
+  /** A missing final name is fine (it may be created); a missing directory on the way is not. */
+  locate(path: string, options: LocateOptions): Promise<Location>;
+  /** The entry itself (a symlink is not followed). */
+  stat(at: Location): Promise<FileStat>;
+  open(at: Location, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile>;
+  opendir(at: Location): Promise<VfsDir>;
+  mkdir(at: Location, attrs?: SetAttrs): Promise<void>;
+  rmdir(at: Location): Promise<void>;
+  remove(at: Location): Promise<void>;
+  rename(from: Location, to: Location, options: RenameOptions): Promise<void>;
+  /** Stores `target` exactly as given; it is read as inside a chroot at the home. */
+  symlink(at: Location, target: string): Promise<void>;
+  readlink(at: Location): Promise<string>;
+  link(existing: Location, at: Location): Promise<void>;
+  /** The entry itself: on a symlink only owner and times apply (to the link). */
+  setstat(at: Location, attrs: SetAttrs): Promise<void>;
+  statvfs(at: Location): Promise<StatVfs>;
+  close(): Promise<void>;
+}
+
+/** The mode bits a client may set: never setuid, setgid or sticky. */
+export const SETTABLE_MODE_BITS = 0o777;
 
 export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;

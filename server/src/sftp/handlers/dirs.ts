@@ -1,5 +1,5 @@
 import { posix } from 'node:path';
-import { toVirtualPath } from '../../vfs/resolver.js';
+import { toVirtualPath } from '../../vfs/virtual-path.js';
 import type { FileStat } from '../../vfs/types.js';
 import { attrsFromStat } from '../attrs.js';
 import { StatusCode } from '../constants.js';
@@ -44,7 +44,7 @@ function nameEntry(ctx: RequestContext, name: string, stat: FileStat): NameEntry
 
 async function dotEntries(ctx: RequestContext, dir: DirHandle): Promise<NameEntry[]> {
   const entries: NameEntry[] = [];
-  const self = await ctx.vfs.stat(dir.path).catch(() => null);
+  const self = await dir.dir.stat().catch(() => null);
   if (self !== null) entries.push(nameEntry(ctx, '.', self));
   // `..` of the root is the root itself: the user never sees above their home.
   const parent = await ctx.vfs.stat(posix.dirname(dir.path)).catch(() => null);

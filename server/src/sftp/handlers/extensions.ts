@@ -1,5 +1,5 @@
 import { ErrorCode, KubesftpError } from '../../errors.js';
-import { toVirtualPath } from '../../vfs/resolver.js';
+import { toVirtualPath } from '../../vfs/virtual-path.js';
 import type { StatVfs } from '../../vfs/types.js';
 import { setAttrsFromWire, type WireAttrs } from '../attrs.js';
 import { StatusCode } from '../constants.js';

@@ -1,5 +1,5 @@
 import { ErrorCode, KubesftpError } from '../../errors.js';
-import { toVirtualPath } from '../../vfs/resolver.js';
+import { toVirtualPath } from '../../vfs/virtual-path.js';
 import type { OpenFlags } from '../../vfs/types.js';
 import { attrsFromStat, setAttrsFromWire, type WireAttrs } from '../attrs.js';
 import { COPY_CHUNK_LENGTH, OpenFlag, StatusCode } from '../constants.js';
@@ -164,7 +164,7 @@ export const fstat: RequestRow<HandleArgs> = {
   queueKey: handleKey,
   run: async (ctx, id, { handle }) => {
     const entry = ctx.handles.any(handle);
-    const stat = entry.kind === 'file' ? await entry.file.stat() : await ctx.vfs.stat(entry.path);
+    const stat = entry.kind === 'file' ? await entry.file.stat() : await entry.dir.stat();
     return encodeAttrs(id, attrsFromStat(stat));
   },
 };

@@ -1,5 +1,5 @@
 import { ErrorCode, isKubesftpError, KubesftpError } from '../../errors.js';
-import { toVirtualPath } from '../../vfs/resolver.js';
+import { toVirtualPath } from '../../vfs/virtual-path.js';
 import { attrsFromStat, setAttrsFromWire, type WireAttrs } from '../attrs.js';
 import { StatusCode } from '../constants.js';
 import type { RequestContext, RequestRow } from '../context.js';

@@ -1,10 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import {
   mkdir,
   mkdtemp,
-  open,
+  readFile,
+  readlink,
   realpath,
   rename,
   rm,
@@ -15,21 +16,32 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
-import { LocalVfs } from './local.js';
-import { MAX_SYMLINK_HOPS, RootResolver, toVirtualPath } from './resolver.js';
+import { LocalBackend, LocalVfs } from './local.js';
+import { RootResolver, type LocalLocation } from './local-resolver.js';
+import { flags, READ, sha256 } from './test-support.js';
+import { MAX_SYMLINK_HOPS, toVirtualPath } from './virtual-path.js';
 
-const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-const READ_ONLY = {
-  read: true,
-  write: false,
-  append: false,
-  create: false,
-  truncate: false,
-  exclusive: false,
-};
+/** The host directory a location's descriptor holds, and the host path of its entry. */
+async function hostOf(location: LocalLocation): Promise<string> {
+  const dir = await readlink(`/proc/self/fd/${location.dir.fd}`);
+  return location.name === '.' ? dir : path.join(dir, location.name);
+}
+
+async function locateHost(
+  resolver: RootResolver,
+  virtualPath: string,
+  followFinal: boolean,
+): Promise<string> {
+  const location = await resolver.locate(virtualPath, { followFinal });
+  try {
+    return await hostOf(location);
+  } finally {
+    location.release();
+  }
+}
 
 async function readWhole(vfs: LocalVfs, virtualPath: string): Promise<Buffer> {
-  const file = await vfs.open(virtualPath, READ_ONLY);
+  const file = await vfs.open(virtualPath, READ);
   try {
     const parts: Buffer[] = [];
     for (let position = 0; ;) {
@@ -137,6 +149,8 @@ describe('RootResolver confinement', () => {
   });
 
   after(async () => {
+    await resolver.close();
+    await vfs.close();
     await rm(base, { recursive: true, force: true });
   });
 
@@ -154,16 +168,15 @@ describe('RootResolver confinement', () => {
     'dir-link/../../outside/secret.txt',
   ];
 
-  it('resolves hostile paths to host paths inside the root only', async () => {
+  it('resolves hostile paths to locations inside the root only', async () => {
     for (const clientPath of hostile) {
       for (const followFinal of [true, false]) {
         try {
-          const hostPath = await resolver.resolve(toVirtualPath(clientPath), { followFinal });
+          const hostPath = await locateHost(resolver, toVirtualPath(clientPath), followFinal);
           assert.ok(
             hostPath === root || hostPath.startsWith(`${root}${path.sep}`),
             `${clientPath} -> ${hostPath}`,
           );
-          assert.ok(resolver.contains(hostPath));
         } catch (err) {
           assert.ok(isKubesftpError(err), `${clientPath}: ${String(err)}`);
         }
@@ -198,31 +211,23 @@ describe('RootResolver confinement', () => {
     assert.equal((await readWhole(vfs, '/c1')).toString(), 'inside\n');
     assert.equal(await vfs.realpath('/dir-link/file.txt'), '/sub/file.txt');
     assert.equal((await readWhole(vfs, '/dir-link/file.txt')).toString(), 'sub file\n');
-    assert.equal(
-      await resolver.resolve('/dir-link', { followFinal: false }),
-      path.join(root, 'dir-link'),
-    );
+    assert.equal(await locateHost(resolver, '/dir-link', false), path.join(root, 'dir-link'));
+    assert.equal(await locateHost(resolver, '/dir-link', true), path.join(root, 'sub'));
   });
 
   it('resolves a dangling link to a creatable path inside the root', async () => {
-    assert.equal(
-      await resolver.resolve('/dangling', { followFinal: true }),
-      path.join(root, 'missing-target'),
-    );
+    assert.equal(await locateHost(resolver, '/dangling', true), path.join(root, 'missing-target'));
     await assert.rejects(
-      resolver.resolve('/dangling-deep', { followFinal: true }),
+      resolver.locate('/dangling-deep', { followFinal: true }),
       rejectsWith(ErrorCode.NO_SUCH_FILE),
     );
-    assert.equal(
-      await resolver.resolve('/new-file', { followFinal: true }),
-      path.join(root, 'new-file'),
-    );
+    assert.equal(await locateHost(resolver, '/new-file', true), path.join(root, 'new-file'));
     await assert.rejects(
-      resolver.resolve('/missing-dir/new-file', { followFinal: true }),
+      resolver.locate('/missing-dir/new-file', { followFinal: true }),
       rejectsWith(ErrorCode.NO_SUCH_FILE),
     );
     await assert.rejects(
-      resolver.resolve('/inside.txt/below', { followFinal: true }),
+      resolver.locate('/inside.txt/below', { followFinal: true }),
       rejectsWith(ErrorCode.NOT_A_DIRECTORY),
     );
   });
@@ -230,14 +235,11 @@ describe('RootResolver confinement', () => {
   it('stops link loops with NO_SUCH_FILE and allows a chain of exactly the hop limit', async () => {
     for (const loop of ['/loop-a', '/self', '/loop-a/x']) {
       await assert.rejects(
-        resolver.resolve(loop, { followFinal: true }),
+        resolver.locate(loop, { followFinal: true }),
         rejectsWith(ErrorCode.NO_SUCH_FILE),
       );
     }
-    assert.equal(
-      await resolver.resolve('/loop-a', { followFinal: false }),
-      path.join(root, 'loop-a'),
-    );
+    assert.equal(await locateHost(resolver, '/loop-a', false), path.join(root, 'loop-a'));
     const chainDir = path.join(root, 'chain');
     await mkdir(chainDir);
     await writeFile(path.join(chainDir, 'end.txt'), 'end\n');
@@ -250,40 +252,66 @@ describe('RootResolver confinement', () => {
     await assert.rejects(vfs.stat('/chain/l0'), rejectsWith(ErrorCode.NO_SUCH_FILE));
   });
 
-  it('keeps links created through LocalVfs.symlink inside the root', async () => {
+  it('stores link targets as given and reads them as if chrooted, wherever the link moves', async () => {
     await vfs.symlink('/sub/to-root', '/');
     await vfs.symlink('/sub/up-three', '../../..');
     await vfs.symlink('/sub/abs-etc', '/etc/passwd');
+    await vfs.symlink('/sub/deeper/abs-file', '/sub/file.txt');
+    assert.equal(await vfs.readlink('/sub/to-root'), '/');
+    assert.equal(await vfs.readlink('/sub/abs-etc'), '/etc/passwd');
+    assert.equal(await readlink(path.join(root, 'sub', 'up-three')), '../../..');
     assert.equal(await vfs.realpath('/sub/to-root'), '/');
     assert.equal(await vfs.realpath('/sub/up-three'), '/');
-    assert.equal(await vfs.readlink('/sub/to-root'), '..');
-    assert.equal(await vfs.readlink('/sub/abs-etc'), '../etc/passwd');
     assert.equal((await readWhole(vfs, '/sub/to-root/inside.txt')).toString(), 'inside\n');
     const outsideHash = sha256(await readWhole(vfs, '/sub/up-three/outside/secret.txt'));
     assert.notEqual(outsideHash, secretHash);
     await assert.rejects(vfs.stat('/sub/abs-etc'), rejectsWith(ErrorCode.NO_SUCH_FILE));
+    // An absolute target keeps its meaning when the link moves to a shallower directory.
+    await vfs.rename('/sub/deeper/abs-file', '/moved-abs-file', { overwrite: false });
+    assert.equal((await readWhole(vfs, '/moved-abs-file')).toString(), 'sub file\n');
+    assert.equal(await vfs.realpath('/moved-abs-file'), '/sub/file.txt');
   });
 
-  it('maps host paths back to virtual paths and refuses outside ones', () => {
-    assert.equal(resolver.toVirtual(root), '/');
-    assert.equal(resolver.toVirtual(path.join(root, 'sub', 'file.txt')), '/sub/file.txt');
-    for (const hostPath of [base, path.join(outside, 'secret.txt'), `${root}-other/x`, '/etc']) {
-      assert.throws(() => resolver.toVirtual(hostPath), rejectsWith(ErrorCode.PATH_ESCAPE));
+  it('acts where it resolved even when a directory on the way is swapped for a link', async () => {
+    const backend = new LocalBackend({ root });
+    await mkdir(path.join(root, 'held'));
+    const at = await backend.locate('/held/new.txt', { followFinal: true });
+    try {
+      await rename(path.join(root, 'held'), path.join(root, 'held-away'));
+      await symlink(outside, path.join(root, 'held'));
+      const file = await backend.open(at, flags({ write: true, create: true }));
+      await file.write(Buffer.from('written\n'), 0);
+      await file.close();
+      await backend.setstat(at, { mode: 0o600 });
+      await backend.remove(at);
+      // Everything happened in the directory that was resolved, now named held-away.
+      await assert.rejects(readFile(path.join(outside, 'new.txt')), { code: 'ENOENT' });
+      assert.equal(sha256(await readFile(path.join(outside, 'secret.txt'))), secretHash);
+    } finally {
+      at.release();
+      await unlink(path.join(root, 'held'));
+      await backend.close();
     }
   });
 
-  it('detects a descriptor that points outside the root', async () => {
-    const outsideHandle = await open(path.join(outside, 'secret.txt'), 'r');
-    const insideHandle = await open(path.join(root, 'inside.txt'), 'r');
+  it('never follows a final name swapped for a link after it was located', async () => {
+    const backend = new LocalBackend({ root });
+    await writeFile(path.join(root, 'victim.txt'), 'victim\n');
+    const at = await backend.locate('/victim.txt', { followFinal: true });
     try {
+      await unlink(path.join(root, 'victim.txt'));
+      await symlink(path.join(outside, 'secret.txt'), path.join(root, 'victim.txt'));
+      await assert.rejects(backend.open(at, flags({ write: true, truncate: true })));
       await assert.rejects(
-        resolver.assertHandleInside(outsideHandle.fd),
-        rejectsWith(ErrorCode.PATH_ESCAPE),
+        backend.setstat(at, { mode: 0o777 }),
+        rejectsWith(ErrorCode.UNSUPPORTED),
       );
-      await resolver.assertHandleInside(insideHandle.fd);
+      await assert.rejects(backend.setstat(at, { size: 0 }), rejectsWith(ErrorCode.UNSUPPORTED));
+      assert.equal(sha256(await readFile(path.join(outside, 'secret.txt'))), secretHash);
     } finally {
-      await outsideHandle.close();
-      await insideHandle.close();
+      at.release();
+      await unlink(path.join(root, 'victim.txt'));
+      await backend.close();
     }
   });
 
@@ -378,6 +406,7 @@ describe('RootResolver over generated link graphs', () => {
 
   it('keeps every generated path inside the root and never reads the outside file', async () => {
     const resolver = new RootResolver(root);
+    after(() => resolver.close());
     const vfs = new LocalVfs({ root });
     const names = ['..', 'a', 'b', 'f', 'l0', 'l1', 'l2', 'l3', 'outside', `..${'/..'.repeat(5)}`];
     let seed = 999;
@@ -389,7 +418,7 @@ describe('RootResolver over generated link graphs', () => {
       });
       const virtualPath = toVirtualPath(segments.join('/'));
       try {
-        const hostPath = await resolver.resolve(virtualPath, { followFinal: true });
+        const hostPath = await locateHost(resolver, virtualPath, true);
         assert.ok(
           hostPath === root || hostPath.startsWith(`${root}/`),
           `${virtualPath} -> ${hostPath}`,
