@@ -61,7 +61,8 @@ export interface TreeState {
   entries: Map<string, string>;
 }
 
-async function describeEntry(hostPath: string): Promise<string> {
+/** One entry's type, metadata (ns times), content hash or link target, as a line. */
+export async function entryState(hostPath: string): Promise<string> {
   const st = await lstat(hostPath, { bigint: true });
   const meta = [
     `mode=${(st.mode & 0o177777n).toString(8)}`,
@@ -90,7 +91,7 @@ async function walk(
 ): Promise<void> {
   let description: string;
   try {
-    description = await describeEntry(root);
+    description = await entryState(root);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     into.set(label, 'missing');
