@@ -89,6 +89,21 @@ async function fillOnDisk(
 }
 
 /**
+ * A new real /rw/d, filled under a name no request can reach and then renamed into place: the
+ * test must never write through a link the other actors swapped in.
+ */
+async function freshDirectory(
+  rw: string,
+  n: number,
+  options: { random: Random; scenario: RaceScenario },
+): Promise<void> {
+  const fresh = join(rw, `.fresh-${n}`);
+  await mkdir(fresh);
+  await fillOnDisk(fresh, options.random, options.scenario.vocabulary);
+  await rename(fresh, join(rw, 'd')).catch(() => undefined);
+}
+
+/**
  * Swaps <home>/rw/d on disk: a real directory moves aside, a planted link takes its name, and
  * after a moment the directory comes back. Leftovers are removed without following links.
  */
@@ -115,10 +130,7 @@ export async function diskSwapper(
     }
     await pause(int(random, 3));
     await rename(d, join(rw, `.gone-${n}`)).catch(() => undefined);
-    await rename(aside, d).catch(async () => {
-      await mkdir(d).catch(() => undefined);
-      await fillOnDisk(d, random, scenario.vocabulary);
-    });
+    await rename(aside, d).catch(() => freshDirectory(rw, n, { random, scenario }));
     if (n % 40 === 39) await sweep(rw);
   }
   await sweep(rw);
@@ -127,7 +139,7 @@ export async function diskSwapper(
 /** Removes what the swappers left in /rw (never following a link: rm unlinks links). */
 export async function sweep(rw: string): Promise<void> {
   const names = await readdir(rw).catch(() => [] as string[]);
-  const leftovers = names.filter((name) => /^(\.aside-|\.gone-|\.plant-|old-)/.test(name));
+  const leftovers = names.filter((name) => /^(\.aside-|\.gone-|\.plant-|\.fresh-|old-)/.test(name));
   await Promise.all(
     leftovers.map((name) =>
       rm(join(rw, name), { recursive: true, force: true, maxRetries: 2 }).catch(() => undefined),
