@@ -298,6 +298,13 @@ describe('links planted on disk lead nowhere outside the home', { timeout: 120_0
     });
   }
 
+  test("a link made through SFTP with the other tenant's host path as target reaches nothing of it", async () => {
+    const t = await bed.tenant();
+    const { sftp } = await t.session();
+    expectOk(await sftp.symlink(t.victimHome, '/rw/made'), 'SYMLINK /rw/made -> a host path');
+    await t.probe(`use of /rw/made -> ${t.victimHome}`, () => useLink(t, sftp, '/rw/made'));
+  });
+
   test('a link planted with a ../../ path to the volume reaches neither its file nor the other tenant', async () => {
     const t = await bed.tenant();
     await symlink('../..', join(t.home, 'rw', 'up'));
