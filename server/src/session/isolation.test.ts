@@ -158,6 +158,22 @@ describe('renames and hard links', () => {
   });
 });
 
+describe('rule directories', () => {
+  test('a directory with a rule is governed by it for its own attributes and is never removed', async () => {
+    const { fs, inner } = await tenant({ '/rw': ['*'], '/empty-ro': ['list'] });
+    const before = await inner.stat('/ro');
+    await assert.rejects(fs.setstat('/ro', { mode: 0o777 }), denied);
+    await assert.rejects(fs.setstat('/ro', { atime: 1, mtime: 1 }), denied);
+    await fs.symlink('/rw/to-ro', '/ro');
+    await assert.rejects(fs.setstat('/rw/to-ro', { mtime: 1, atime: 1 }), denied);
+    assert.deepEqual(await inner.stat('/ro'), before);
+    // "/rw" has a rule granting everything: its own mode may change.
+    await fs.setstat('/rw', { mode: 0o700 });
+    await inner.mkdir('/empty-ro');
+    await assert.rejects(fs.rmdir('/empty-ro'), denied);
+  });
+});
+
 describe('owners', () => {
   test('chown may keep an id or set the account ids; others need chown_any_id', async () => {
     const strict = setup({ uid: 2000, gid: 3000, permissions: { '/': ['*'] } });

@@ -29,10 +29,8 @@ export const OPERATION_RULES = {
 
 export type Operation = keyof typeof OPERATION_RULES;
 
-/** The directory an operation on `path` is judged in. */
-export function judgedDirectory(operation: Operation, path: string): string {
-  return OPERATION_RULES[operation].judgedIn === 'self' ? path : parentPath(path);
-}
+/** Operations on an entry's own attributes. */
+const ATTRIBUTE_OPERATIONS: ReadonlySet<Operation> = new Set(['chmod', 'chown', 'chtimes']);
 
 const GRANTABLE = PERMISSIONS.filter((perm) => perm !== '*');
 
@@ -67,7 +65,22 @@ export class Permissions {
 
   /** Whether `operation` on the entry at `path` is allowed. */
   permits(operation: Operation, path: string): boolean {
-    return this.allowedIn(OPERATION_RULES[operation].needs, judgedDirectory(operation, path));
+    return this.allowedIn(OPERATION_RULES[operation].needs, this.judgedDirectory(operation, path));
+  }
+
+  /**
+   * The directory an operation on `path` is judged in: its parent, or itself for listing. A
+   * directory that has a rule of its own is governed by it for its own attributes too, so
+   * "/ro": ["list"] keeps "/ro" itself from being chmod'ed by a user with chmod in "/".
+   */
+  judgedDirectory(operation: Operation, path: string): string {
+    if (OPERATION_RULES[operation].judgedIn === 'self') return path;
+    if (ATTRIBUTE_OPERATIONS.has(operation) && this.#isRuleDirectory(path)) return path;
+    return parentPath(path);
+  }
+
+  #isRuleDirectory(path: string): boolean {
+    return path !== '/' && this.#byDir.some(([dir]) => dir === path);
   }
 
   /** True when every permission granted in `dir` is also granted in `than`. */

@@ -144,7 +144,7 @@ export class PolicyVfs implements Vfs {
 
   rmdir(path: string): Promise<void> {
     return this.#at(path, false, async (at) => {
-      this.#policy.check('rmdir', at.path);
+      this.#policy.checkRmdir(at.path);
       await this.#backend.rmdir(at);
       this.#policy.log({ sender: 'Rmdir', file_path: at.path });
     });

@@ -7,7 +7,7 @@ import type { Permission } from '../dataprovider/types.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import type { FileStat, SetAttrs } from '../vfs/types.js';
 import { SETTABLE_MODE_BITS } from '../vfs/types.js';
-import { judgedDirectory, Permissions, type Operation, OPERATION_RULES } from './permissions.js';
+import { Permissions, type Operation, OPERATION_RULES } from './permissions.js';
 import type { CommandRecord, SessionContext } from './types.js';
 
 export type LogRecord = Omit<CommandRecord, 'username' | 'connection_id' | 'protocol'>;
@@ -37,7 +37,7 @@ export class SessionPolicy {
   check(operation: Operation, path: string): void {
     this.ctx.touch();
     if (!this.perms.permits(operation, path)) {
-      throw denied(OPERATION_RULES[operation].needs, judgedDirectory(operation, path));
+      throw denied(OPERATION_RULES[operation].needs, this.perms.judgedDirectory(operation, path));
     }
   }
 
@@ -49,13 +49,22 @@ export class SessionPolicy {
     this.check('rename', from);
     this.check('rename', to);
     if (replacing) this.check('overwrite', to);
-    for (const path of [from, to]) {
-      if (this.perms.hasRuleAtOrBelow(path)) {
-        throw new KubesftpError(
-          ErrorCode.PERMISSION_DENIED,
-          `${path} holds a permission rule and cannot be moved`,
-        );
-      }
+    this.#checkNoRule(from);
+    this.#checkNoRule(to);
+  }
+
+  /** Removing a rule's directory is refused too: its rule is part of the account, not the user's. */
+  checkRmdir(path: string): void {
+    this.check('rmdir', path);
+    this.#checkNoRule(path);
+  }
+
+  #checkNoRule(path: string): void {
+    if (this.perms.hasRuleAtOrBelow(path)) {
+      throw new KubesftpError(
+        ErrorCode.PERMISSION_DENIED,
+        `${path} holds a permission rule and cannot be moved or removed`,
+      );
     }
   }
 
@@ -66,8 +75,8 @@ export class SessionPolicy {
    */
   checkLink(existing: string, created: string): void {
     this.check('link', created);
-    const from = judgedDirectory('link', existing);
-    const to = judgedDirectory('link', created);
+    const from = this.perms.judgedDirectory('link', existing);
+    const to = this.perms.judgedDirectory('link', created);
     if (!this.perms.grantsNoMore(to, from)) {
       throw new KubesftpError(
         ErrorCode.PERMISSION_DENIED,
