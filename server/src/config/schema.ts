@@ -421,10 +421,10 @@ const defender = section(
       description: 'Addresses tracked at most; past it the oldest are dropped.',
       minimum: 1,
     }),
-    safe_list: listOf(undefined, [], {
+    safe_list: listOf<string>(undefined, [], {
       description: 'Addresses or CIDR ranges never scored nor banned.',
     }),
-    block_list: listOf(undefined, [], {
+    block_list: listOf<string>(undefined, [], {
       description: 'Addresses or CIDR ranges always refused.',
     }),
   },
