@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import { createDataProvider } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
+import { createDefender, type Defender } from './defender/index.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
 import type { ActiveConnections } from './httpd/types.js';
 import { ConnectionRegistry } from './session/registry.js';
@@ -18,6 +19,7 @@ import type { SessionEvents } from './session/types.js';
 import { openUserFs, type UserFsSettings } from './session/user-fs.js';
 import { buildAlgorithms } from './ssh/algorithms.js';
 import type { AuthFailure } from './ssh/authenticate.js';
+import { parseMaxStartups } from './ssh/connection-gate.js';
 import { loadOrCreateHostKeys } from './ssh/hostkeys.js';
 import { createSshServer, type SshServer } from './ssh/server.js';
 import { nativeCryptoAvailable } from './ssh/transport-options.js';
@@ -134,7 +136,18 @@ async function startSsh(options: {
       algorithms: buildAlgorithms(sftpd),
       channelWindowSize: sftpd.channel_window_size,
       hostKeys: hostKeys.map((k) => k.key),
+      connectionLimits: {
+        maxStartups: parseMaxStartups(sftpd.max_startups),
+        maxPerHost: sftpd.max_per_host_connections,
+        maxTotal: sftpd.max_total_connections,
+      },
+      maxChannelsPerConnection: sftpd.max_channels_per_connection,
+      sftpLimits: {
+        maxOpenHandles: sftpd.max_open_handles,
+        maxInFlightBytes: sftpd.max_pending_bytes,
+      },
     },
+    defender: startDefender(options),
     provider: options.provider,
     registry: options.registry,
     logger: options.logging.component('sshd'),
@@ -147,6 +160,29 @@ async function startSsh(options: {
         settings,
       }),
     onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
+  });
+}
+
+/** The brute-force defender of the SSH server; a ban is logged once, by the server that set it. */
+function startDefender(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+}): Defender {
+  const log = options.logging.component('defender');
+  return createDefender({
+    config: options.loaded.config.defender,
+    provider: options.provider,
+    onBan: (ban) =>
+      log.warn(
+        {
+          client_ip: ban.ip,
+          ban_time_ms: ban.banMs,
+          banned_until: new Date(ban.until).toISOString(),
+        },
+        'client address banned',
+      ),
+    onStoreError: (err) => log.warn({ err }, 'defender cleanup failed'),
   });
 }
 
