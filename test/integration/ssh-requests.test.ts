@@ -1,7 +1,8 @@
 /**
  * Requests the server does not serve end at once with a reason the client shows, never in a
  * hang: commands and shells, unknown subsystems, an SFTP session whose home cannot be opened.
- * Also the per-connection bound on session channels, and the refused forwardings.
+ * Also the per-connection bound on session channels, the SFTP handle bound taken from the
+ * settings, and the refused forwardings.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -55,7 +56,7 @@ function execWith(client: Client, options: ssh2.ExecOptions): Promise<Error | un
   );
 }
 
-describe('SSH requests the server does not serve', { timeout: 90_000 }, () => {
+describe('SSH requests the server refuses or bounds', { timeout: 90_000 }, () => {
   let work: string;
   let provider: DataProvider;
   let server: InProcessSsh;
@@ -83,7 +84,7 @@ describe('SSH requests the server does not serve', { timeout: 90_000 }, () => {
     server = await startInProcessSsh({
       provider,
       configDir: work,
-      settings: { maxChannelsPerConnection: MAX_CHANNELS },
+      settings: { maxChannelsPerConnection: MAX_CHANNELS, sftpLimits: { maxOpenHandles: 2 } },
       openUserFs: (user) =>
         user.username === 'nohome'
           ? Promise.reject(new Error(INTERNAL_DETAIL))
@@ -168,6 +169,24 @@ describe('SSH requests the server does not serve', { timeout: 90_000 }, () => {
         client.openssh_forwardOutStreamLocal('/run/docker.sock', (err) => done(err)),
       );
       assert.match(String(unixSocket), /open failure|prohibited/i);
+    } finally {
+      client.end();
+    }
+  });
+
+  test('an SFTP session takes its open-handle bound from the server settings', async () => {
+    const client = await connectClient(server.port, await readFile(keyPath));
+    try {
+      const sftp = await new Promise<ssh2.SFTPWrapper>((done, fail) =>
+        client.sftp((err, wrapper) => (err ? fail(err) : done(wrapper))),
+      );
+      const open = (path: string) =>
+        new Promise<Buffer>((done, fail) =>
+          sftp.open(path, 'w', (err, handle) => (err ? fail(err) : done(handle))),
+        );
+      await open('/one');
+      await open('/two');
+      await assert.rejects(open('/three'));
     } finally {
       client.end();
     }
