@@ -71,14 +71,22 @@ export async function startService(options: {
   }
 
   const registry = new ConnectionRegistry();
-  const ssh = await startSsh({ loaded, logging, provider, registry });
+  const defender = startDefender({ loaded, logging, provider });
+  const ssh = await startSsh({ loaded, logging, provider, registry, defender });
   const sftpAddress = await ssh.listen();
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
 
   const http =
     config.httpd.bind_port === 0
       ? undefined
-      : await startHttp({ loaded, log, httpLog: logging.component('httpd'), provider, registry });
+      : await startHttp({
+          loaded,
+          log,
+          httpLog: logging.component('httpd'),
+          provider,
+          registry,
+          defender,
+        });
   return {
     sftpPort: sftpAddress.port,
     httpPort: http?.port,
@@ -104,6 +112,7 @@ async function startSsh(options: {
   logging: ServiceLogging;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  defender: Defender;
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
   const sftpd = config.sftpd;
@@ -147,7 +156,7 @@ async function startSsh(options: {
         maxInFlightBytes: sftpd.max_pending_bytes,
       },
     },
-    defender: startDefender(options),
+    defender: options.defender,
     provider: options.provider,
     registry: options.registry,
     logger: options.logging.component('sshd'),
@@ -192,6 +201,7 @@ async function startHttp(options: {
   httpLog: Logger;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  defender: Defender;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
   const http = await createHttpServer({
@@ -199,6 +209,7 @@ async function startHttp(options: {
     logger: options.httpLog,
     config: { ...config.httpd, users_base_dir: config.data_provider.users_base_dir },
     connections: connectionsView(options.registry),
+    defender: options.defender,
     version: versionString(),
   });
   const address = await http.listen();
