@@ -10,6 +10,7 @@ import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import { createDataProvider } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
+import { createDefender, type Defender } from './defender/index.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
 import type { ActiveConnections } from './httpd/types.js';
 import { ConnectionRegistry } from './session/registry.js';
@@ -18,6 +19,7 @@ import type { SessionEvents } from './session/types.js';
 import { openUserFs, type UserFsSettings } from './session/user-fs.js';
 import { buildAlgorithms } from './ssh/algorithms.js';
 import type { AuthFailure } from './ssh/authenticate.js';
+import { parseMaxStartups } from './ssh/connection-gate.js';
 import { loadOrCreateHostKeys } from './ssh/hostkeys.js';
 import { createSshServer, type SshServer } from './ssh/server.js';
 import { nativeCryptoAvailable } from './ssh/transport-options.js';
@@ -69,14 +71,22 @@ export async function startService(options: {
   }
 
   const registry = new ConnectionRegistry();
-  const ssh = await startSsh({ loaded, logging, provider, registry });
+  const defender = startDefender({ loaded, logging, provider });
+  const ssh = await startSsh({ loaded, logging, provider, registry, defender });
   const sftpAddress = await ssh.listen();
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
 
   const http =
     config.httpd.bind_port === 0
       ? undefined
-      : await startHttp({ loaded, log, httpLog: logging.component('httpd'), provider, registry });
+      : await startHttp({
+          loaded,
+          log,
+          httpLog: logging.component('httpd'),
+          provider,
+          registry,
+          defender,
+        });
   return {
     sftpPort: sftpAddress.port,
     httpPort: http?.port,
@@ -102,6 +112,7 @@ async function startSsh(options: {
   logging: ServiceLogging;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  defender: Defender;
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
   const sftpd = config.sftpd;
@@ -134,7 +145,18 @@ async function startSsh(options: {
       algorithms: buildAlgorithms(sftpd),
       channelWindowSize: sftpd.channel_window_size,
       hostKeys: hostKeys.map((k) => k.key),
+      connectionLimits: {
+        maxStartups: parseMaxStartups(sftpd.max_startups),
+        maxPerHost: sftpd.max_per_host_connections,
+        maxTotal: sftpd.max_total_connections,
+      },
+      maxChannelsPerConnection: sftpd.max_channels_per_connection,
+      sftpLimits: {
+        maxOpenHandles: sftpd.max_open_handles,
+        maxInFlightBytes: sftpd.max_pending_bytes,
+      },
     },
+    defender: options.defender,
     provider: options.provider,
     registry: options.registry,
     logger: options.logging.component('sshd'),
@@ -150,12 +172,36 @@ async function startSsh(options: {
   });
 }
 
+/** The brute-force defender of the SSH server; a ban is logged once, by the server that set it. */
+function startDefender(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+}): Defender {
+  const log = options.logging.component('defender');
+  return createDefender({
+    config: options.loaded.config.defender,
+    provider: options.provider,
+    onBan: (ban) =>
+      log.warn(
+        {
+          client_ip: ban.ip,
+          ban_time_ms: ban.banMs,
+          banned_until: new Date(ban.until).toISOString(),
+        },
+        'client address banned',
+      ),
+    onStoreError: (err) => log.warn({ err }, 'defender cleanup failed'),
+  });
+}
+
 async function startHttp(options: {
   loaded: LoadedConfig;
   log: Logger;
   httpLog: Logger;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  defender: Defender;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
   const http = await createHttpServer({
@@ -163,6 +209,7 @@ async function startHttp(options: {
     logger: options.httpLog,
     config: { ...config.httpd, users_base_dir: config.data_provider.users_base_dir },
     connections: connectionsView(options.registry),
+    defender: options.defender,
     version: versionString(),
   });
   const address = await http.listen();

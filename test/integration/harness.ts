@@ -276,12 +276,26 @@ function runClient(
   });
 }
 
+/** Runs the OpenSSH `ssh` client with stdin closed; resolves with its output and run time. */
+export async function runSsh(
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ClientResult & { ms: number }> {
+  const started = Date.now();
+  const result = await runClient('ssh', args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    timeoutMs: options.timeoutMs ?? 30_000,
+  });
+  return { ...result, ms: Date.now() - started };
+}
+
 /** Runs an OpenSSH `sftp` batch; each line is a command. `-` prefixes allow a line to fail. */
 export async function sftpBatch(
   port: number,
   auth: ClientAuth,
   commands: string[],
-  options: { cwd: string; extraArgs?: string[] },
+  options: { cwd: string; extraArgs?: string[]; timeoutMs?: number },
 ): Promise<ClientResult> {
   const batch = join(options.cwd, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   await writeFile(batch, `${commands.join('\n')}\n`);
@@ -293,7 +307,7 @@ export async function sftpBatch(
     batch,
     `${auth.username}@127.0.0.1`,
   ];
-  return runClient('sftp', args, { env, cwd: options.cwd });
+  return runClient('sftp', args, { env, cwd: options.cwd, timeoutMs: options.timeoutMs });
 }
 
 export async function scp(

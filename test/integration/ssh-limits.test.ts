@@ -11,56 +11,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { createDataProvider } from '../../server/src/dataprovider/index.js';
 import { newUser } from '../../server/src/dataprovider/test-support.js';
 import type { DataProvider } from '../../server/src/dataprovider/types.js';
-import { ConnectionRegistry } from '../../server/src/session/registry.js';
-import type { AuthFailure } from '../../server/src/ssh/authenticate.js';
-import { loadOrCreateHostKeys } from '../../server/src/ssh/hostkeys.js';
-import { createSshServer } from '../../server/src/ssh/server.js';
-import { MemoryVfs } from '../../server/src/vfs/memory.js';
 import { askpassEnv, makeKeyPair, sshOptions } from './harness.js';
-
-interface Started {
-  port: number;
-  failures: AuthFailure[];
-  registry: ConnectionRegistry;
-  stop(): Promise<void>;
-}
-
-async function startSsh(provider: DataProvider, configDir: string): Promise<Started> {
-  const failures: AuthFailure[] = [];
-  const registry = new ConnectionRegistry();
-  const hostKeys = await loadOrCreateHostKeys({ configDir, keys: [], types: ['ed25519'] });
-  const ssh = createSshServer({
-    settings: {
-      bindAddress: '127.0.0.1',
-      bindPort: 0,
-      idleTimeoutMs: 1_500,
-      maxAuthTries: 2,
-      loginGraceMs: 1_000,
-      ident: 'kubesftp_test',
-      channelWindowSize: 2 * 1024 * 1024,
-      hostKeys: hostKeys.map((k) => k.key),
-    },
-    provider,
-    registry,
-    logger: pino({ level: 'silent' }),
-    openUserFs: () => Promise.resolve(new MemoryVfs()),
-    onConnectionFailed: (failure) => failures.push(failure),
-  });
-  const address = await ssh.listen();
-  return {
-    port: address.port,
-    failures,
-    registry,
-    stop: async () => {
-      registry.closeAll();
-      await ssh.stopAccepting();
-    },
-  };
-}
+import { startInProcessSsh, type InProcessSsh } from './in-process-ssh.js';
 
 /** Runs the real ssh client and resolves with its exit code and how long it ran. */
 function runSsh(
@@ -83,7 +38,7 @@ function runSsh(
 describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, () => {
   let work: string;
   let provider: DataProvider;
-  let server: Started;
+  let server: InProcessSsh;
   let keyPath: string;
 
   before(async () => {
@@ -101,7 +56,11 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
         max_sessions: 1,
       }),
     );
-    server = await startSsh(provider, work);
+    server = await startInProcessSsh({
+      provider,
+      configDir: work,
+      settings: { idleTimeoutMs: 1_500, maxAuthTries: 2, loginGraceMs: 1_000 },
+    });
   });
 
   after(async () => {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
+import { defenderSettingsFrom } from '../defender/settings.js';
 import { ErrorCode, isKubesftpError } from '../errors.js';
+import { parseMaxStartups } from '../ssh/connection-gate.js';
 import { renderConfigDocs } from './docs.js';
 import { configLeaves } from './leaves.js';
 import { NOT_ENFORCED } from './schema.js';
@@ -97,6 +99,14 @@ test('defaults equal the spec defaults plus our documented additions', () => {
     defender: OUR_ADDITIONS.defender,
   };
   assert.deepEqual(defaultConfig(), expected);
+});
+
+test('the default connection bounds and defender settings are usable as they are', () => {
+  const config = defaultConfig();
+  assert.deepEqual(parseMaxStartups(config.sftpd.max_startups), { start: 10, rate: 30, full: 100 });
+  const defender = defenderSettingsFrom(config.defender);
+  assert.equal(defender.policy.banMs, 30 * 60_000);
+  assert.deepEqual(defender.entries, { softLimit: 100, hardLimit: 150 });
 });
 
 test('every leaf has a description and a default', () => {

@@ -223,26 +223,28 @@ const sftpd = section(
     }),
     max_startups: str('10:30:100', {
       description:
-        'Unauthenticated connections, as OpenSSH reads MaxStartups: "start:rate:full" refuses a newcomer with rate% probability once start connections have not logged in yet, and always at full; a single number refuses at that count.',
+        'Connections not logged in yet, as OpenSSH reads MaxStartups: with "start:rate:full", once start connections are waiting to log in a newcomer is closed at accept with rate% probability, rising linearly to always at full; a single number N closes every newcomer from N on. start may not exceed full and rate runs from 1 to 100. A connection stops counting when it logs in or closes.',
       pattern: '^[0-9]+(:[0-9]+:[0-9]+)?$',
     }),
     max_per_host_connections: int(20, {
       description:
-        'Connections one client address may hold at once, logged in or not; 0 means no limit. Behind a proxy or SNAT every client shares the proxy address.',
+        'Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.',
       minimum: 0,
     }),
     max_total_connections: int(0, {
-      description: 'Connections the server holds at once, logged in or not; 0 means no limit.',
+      description:
+        'Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.',
       minimum: 0,
     }),
     max_channels_per_connection: int(10, {
       description:
-        'Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions.',
+        'Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions; the client gets a channel open failure for one more.',
       minimum: 1,
       maximum: 1024,
     }),
     max_open_handles: int(256, {
-      description: 'Open files and directories one SFTP session may hold.',
+      description:
+        'Open files and directories one SFTP session may hold; one more open fails with a FAILURE status. Advertised to clients in the limits@openssh.com reply.',
       minimum: 1,
       maximum: 65536,
     }),
@@ -378,15 +380,16 @@ const defender = section(
     enabled: Type.Boolean({
       default: true,
       description:
-        'Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold.',
+        'Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold: its new connections are closed at accept. safe_list and block_list apply even when this is off.',
     }),
     driver: oneOf(['memory', 'provider'] as const, 'provider', {
       description:
-        'Where scores and bans live: provider shares them with every server on the same data provider; memory keeps them in this process.',
+        'Where scores and bans live: provider keeps them in the data provider, shared by every server on it; memory keeps them in this process only.',
     }),
     ban_time: int(30, { description: 'Minutes of a first ban.', minimum: 1 }),
     ban_time_increment: int(50, {
-      description: 'Percent added to the ban time each time a banned address is banned again.',
+      description:
+        'Percent by which each further ban of an address outlasts its previous one, while the address is remembered (observation_time after its last ban ends); at most 30 days.',
       minimum: 0,
     }),
     threshold: int(15, {
@@ -398,37 +401,44 @@ const defender = section(
       minimum: 0,
     }),
     score_valid: int(1, {
-      description: 'Score of a failed login attempt for a user that exists.',
+      description:
+        'Score of a wrong password or key signature for a user that exists. A key offered without a signature and a login refused by the account (disabled, expired, IP filter, max_sessions) do not score.',
       minimum: 0,
     }),
     score_limit_exceeded: int(3, {
-      description: 'Score of a connection refused because a connection limit was reached.',
+      description:
+        'Score of a connection closed at accept because max_total_connections, max_per_host_connections or max_startups was reached.',
       minimum: 0,
     }),
     score_no_auth: int(0, {
-      description: 'Score of a connection closed without any login attempt.',
+      description:
+        'Score of a connection that ended, or ran out of login_grace_time, without any login attempt. Load balancer health checks look like that: keep it 0 behind one.',
       minimum: 0,
     }),
     observation_time: int(30, {
-      description: 'Minutes over which an address score adds up.',
+      description:
+        'Minutes an event counts towards its address score; also how long a ban is remembered after it ends, for ban_time_increment.',
       minimum: 1,
     }),
     entries_soft_limit: int(100, {
-      description: 'Addresses tracked before the oldest are dropped down to this count.',
+      description:
+        'Addresses kept once the oldest are dropped for being past entries_hard_limit; must be lower than it.',
       minimum: 1,
     }),
     entries_hard_limit: int(150, {
-      description: 'Addresses tracked at most; past it the oldest are dropped.',
+      description:
+        'Addresses tracked at most: past it the oldest are dropped down to entries_soft_limit, scored ones before banned ones. The memory driver applies it at once, the provider driver at its cleanup, once a minute at most.',
       minimum: 1,
     }),
-    safe_list: listOf(undefined, [], {
-      description: 'Addresses or CIDR ranges never scored nor banned.',
+    safe_list: listOf<string>(undefined, [], {
+      description:
+        'Addresses or CIDR ranges never scored nor banned, and exempt from max_per_host_connections.',
     }),
-    block_list: listOf(undefined, [], {
-      description: 'Addresses or CIDR ranges always refused.',
+    block_list: listOf<string>(undefined, [], {
+      description: 'Addresses or CIDR ranges whose connections are always closed at accept.',
     }),
   },
-  'Brute-force protection for the SFTP server and the admin API.',
+  'Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted.',
 );
 
 export const ConfigSchema = Type.Object(

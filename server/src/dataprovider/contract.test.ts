@@ -11,7 +11,7 @@ import { verifyPassword } from '../auth/passwords.js';
 import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
 import { createDataProvider } from './index.js';
 import { newUser as baseUser } from './test-support.js';
-import type { DataProvider, NewUser } from './types.js';
+import type { DataProvider, DefenderHost, NewUser } from './types.js';
 
 /** md5crypt of "password" made by `openssl passwd -1 -salt saltsalt password`. */
 const MD5CRYPT_PASSWORD = '$1$saltsalt$qjXMvbEw8oaL.CzflDtaK/';
@@ -259,6 +259,76 @@ for (const driver of drivers) {
       );
       assert.equal(again, values[0]);
       assert.equal(await provider.getOrCreateSecret('other', () => 'o'), 'o');
+    });
+
+    it('keeps defender records: read-modify-write, list, delete, expiry', async () => {
+      const host = (ip: string, at: number, extra: Partial<DefenderHost> = {}): DefenderHost => ({
+        ip,
+        events: [{ at, score: 2 }],
+        banUntil: 0,
+        banMs: 0,
+        updatedAt: at,
+        expiresAt: at + 1000,
+        ...extra,
+      });
+      assert.equal(await provider.getDefenderHost('192.0.2.1'), undefined);
+      const seen: Array<DefenderHost | undefined> = [];
+      const stored = await provider.updateDefenderHost('192.0.2.1', (current) => {
+        seen.push(current);
+        return host('192.0.2.1', 100);
+      });
+      assert.deepEqual(stored, host('192.0.2.1', 100));
+      await provider.updateDefenderHost('192.0.2.1', (current) => {
+        seen.push(current);
+        return { ...current!, events: [...current!.events, { at: 150, score: 1 }] };
+      });
+      assert.deepEqual(seen, [undefined, host('192.0.2.1', 100)]);
+      const fetched = await provider.getDefenderHost('192.0.2.1');
+      assert.deepEqual(fetched?.events, [
+        { at: 100, score: 2 },
+        { at: 150, score: 1 },
+      ]);
+      assert.ok(fetched);
+      fetched.events.push({ at: 1, score: 100 });
+      assert.equal((await provider.getDefenderHost('192.0.2.1'))?.events.length, 2, 'a copy');
+
+      await provider.updateDefenderHost('2001:db8::1', () => host('2001:db8::1', 200));
+      await provider.updateDefenderHost('192.0.2.9', () => host('192.0.2.9', 50));
+      const listed = await provider.listDefenderHosts(1075);
+      assert.deepEqual(
+        listed.map((h) => h.ip),
+        ['2001:db8::1', '192.0.2.1'],
+        'newest first, the expired one left out',
+      );
+      assert.equal(await provider.pruneDefenderHosts({ now: 1075, hardLimit: 0, softLimit: 0 }), 1);
+      assert.equal(await provider.getDefenderHost('192.0.2.9'), undefined);
+
+      assert.equal(await provider.updateDefenderHost('192.0.2.1', () => undefined), undefined);
+      assert.equal(await provider.getDefenderHost('192.0.2.1'), undefined);
+      assert.equal(await provider.deleteDefenderHost('2001:db8::1'), true);
+      assert.equal(await provider.deleteDefenderHost('2001:db8::1'), false);
+    });
+
+    it('prunes defender records past the hard limit: scored before banned, oldest first', async () => {
+      const now = 10_000;
+      const add = (ip: string, updatedAt: number, banUntil = 0) =>
+        provider.updateDefenderHost(ip, () => ({
+          ip,
+          events: [],
+          banUntil,
+          banMs: banUntil > 0 ? 5000 : 0,
+          updatedAt,
+          expiresAt: now + 60_000,
+        }));
+      await add('10.0.0.1', 1, now + 5000);
+      await add('10.0.0.2', 2);
+      await add('10.0.0.3', 3);
+      await add('10.0.0.4', 4, now + 5000);
+      await add('10.0.0.5', 5);
+      assert.equal(await provider.pruneDefenderHosts({ now, hardLimit: 5, softLimit: 3 }), 0);
+      assert.equal(await provider.pruneDefenderHosts({ now, hardLimit: 4, softLimit: 2 }), 3);
+      const left = await provider.listDefenderHosts(now);
+      assert.deepEqual(left.map((h) => h.ip).sort(), ['10.0.0.1', '10.0.0.4']);
     });
 
     it('refuses invalid users with INVALID_ARGUMENT and stores nothing', async () => {

@@ -3,7 +3,18 @@
  * value crosses the boundary as a copy so callers cannot change stored state by accident.
  */
 import { ErrorCode, KubesftpError } from '../errors.js';
-import type { Admin, DataProvider, ListUsersQuery, NewUser, QuotaDelta, User } from './types.js';
+import { DefenderHostMap } from './defender-hosts.js';
+import type {
+  Admin,
+  DataProvider,
+  DefenderHost,
+  DefenderHostChange,
+  DefenderPruneOptions,
+  ListUsersQuery,
+  NewUser,
+  QuotaDelta,
+  User,
+} from './types.js';
 import {
   prepareAdminForStorage,
   prepareUserForStorage,
@@ -30,6 +41,7 @@ export class MemoryProvider implements DataProvider {
   readonly #users = new Map<number, User>();
   readonly #admins = new Map<string, Admin>();
   readonly #secrets = new Map<string, string>();
+  readonly #defenderHosts = new DefenderHostMap();
   #nextUserId = 1;
   #nextAdminId = 1;
 
@@ -146,5 +158,25 @@ export class MemoryProvider implements DataProvider {
       this.#secrets.set(name, value);
     }
     return Promise.resolve(value);
+  }
+
+  getDefenderHost(ip: string): Promise<DefenderHost | undefined> {
+    return this.#defenderHosts.getDefenderHost(ip);
+  }
+
+  listDefenderHosts(now: number): Promise<DefenderHost[]> {
+    return this.#defenderHosts.listDefenderHosts(now);
+  }
+
+  updateDefenderHost(ip: string, change: DefenderHostChange): Promise<DefenderHost | undefined> {
+    return this.#defenderHosts.updateDefenderHost(ip, change);
+  }
+
+  deleteDefenderHost(ip: string): Promise<boolean> {
+    return this.#defenderHosts.deleteDefenderHost(ip);
+  }
+
+  pruneDefenderHosts(options: DefenderPruneOptions): Promise<number> {
+    return this.#defenderHosts.pruneDefenderHosts(options);
   }
 }

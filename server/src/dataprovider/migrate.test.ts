@@ -116,7 +116,7 @@ describe('sqlite provider schema', () => {
     const file = join(dir, 'kubesftp.db');
     assert.deepEqual(
       query<{ version: string }>(file, 'SELECT version FROM schema_version').map((r) => r.version),
-      ['20261128'],
+      ['20261128', '20261130_1'],
     );
     assert.deepEqual(query(file, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
     assert.equal(query(file, 'SELECT * FROM users').length, 1);

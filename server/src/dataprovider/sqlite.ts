@@ -5,7 +5,18 @@
 import Database from 'better-sqlite3';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
-import type { Admin, DataProvider, ListUsersQuery, NewUser, QuotaDelta, User } from './types.js';
+import { SqliteDefenderHosts } from './sqlite-defender.js';
+import type {
+  Admin,
+  DataProvider,
+  DefenderHost,
+  DefenderHostChange,
+  DefenderPruneOptions,
+  ListUsersQuery,
+  NewUser,
+  QuotaDelta,
+  User,
+} from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
   prepareAdminForStorage,
@@ -57,6 +68,7 @@ export class SqliteProvider implements DataProvider {
   /** The quoted users table name, validated as an identifier first. */
   readonly #users: string;
   readonly #statements = new Map<string, Database.Statement>();
+  readonly #defenderHosts: SqliteDefenderHosts;
 
   constructor(options: SqliteOptions) {
     this.#options = options;
@@ -66,6 +78,7 @@ export class SqliteProvider implements DataProvider {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     });
+    this.#defenderHosts = new SqliteDefenderHosts(this.#db, guarded);
   }
 
   /** Statements are prepared on first use: the tables exist only after initialize(). */
@@ -137,6 +150,7 @@ export class SqliteProvider implements DataProvider {
 
   async close(): Promise<void> {
     this.#statements.clear();
+    this.#defenderHosts.clear();
     if (this.#db.open) this.#db.close();
     return Promise.resolve();
   }
@@ -253,5 +267,25 @@ export class SqliteProvider implements DataProvider {
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, `secret ${name} was not stored`);
     return Promise.resolve(row.value);
+  }
+
+  getDefenderHost(ip: string): Promise<DefenderHost | undefined> {
+    return this.#defenderHosts.getDefenderHost(ip);
+  }
+
+  listDefenderHosts(now: number): Promise<DefenderHost[]> {
+    return this.#defenderHosts.listDefenderHosts(now);
+  }
+
+  updateDefenderHost(ip: string, change: DefenderHostChange): Promise<DefenderHost | undefined> {
+    return this.#defenderHosts.updateDefenderHost(ip, change);
+  }
+
+  deleteDefenderHost(ip: string): Promise<boolean> {
+    return this.#defenderHosts.deleteDefenderHost(ip);
+  }
+
+  pruneDefenderHosts(options: DefenderPruneOptions): Promise<number> {
+    return this.#defenderHosts.pruneDefenderHosts(options);
   }
 }

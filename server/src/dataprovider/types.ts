@@ -104,12 +104,63 @@ export interface QuotaDelta {
   reset: boolean;
 }
 
+/** One scored event of a client address. */
+export interface DefenderEvent {
+  /** Unix time in milliseconds. */
+  at: number;
+  score: number;
+}
+
+/** What the defender keeps about one client address. Times are Unix milliseconds. */
+export interface DefenderHost {
+  ip: string;
+  /** Scored events still inside the observation window, oldest first. */
+  events: DefenderEvent[];
+  /** When the current or last ban ends; 0 when the address was never banned. */
+  banUntil: number;
+  /** Length of the last ban in milliseconds; the next ban grows from it. */
+  banMs: number;
+  updatedAt: number;
+  /** From this time on the record holds nothing worth keeping and may be deleted. */
+  expiresAt: number;
+}
+
+/** Computes an address's next record from its current one; undefined deletes it. Synchronous. */
+export type DefenderHostChange = (current: DefenderHost | undefined) => DefenderHost | undefined;
+
+export interface DefenderPruneOptions {
+  /** Records that expired by this time are deleted. */
+  now: number;
+  /** Past this many records, the oldest are deleted down to `softLimit`; 0 means no limit. */
+  hardLimit: number;
+  softLimit: number;
+}
+
+/**
+ * Where the defender keeps scores and bans. Every data provider is one (scores and bans shared
+ * by all servers on it); the defender's memory driver is another.
+ */
+export interface DefenderHostStore {
+  getDefenderHost(ip: string): Promise<DefenderHost | undefined>;
+  /** Records not yet expired at `now`, most recently updated first. */
+  listDefenderHosts(now: number): Promise<DefenderHost[]>;
+  /**
+   * Reads, changes and stores one record as one atomic step, also against other processes on
+   * the same database. Resolves with the stored record.
+   */
+  updateDefenderHost(ip: string, change: DefenderHostChange): Promise<DefenderHost | undefined>;
+  /** Resolves false when there was no record. */
+  deleteDefenderHost(ip: string): Promise<boolean>;
+  /** Deletes expired records and, past the hard limit, the oldest; resolves with the count. */
+  pruneDefenderHosts(options: DefenderPruneOptions): Promise<number>;
+}
+
 /**
  * One interface for every driver. Methods are async even where a driver is synchronous
  * (SQLite) so Postgres and MySQL fit the same seam. Failures throw KubesftpError:
  * NOT_FOUND, CONFLICT (duplicate username), INVALID_ARGUMENT, PROVIDER_UNAVAILABLE.
  */
-export interface DataProvider {
+export interface DataProvider extends DefenderHostStore {
   readonly driver: string;
   /** Applies pending migrations; safe to call on every start and from several pods. */
   initialize(): Promise<void>;

@@ -33,6 +33,8 @@ describe('OpenAPI document', () => {
       'delete /api/v1/user/{id}',
       'get /api/v1/connection',
       'delete /api/v1/connection/{id}',
+      'get /api/v1/defender/hosts',
+      'delete /api/v1/defender/hosts/{ip}',
     ];
     for (const route of expected) {
       const [method, url] = route.split(' ') as [string, string];

@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { AdminAuthenticator, DEFAULT_ADMIN_TOKEN_TTL } from './admin-auth.js';
 import { connectionRoutes } from './connection-routes.js';
+import { defenderRoutes } from './defender-routes.js';
 import { healthRoutes } from './health.js';
 import { installErrorHandlers } from './http-errors.js';
 import { createMetricsRegistry, installRequestCounter, metricsRoutes } from './metrics.js';
@@ -30,6 +31,7 @@ async function registerAdminApi(
         usersBaseDir: deps.config.users_base_dir,
       });
       await adminApi.register(connectionRoutes, { connections: deps.connections });
+      await adminApi.register(defenderRoutes, { defender: deps.defender });
     },
     { prefix: API_PREFIX },
   );

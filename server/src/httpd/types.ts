@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { DataProvider } from '../dataprovider/types.js';
+import type { DefenderAdmin } from './defender-routes.js';
 
 /** One live SFTP/SCP/SSH connection as the REST API reports it. */
 export interface ConnectionInfo {
@@ -49,6 +50,8 @@ export interface HttpServerDeps {
   logger: FastifyBaseLogger;
   config: HttpdConfig;
   connections?: ActiveConnections;
+  /** Without one, the defender routes list nothing and unban nothing. */
+  defender?: DefenderAdmin;
   version: string;
   /** Where /metrics reads from; a fresh registry with process metrics when absent. */
   metricsRegistry?: Registry;

@@ -14,6 +14,14 @@ export interface AuthFailure {
   error: string;
 }
 
+/**
+ * Why an attempt failed, for the defender: only guessing (an unknown user, a wrong password or
+ * signature) counts against the client address. A key offered without a signature only asks
+ * whether the key would do; a refused login with the right credentials is a policy matter.
+ */
+export type FailureCause =
+  'unknown_user' | 'bad_credentials' | 'key_probe' | 'refused_by_policy' | 'error';
+
 export interface AuthenticatorOptions {
   provider: DataProvider;
   clientIp: string;
@@ -21,7 +29,7 @@ export interface AuthenticatorOptions {
   maxAttempts: number;
   /** Sessions the user already has; compared with max_sessions. */
   sessionsOf(username: string): number;
-  onFailure(failure: AuthFailure): void;
+  onFailure(failure: AuthFailure, cause: FailureCause): void;
   /** Called when the attempt budget is spent; the caller ends the connection. */
   onTooManyAttempts(): void;
 }
@@ -29,8 +37,9 @@ export interface AuthenticatorOptions {
 const METHODS: AuthContext['method'][] = ['publickey', 'password'];
 
 /**
- * Authenticates one SSH connection's attempts. A key "query" (no signature) is not an attempt;
- * every failed password or signed key is. The reason a login failed goes to the log only.
+ * Authenticates one SSH connection's attempts. Every refused attempt counts towards the
+ * attempt budget, a refused key query too (as OpenSSH counts it); a key the user owns is
+ * answered "ok to sign" without counting. The reason a login failed goes to the log only.
  */
 export class Authenticator {
   readonly #options: AuthenticatorOptions;
@@ -52,16 +61,25 @@ export class Authenticator {
       return;
     }
     const loginType: LoginType = ctx.method === 'password' ? 'password' : 'public_key';
+    let cause: FailureCause = 'error';
     try {
       const user = await this.#options.provider.getUserByUsername(ctx.username);
       const verdict = await this.#verify(ctx, user);
       if (verdict === 'query-ok') return ctx.accept();
-      if (user === undefined || verdict !== 'ok') throw new Error('invalid credentials');
+      if (user === undefined || verdict !== 'ok') {
+        cause = failureCause(verdict, user);
+        throw new Error('invalid credentials');
+      }
+      cause = 'refused_by_policy';
       this.#checkPolicy(user);
       this.#user = user;
       ctx.accept();
     } catch (err) {
-      this.#fail(ctx, loginType, toKubesftpError(err).message);
+      this.#fail(
+        ctx,
+        { username: ctx.username, loginType, error: toKubesftpError(err).message },
+        cause,
+      );
     }
   }
 
@@ -71,7 +89,9 @@ export class Authenticator {
       const ok = await verifyPassword(ctx.password, user?.password || UNKNOWN_USER_HASH);
       return ok && user !== undefined && user.password !== '' ? 'ok' : 'bad';
     }
-    if (ctx.method !== 'publickey' || user === undefined) return 'bad';
+    if (ctx.method !== 'publickey') return 'bad';
+    const query = ctx.signature === undefined || ctx.blob === undefined;
+    if (user === undefined) return query ? 'query-refused' : 'bad';
     return verifyPublicKey(ctx, user);
   }
 
@@ -82,22 +102,29 @@ export class Authenticator {
     }
   }
 
-  #fail(ctx: AuthContext, loginType: LoginType, error: string): void {
+  #fail(ctx: AuthContext, failure: AuthFailure, cause: FailureCause): void {
     this.#failures += 1;
-    this.#options.onFailure({ username: ctx.username, loginType, error });
+    this.#options.onFailure(failure, cause);
     ctx.reject(METHODS);
     const max = this.#options.maxAttempts;
     if (max >= 0 && this.#failures >= max) this.#options.onTooManyAttempts();
   }
 }
 
-type Verdict = 'ok' | 'query-ok' | 'bad';
+type Verdict = 'ok' | 'query-ok' | 'query-refused' | 'bad';
+
+function failureCause(verdict: Verdict, user: User | undefined): FailureCause {
+  if (verdict === 'query-refused') return 'key_probe';
+  return user === undefined ? 'unknown_user' : 'bad_credentials';
+}
 
 /** A key the user owns: a query without signature is answered "ok to sign", a signature is checked. */
 function verifyPublicKey(ctx: PublicKeyAuthContext, user: User): Verdict {
   const stored = matchPublicKey(user.public_keys, ctx.key.algo, ctx.key.data);
+  if (ctx.signature === undefined || ctx.blob === undefined) {
+    return stored === undefined ? 'query-refused' : 'query-ok';
+  }
   if (stored === undefined) return 'bad';
-  if (ctx.signature === undefined || ctx.blob === undefined) return 'query-ok';
   const parsed = ssh2.utils.parseKey(stored);
   if (parsed instanceof Error) return 'bad';
   // A public key line parses to one key; the array form only comes from private key files.

@@ -1,4 +1,4 @@
-import type { Connection, ServerChannel, Session } from 'ssh2';
+import type { AcceptConnection, Connection, RejectConnection, ServerChannel, Session } from 'ssh2';
 import type { Logger } from 'pino';
 import type { User } from '../dataprovider/types.js';
 import { serveSftp, type SftpSession } from '../sftp/engine.js';
@@ -23,10 +23,29 @@ interface ClientSessionOptions {
   log: Logger;
 }
 
+/** What the client sees when it asks for a command or a shell. */
+export const COMMANDS_UNAVAILABLE =
+  'kubesftp: this server only serves SFTP; commands and shells are not available\n';
+const SUBSYSTEM_UNAVAILABLE = 'kubesftp: this server only serves the sftp subsystem\n';
+const HOME_UNAVAILABLE = 'kubesftp: your home directory cannot be opened now; try again later\n';
+
+/**
+ * Ends a request that cannot be served the way a client reports it: a line on stderr, exit
+ * status 1, and the channel closed, so the client exits at once instead of waiting.
+ */
+function refuseRequest(channel: ServerChannel | undefined, message: string): void {
+  if (channel === undefined) return;
+  channel.stderr.write(message);
+  channel.exit(1);
+  channel.end();
+}
+
 /** One authenticated SSH connection: its registry entry, idle timer and channels. */
 export class ClientSession {
   readonly #o: ClientSessionOptions;
   readonly #sftpSessions = new Set<SftpSession>();
+  /** Session channels open now, bounded by max_channels_per_connection. */
+  #openChannels = 0;
   #lastActivity = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -52,7 +71,7 @@ export class ClientSession {
       .catch((err: unknown) => this.#o.log.warn({ err }, 'unable to update last login'));
     this.#armIdleTimer();
     this.#o.log.info({ username: user.username, client_ip: this.#o.clientIp }, 'user logged in');
-    client.on('session', (accept) => this.#onSession(accept()));
+    client.on('session', (accept, reject) => this.#openSession(accept, reject));
     client.on('close', () => this.#onClose());
   }
 
@@ -83,29 +102,48 @@ export class ClientSession {
     this.#idleTimer.unref();
   }
 
-  #onSession(session: Session): void {
-    session.on('subsystem', (accept, reject, info) => {
-      if (info.name !== 'sftp') return reject();
-      this.#startSftp(accept()).catch((err: unknown) => {
+  #openSession(accept: AcceptConnection<Session>, reject: RejectConnection): void {
+    const max = this.#o.deps.settings.maxChannelsPerConnection;
+    if (this.#openChannels >= max) {
+      this.#o.log.info({ max_channels: max }, 'session channel refused: too many open');
+      return reject();
+    }
+    this.#openChannels += 1;
+    const session = accept();
+    session.once('close', () => (this.#openChannels -= 1));
+    this.#serveRequests(session);
+  }
+
+  #serveRequests(session: Session): void {
+    session.on('subsystem', (accept, _reject, info) => {
+      const channel = accept();
+      if (info.name !== 'sftp') return refuseRequest(channel, SUBSYSTEM_UNAVAILABLE);
+      this.#startSftp(channel).catch((err: unknown) => {
         this.#o.log.error({ err }, 'unable to start the sftp subsystem');
       });
     });
     // Commands over exec (scp -O, checksums, rsync, git) are not served yet.
-    session.on('exec', (_accept, reject) => reject());
-    session.on('shell', (_accept, reject) => reject());
+    session.on('exec', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
+    session.on('shell', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
     session.on('pty', (_accept, reject) => reject?.());
+    session.on('x11', (_accept, reject) => reject?.());
+    session.on('auth-agent', (_accept, reject) => reject?.());
     session.on('env', (accept) => accept?.());
   }
 
-  async #startSftp(channel: ServerChannel): Promise<void> {
-    const { deps, user, connectionId } = this.#o;
-    this.#touch();
-    const vfs = await deps.openUserFs(user, { connectionId, protocol: 'SFTP', touch: this.#touch });
+  async #startSftp(channel: ServerChannel | undefined): Promise<void> {
+    if (channel === undefined) return;
+    const vfs = await this.#openFs().catch((err: unknown) => {
+      this.#o.log.error({ err, username: this.#o.user.username }, 'unable to open the user home');
+      refuseRequest(channel, HOME_UNAVAILABLE);
+    });
+    if (vfs === undefined) return;
     const sftp = serveSftp({
       stream: channel,
       vfs,
+      limits: this.#o.deps.settings.sftpLimits,
       logger: this.#o.log,
-      username: user.username,
+      username: this.#o.user.username,
       beforeEnd: () => channel.exit(0),
       releaseChunk: releaseIncomingPacket,
     });
@@ -116,6 +154,12 @@ export class ClientSession {
       this.#sftpSessions.delete(sftp);
       await vfs.close();
     }
+  }
+
+  #openFs(): Promise<Vfs> {
+    const { deps, user, connectionId } = this.#o;
+    this.#touch();
+    return deps.openUserFs(user, { connectionId, protocol: 'SFTP', touch: this.#touch });
   }
 
   #onClose(): void {

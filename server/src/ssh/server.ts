@@ -4,10 +4,18 @@ import ssh2 from 'ssh2';
 import type { Algorithms, ClientInfo, Connection, ServerConfig } from 'ssh2';
 import type { Logger } from 'pino';
 import type { DataProvider } from '../dataprovider/types.js';
+import type { HostEvent } from '../defender/index.js';
+import { normalizeClientIp } from '../session/ip-ranges.js';
 import type { ConnectionRegistry } from '../session/registry.js';
-import { normalizeClientIp } from '../session/login.js';
-import { Authenticator, type AuthFailure } from './authenticate.js';
+import type { SftpLimits } from '../sftp/context.js';
+import { Authenticator, type AuthFailure, type FailureCause } from './authenticate.js';
 import { ClientSession, type OpenUserFs } from './client-session.js';
+import {
+  ConnectionGate,
+  type ConnectionLimits,
+  type GateDefender,
+  type GateTicket,
+} from './connection-gate.js';
 import { coalesceWrites } from './write-coalescing.js';
 
 export interface SshSettings {
@@ -26,6 +34,18 @@ export interface SshSettings {
   /** Window granted on each channel; larger windows keep fast uploads streaming. */
   channelWindowSize: number;
   hostKeys: Buffer[];
+  /** Checked at TCP accept, before ssh2 reads a byte. */
+  connectionLimits: ConnectionLimits;
+  /** Session channels one connection may have open at once. */
+  maxChannelsPerConnection: number;
+  /** Bounds of each SFTP session. */
+  sftpLimits: Pick<SftpLimits, 'maxOpenHandles' | 'maxInFlightBytes'>;
+}
+
+/** What the SSH server asks of the brute-force defender. */
+export interface SshDefender extends GateDefender {
+  /** Resolves true when the address is banned after the event. */
+  record(ip: string, event: HostEvent): Promise<boolean>;
 }
 
 export interface SshServerDeps {
@@ -35,6 +55,10 @@ export interface SshServerDeps {
   logger: Logger;
   openUserFs: OpenUserFs;
   onConnectionFailed(failure: AuthFailure & { clientIp: string }): void;
+  /** Without one, nothing is blocked, banned or scored. */
+  defender?: SshDefender;
+  /** The max_startups draw, uniform in [0, 1); Math.random unless a test fixes it. */
+  random?: () => number;
 }
 
 export interface SshServer {
@@ -48,12 +72,28 @@ interface PendingLogin {
   socket: Socket;
   timer: NodeJS.Timeout;
   authTried: boolean;
+  ticket: GateTicket;
   /** Stops the timer and forgets the socket: it logged in, or it is gone. */
   settle(): void;
 }
 
+/** Failures that count against the client address; the others are not guessing. */
+const DEFENDER_EVENTS: Partial<Record<FailureCause, HostEvent>> = {
+  unknown_user: 'invalid_user',
+  bad_credentials: 'failed_login',
+};
+
 const socketKey = (address: string | undefined, port: number | undefined): string =>
   `${address ?? ''}:${port ?? ''}`;
+
+/** What the listener's helpers share. */
+interface ListenerState {
+  deps: SshServerDeps;
+  ssh: ssh2.Server;
+  gate: ConnectionGate;
+  pending: Map<string, PendingLogin>;
+  stopping: boolean;
+}
 
 export function createSshServer(deps: SshServerDeps): SshServer {
   const { settings } = deps;
@@ -65,32 +105,30 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     channelWindowSize: settings.channelWindowSize,
   };
   const pending = new Map<string, PendingLogin>();
-  const ssh = new ssh2.Server(config, (client, info) =>
-    acceptClient({ deps, client, info, pending: pending.get(socketKey(info.ip, info.port)) }),
-  );
+  const state: ListenerState = {
+    deps,
+    pending,
+    stopping: false,
+    ssh: new ssh2.Server(config, (client, info) =>
+      acceptClient({ deps, client, info, pending: pending.get(socketKey(info.ip, info.port)) }),
+    ),
+    gate: new ConnectionGate({
+      limits: settings.connectionLimits,
+      defender: deps.defender,
+      random: deps.random,
+      onDefenderError: (err) => deps.logger.warn({ err }, 'defender unavailable'),
+    }),
+  };
   // Our own listener: ssh2 reports a client only once it has sent its identification, so a
-  // client that sends nothing would otherwise hold its socket forever.
+  // client that sends nothing would otherwise hold its socket forever; and the gate decides
+  // before ssh2 spends anything on a newcomer.
   const listener = createServer((socket) => {
-    const key = socketKey(socket.remoteAddress, socket.remotePort);
-    const login: PendingLogin = {
-      socket,
-      authTried: false,
-      settle: () => {
-        clearTimeout(login.timer);
-        pending.delete(key);
-      },
-      timer: setTimeout(() => {
-        if (!login.authTried) {
-          const clientIp = normalizeClientIp(socket.remoteAddress ?? '');
-          deps.onConnectionFailed(noAuthFailure(clientIp, 'login grace time exceeded'));
-        }
-        socket.destroy();
-      }, settings.loginGraceMs),
-    };
-    pending.set(key, login);
-    socket.once('close', () => login.settle());
-    coalesceWrites(socket);
-    ssh.injectSocket(socket);
+    // Until ssh2 takes the socket, a reset must not become an uncaught error.
+    socket.on('error', () => undefined);
+    admitSocket(state, socket).catch((err: unknown) => {
+      deps.logger.error({ err }, 'unable to admit a connection');
+      socket.destroy();
+    });
   });
   listener.on('error', (err: Error) => deps.logger.error({ err }, 'ssh listener error'));
   return {
@@ -104,11 +142,75 @@ export function createSshServer(deps: SshServerDeps): SshServer {
       }),
     stopAccepting: () =>
       new Promise((resolve) => {
+        state.stopping = true;
         listener.close(() => resolve());
         // Logins still in progress are refused too; sessions already open get the grace period.
         for (const login of pending.values()) login.socket.destroy();
       }),
   };
+}
+
+/** Serves the socket if the gate admits it; otherwise logs why and closes it. */
+async function admitSocket(state: ListenerState, socket: Socket): Promise<void> {
+  const clientIp = normalizeClientIp(socket.remoteAddress ?? '');
+  const admission = await state.gate.admit(clientIp);
+  if (!admission.admitted || state.stopping) {
+    if (admission.admitted) admission.ticket.release();
+    const reason = admission.admitted ? 'shutting down' : admission.reason;
+    state.deps.logger.warn({ client_ip: clientIp, reason }, 'connection refused');
+    socket.destroy();
+    return;
+  }
+  if (socket.destroyed) return admission.ticket.release();
+  trackLogin(state, { socket, clientIp, ticket: admission.ticket });
+  coalesceWrites(socket);
+  state.ssh.injectSocket(socket);
+}
+
+/** Starts the login grace timer of an admitted socket and counts it until it closes. */
+function trackLogin(
+  state: ListenerState,
+  admitted: { socket: Socket; clientIp: string; ticket: GateTicket },
+): void {
+  const { deps, pending } = state;
+  const { socket, clientIp, ticket } = admitted;
+  const key = socketKey(socket.remoteAddress, socket.remotePort);
+  const login: PendingLogin = {
+    socket,
+    ticket,
+    authTried: false,
+    settle: () => {
+      clearTimeout(login.timer);
+      pending.delete(key);
+    },
+    timer: setTimeout(() => {
+      if (!login.authTried) {
+        deps.onConnectionFailed(noAuthFailure(clientIp, 'login grace time exceeded'));
+      }
+      socket.destroy();
+    }, deps.settings.loginGraceMs),
+  };
+  pending.set(key, login);
+  socket.once('close', () => {
+    login.settle();
+    ticket.release();
+    if (!login.authTried && !state.stopping) void recordEvent(deps, clientIp, 'no_auth');
+  });
+}
+
+/** Scores an event; resolves true when the address is banned now. Errors only get logged. */
+async function recordEvent(
+  deps: SshServerDeps,
+  clientIp: string,
+  event: HostEvent,
+): Promise<boolean> {
+  if (deps.defender === undefined) return false;
+  try {
+    return await deps.defender.record(clientIp, event);
+  } catch (err) {
+    deps.logger.warn({ err, client_ip: clientIp }, 'defender unavailable');
+    return false;
+  }
 }
 
 function acceptClient(options: {
@@ -126,7 +228,16 @@ function acceptClient(options: {
     clientIp,
     maxAttempts: deps.settings.maxAuthTries,
     sessionsOf: (username) => deps.registry.countFor(username),
-    onFailure: (failure) => deps.onConnectionFailed({ ...failure, clientIp }),
+    onFailure: (failure, cause) => {
+      deps.onConnectionFailed({ ...failure, clientIp });
+      const event = DEFENDER_EVENTS[cause];
+      if (event === undefined) return;
+      void recordEvent(deps, clientIp, event).then((banned) => {
+        if (!banned) return;
+        log.info({ client_ip: clientIp }, 'closing the connection of a banned address');
+        client.end();
+      });
+    },
     onTooManyAttempts: () => client.end(),
   });
   client.on('authentication', (ctx) => {
@@ -135,6 +246,7 @@ function acceptClient(options: {
   });
   client.on('ready', () => {
     pending?.settle();
+    pending?.ticket.loggedIn();
     const user = auth.user;
     if (user === undefined) return client.end();
     const clientVersion = info.header.identRaw;
