@@ -26,7 +26,14 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   await mkdir(configDir, { recursive: true });
   const httpPort = await freePort();
   const adminPassword = randomBytes(18).toString('base64url');
-  const invocation = serveInvocation({ configDir, httpPort, adminPassword, verbose: false });
+  const invocation = serveInvocation({
+    configDir,
+    httpPort,
+    adminPassword,
+    verbose: false,
+    // sshd has no per-address bound by default; neither does kubesftp here, so both admit alike.
+    env: { KUBESFTP_SFTPD__MAX_PER_HOST_CONNECTIONS: '0' },
+  });
   const child = spawnTracked({ command: process.execPath, ...invocation });
   child.stdout!.resume();
   let ports: { sftpPort: number; httpPort: number };
