@@ -7,7 +7,7 @@ import { healthRoutes } from './health.js';
 import { installErrorHandlers } from './http-errors.js';
 import { createMetricsRegistry, installRequestCounter, metricsRoutes } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
-import { publicRoutes } from './public-routes.js';
+import { DEFAULT_TOKEN_RATE_LIMIT, publicRoutes } from './public-routes.js';
 import { installRequestLog } from './request-log.js';
 import type { HttpServer, HttpServerDeps } from './types.js';
 import { userRoutes } from './user-routes.js';
@@ -56,7 +56,12 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
   installRequestLog(app);
   installRequestCounter(app, registry);
   await registerOpenApi(app);
-  await app.register(publicRoutes, { prefix: API_PREFIX, authenticator, version: deps.version });
+  await app.register(publicRoutes, {
+    prefix: API_PREFIX,
+    authenticator,
+    version: deps.version,
+    tokenRateLimit: deps.config.token_rate_limit ?? DEFAULT_TOKEN_RATE_LIMIT,
+  });
   await registerAdminApi(app, deps, authenticator);
   await app.register(healthRoutes, { provider: deps.provider });
   await app.register(metricsRoutes, { registry });
