@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -114,12 +114,39 @@ describe('sqlite provider schema', () => {
     );
     await again.close();
     const file = join(dir, 'kubesftp.db');
+    const shipped = await loadMigrations(findMigrationsDir('sqlite'), { users_table: 'users' });
     assert.deepEqual(
-      query<{ version: string }>(file, 'SELECT version FROM schema_version').map((r) => r.version),
-      ['20261128'],
+      query<{ version: string }>(file, 'SELECT version FROM schema_version ORDER BY rowid').map(
+        (r) => r.version,
+      ),
+      shipped.map((m) => m.version),
     );
     assert.deepEqual(query(file, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
     assert.equal(query(file, 'SELECT * FROM users').length, 1);
+  });
+
+  it('keeps administrators of the first schema active when it adds admin status', async () => {
+    const first = join(dir, 'first-schema');
+    mkdirSync(first);
+    const shippedDir = findMigrationsDir('sqlite');
+    writeFileSync(join(first, '20261128.sql'), readFileSync(join(shippedDir, '20261128.sql')));
+    const old = await openSqlite({ migrationsDir: first });
+    await old.initialize();
+    const db = new Database(join(dir, 'kubesftp.db'));
+    db.prepare("INSERT INTO admins (username, password) VALUES ('veteran', '$1$x$y')").run();
+    db.close();
+    await old.close();
+    const upgraded = await openSqlite();
+    await upgraded.initialize();
+    const veteran = await upgraded.getAdminByUsername('veteran');
+    await upgraded.close();
+    assert.deepEqual(veteran, {
+      id: 1,
+      username: 'veteran',
+      password: '$1$x$y',
+      status: 1,
+      description: '',
+    });
   });
 
   it('refuses to start on a database migrated by a newer kubesftp', async () => {

@@ -5,9 +5,19 @@
 import Database from 'better-sqlite3';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
-import type { Admin, DataProvider, ListUsersQuery, NewUser, QuotaDelta, User } from './types.js';
+import type {
+  Admin,
+  DataProvider,
+  ListAdminsQuery,
+  ListUsersQuery,
+  NewAdmin,
+  NewUser,
+  QuotaDelta,
+  User,
+} from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
+  lastActiveAdmin,
   prepareAdminForStorage,
   prepareUserForStorage,
   validateListQuery,
@@ -49,6 +59,10 @@ function notFound(what: string): KubesftpError {
 }
 
 const ASSIGNMENTS = USER_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+
+/** True when an admin other than @username is active; guards the last one in the same statement. */
+const ANOTHER_ACTIVE_ADMIN =
+  'EXISTS (SELECT 1 FROM admins WHERE status = 1 AND username <> @username)';
 
 export class SqliteProvider implements DataProvider {
   readonly driver = 'sqlite';
@@ -224,15 +238,54 @@ export class SqliteProvider implements DataProvider {
     );
   }
 
-  async addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin> {
+  async listAdmins(query: ListAdminsQuery): Promise<Admin[]> {
+    validateListQuery(query);
+    const order = query.order === 'DESC' ? 'DESC' : 'ASC';
+    return Promise.resolve(
+      this.#all<Admin>(
+        `SELECT * FROM admins ORDER BY username ${order} LIMIT @limit OFFSET @offset`,
+        { limit: query.limit, offset: query.offset },
+      ),
+    );
+  }
+
+  async addAdmin(admin: NewAdmin): Promise<Admin> {
     const prepared = await prepareAdminForStorage(admin);
     const row = this.#get<Admin>(
-      'INSERT INTO admins (username, password) VALUES (@username, @password) RETURNING *',
+      `INSERT INTO admins (username, password, status, description)
+       VALUES (@username, @password, @status, @description) RETURNING *`,
       prepared,
     );
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, 'the new admin was not returned');
     return row;
+  }
+
+  async updateAdmin(admin: NewAdmin): Promise<Admin> {
+    const existing = await this.getAdminByUsername(admin.username);
+    if (existing === undefined) throw notFound(`admin ${admin.username}`);
+    const prepared = await prepareAdminForStorage(admin, existing);
+    const row = this.#get<Admin>(
+      `UPDATE admins SET password = @password, status = @status, description = @description
+       WHERE username = @username AND (@status = 1 OR ${ANOTHER_ACTIVE_ADMIN}) RETURNING *`,
+      prepared,
+    );
+    if (row === undefined) throw await this.#lastAdminOrMissing(admin.username, 'disabled');
+    return row;
+  }
+
+  async deleteAdmin(username: string): Promise<void> {
+    const sql = `DELETE FROM admins WHERE username = @username AND (status = 0 OR ${ANOTHER_ACTIVE_ADMIN})`;
+    if (this.#changes(sql, { username }) === 0) {
+      throw await this.#lastAdminOrMissing(username, 'deleted');
+    }
+  }
+
+  /** Why a guarded admin write changed nothing: the admin is gone, or it is the last active one. */
+  async #lastAdminOrMissing(username: string, verb: string): Promise<KubesftpError> {
+    if ((await this.getAdminByUsername(username)) === undefined)
+      return notFound(`admin ${username}`);
+    return lastActiveAdmin(verb);
   }
 
   async countAdmins(): Promise<number> {
