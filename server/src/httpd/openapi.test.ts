@@ -33,6 +33,12 @@ describe('OpenAPI document', () => {
       'delete /api/v1/user/{id}',
       'get /api/v1/connection',
       'delete /api/v1/connection/{id}',
+      'get /api/v1/admins',
+      'post /api/v1/admins',
+      'get /api/v1/admins/{username}',
+      'put /api/v1/admins/{username}',
+      'delete /api/v1/admins/{username}',
+      'put /api/v1/admin/changepwd',
     ];
     for (const route of expected) {
       const [method, url] = route.split(' ') as [string, string];
@@ -45,5 +51,7 @@ describe('OpenAPI document', () => {
     const user = doc.components.schemas.User?.properties ?? {};
     assert.ok('username' in user && !('password' in user));
     assert.ok('password' in (doc.components.schemas.UserInput?.properties ?? {}));
+    const admin = doc.components.schemas.Admin?.properties ?? {};
+    assert.ok('username' in admin && !('password' in admin));
   });
 });

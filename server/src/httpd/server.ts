@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { AdminAuthenticator, DEFAULT_ADMIN_TOKEN_TTL } from './admin-auth.js';
+import { adminRoutes } from './admin-routes.js';
 import { connectionRoutes } from './connection-routes.js';
 import { healthRoutes } from './health.js';
 import { installErrorHandlers } from './http-errors.js';
@@ -22,9 +23,11 @@ async function registerAdminApi(
 ): Promise<void> {
   await app.register(
     async (adminApi) => {
+      adminApi.decorateRequest('adminUsername', '');
       adminApi.addHook('onRequest', async (request) => {
-        await authenticator.verifyToken(request.headers.authorization);
+        request.adminUsername = await authenticator.verifyToken(request.headers.authorization);
       });
+      await adminApi.register(adminRoutes, { provider: deps.provider });
       await adminApi.register(userRoutes, {
         provider: deps.provider,
         usersBaseDir: deps.config.users_base_dir,

@@ -61,3 +61,10 @@ export interface HttpServer {
   listen(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
 }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The admin whose token authorized the request; set on every route behind the token check. */
+    adminUsername: string;
+  }
+}
