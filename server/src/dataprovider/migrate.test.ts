@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -177,6 +186,62 @@ describe('sqlite provider schema', () => {
     await assert.rejects(openSqlite({ usersTable: 'users"; DROP TABLE admins; --' }), (err) =>
       isKubesftpError(err, ErrorCode.CONFIG_INVALID),
     );
+  });
+});
+
+describe('sqlite database file', () => {
+  it('is created with its -wal and -shm files as 0600, even under a umask of 0', async () => {
+    const previous = process.umask(0);
+    try {
+      const provider = await openSqlite();
+      await provider.initialize();
+      await provider.addAdmin({ username: 'root', password: 'root pass' });
+      for (const suffix of ['', '-wal', '-shm']) {
+        const file = join(dir, `kubesftp.db${suffix}`);
+        assert.equal(statSync(file).mode & 0o777, 0o600, file);
+      }
+      await provider.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('refuses a database file others can access or its group can write, and names the fix', async () => {
+    const file = join(dir, 'kubesftp.db');
+    const first = await openSqlite();
+    await first.initialize();
+    await first.close();
+    for (const [target, mode] of [
+      [file, 0o644],
+      [file, 0o660],
+      [`${file}-wal`, 0o606],
+    ] as const) {
+      if (target !== file) writeFileSync(target, '', { mode: 0o600 });
+      chmodSync(target, mode);
+      await assert.rejects(openSqlite(), (err) => {
+        assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID), String(err));
+        assert.ok(err.message.startsWith(`data_provider.name: the sqlite database ${target} `));
+        assert.ok(err.message.includes(`chmod 600 ${target}`), err.message);
+        return true;
+      });
+      chmodSync(target, 0o600);
+    }
+    rmSync(`${file}-wal`);
+    chmodSync(file, 0o640);
+    const groupReadable = await openSqlite();
+    await groupReadable.initialize();
+    await groupReadable.close();
+  });
+
+  it('names the file when it cannot be created', async () => {
+    const missing = join(dir, 'no-such-dir', 'kubesftp.db');
+    await assert.rejects(openSqlite({ name: missing }), (err) => {
+      assert.ok(isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE), String(err));
+      assert.ok(
+        err.message.startsWith(`data_provider.name: cannot open the sqlite database ${missing}: `),
+      );
+      return true;
+    });
   });
 });
 

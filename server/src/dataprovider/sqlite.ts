@@ -2,8 +2,10 @@
  * The embedded default driver: one SQLite file in WAL mode, so readers never wait on the
  * writer and several processes on one host can share it.
  */
+import { statSync, type Stats } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
+import { assertPrivateMode, createPrivateFileSync } from '../private-files.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import type {
   Admin,
@@ -54,6 +56,54 @@ function guarded<T>(fn: () => T): T {
   }
 }
 
+function cannotOpen(dbPath: string, err: unknown): KubesftpError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new KubesftpError(
+    ErrorCode.PROVIDER_UNAVAILABLE,
+    `data_provider.name: cannot open the sqlite database ${dbPath}: ${message}`,
+    { cause: err },
+  );
+}
+
+/** SQLite creates the -wal and -shm files with the database file's mode, fixed past the umask. */
+const DATABASE_FILE_SUFFIXES = ['', '-wal', '-shm'];
+
+function assertDatabaseFilesPrivate(dbPath: string): void {
+  for (const suffix of DATABASE_FILE_SUFFIXES) {
+    const file = `${dbPath}${suffix}`;
+    let stats: Stats;
+    try {
+      stats = statSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw cannotOpen(dbPath, err);
+    }
+    // Anything but a file is left for SQLite to refuse with its own reason.
+    if (!stats.isFile()) continue;
+    assertPrivateMode({
+      path: file,
+      mode: stats.mode,
+      key: 'data_provider.name',
+      what: 'sqlite database',
+    });
+  }
+}
+
+/** Opens the database file, creating it first as a private file: it holds password hashes. */
+function openPrivateDatabase(dbPath: string): Database.Database {
+  try {
+    createPrivateFileSync(dbPath);
+  } catch (err) {
+    throw cannotOpen(dbPath, err);
+  }
+  assertDatabaseFilesPrivate(dbPath);
+  try {
+    return new Database(dbPath);
+  } catch (err) {
+    throw cannotOpen(dbPath, err);
+  }
+}
+
 function notFound(what: string): KubesftpError {
   return new KubesftpError(ErrorCode.NOT_FOUND, `${what} not found`);
 }
@@ -75,7 +125,7 @@ export class SqliteProvider implements DataProvider {
   constructor(options: SqliteOptions) {
     this.#options = options;
     this.#users = `"${validateTableName(options.usersTable, 'data_provider.users_table')}"`;
-    this.#db = guarded(() => new Database(options.path));
+    this.#db = openPrivateDatabase(options.path);
     guarded(() => {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
