@@ -19,6 +19,8 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   CONFIG_INVALID: 'CONFIG_INVALID',
+  /** Refused because too many requests were made recently or are already in progress. */
+  RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

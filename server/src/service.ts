@@ -4,6 +4,7 @@
  * independent services in one process.
  */
 import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { effectiveBanner, effectiveMaxAuthTries, umaskValue } from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
@@ -22,7 +23,8 @@ import type { AuthFailure } from './ssh/authenticate.js';
 import { parseMaxStartups } from './ssh/connection-gate.js';
 import { loadOrCreateHostKeys } from './ssh/hostkeys.js';
 import { createSshServer, type SshServer } from './ssh/server.js';
-import { nativeCryptoAvailable } from './ssh/transport-options.js';
+import { assertTransportPatchApplied, nativeCryptoAvailable } from './ssh/transport-options.js';
+import { StartedParts, listenFailure } from './startup.js';
 import { versionString } from './version.js';
 
 export interface ServiceLogging {
@@ -40,31 +42,68 @@ export interface RunningService {
   shutdown(graceMs: number): Promise<void>;
 }
 
-export async function startService(options: {
+export interface StartServiceOptions {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   adminPassword?: string;
   /** Where the generated admin password is shown, once; never the log. */
   announce(text: string): void;
-}): Promise<RunningService> {
+  /** Throws when the ssh2 patch is missing; tests replace it. */
+  checkTransport?: () => void;
+}
+
+/**
+ * Starts every part or none: a part that cannot start (provider, host keys, a listener)
+ * closes the parts already started, and its error reaches the caller.
+ */
+export async function startService(options: StartServiceOptions): Promise<RunningService> {
   const { loaded, logging } = options;
-  const { config, configDir } = loaded;
   const log = logging.component('service');
   for (const warning of loaded.warnings) log.warn({ key: warning.key }, warning.message);
   log.info(
     { native_crypto: nativeCryptoAvailable(), version: versionString() },
     'starting kubesftp',
   );
-
+  (options.checkTransport ?? assertTransportPatchApplied)();
   // Local homes are confined through /proc/self/fd; without it no user could be served safely.
   await assertProcFdAvailable();
+  const started = new StartedParts(log);
+  try {
+    return await startParts({ ...options, log, started });
+  } catch (err) {
+    await started.closeAll();
+    throw err;
+  }
+}
+
+async function openProvider(loaded: LoadedConfig, started: StartedParts): Promise<DataProvider> {
+  const { config, configDir } = loaded;
   const provider = await createDataProvider({
     driver: config.data_provider.driver,
     name: config.data_provider.name,
     configDir,
     usersTable: config.data_provider.users_table,
   });
+  started.add('data provider', () => provider.close());
   await provider.initialize();
+  return provider;
+}
+
+async function listenSftp(ssh: SshServer, config: LoadedConfig['config']): Promise<AddressInfo> {
+  try {
+    return await ssh.listen();
+  } catch (err) {
+    const { bind_address: address, bind_port: port } = config.sftpd;
+    throw listenFailure({ section: 'sftpd', address, port }, err);
+  }
+}
+
+async function startParts(
+  options: StartServiceOptions & { log: Logger; started: StartedParts },
+): Promise<RunningService> {
+  const { loaded, logging, log, started } = options;
+  const { config } = loaded;
+  const provider = await openProvider(loaded, started);
   const admin = await ensureAdmin(provider, { password: options.adminPassword });
   if (admin.created && admin.password !== undefined) {
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
@@ -73,7 +112,8 @@ export async function startService(options: {
   const registry = new ConnectionRegistry();
   const defender = startDefender({ loaded, logging, provider });
   const ssh = await startSsh({ loaded, logging, provider, registry, defender });
-  const sftpAddress = await ssh.listen();
+  const sftpAddress = await listenSftp(ssh, config);
+  started.add('sftp listener', () => ssh.stopAccepting());
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
 
   const http =
@@ -212,7 +252,14 @@ async function startHttp(options: {
     defender: options.defender,
     version: versionString(),
   });
-  const address = await http.listen();
+  let address: { address: string; port: number };
+  try {
+    address = await http.listen();
+  } catch (err) {
+    await http.close();
+    const { bind_address, bind_port } = config.httpd;
+    throw listenFailure({ section: 'httpd', address: bind_address, port: bind_port }, err);
+  }
   options.log.info({ address: address.address, port: address.port }, 'http server listening');
   return { port: address.port, close: () => http.close() };
 }

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { encrypt as shaCrypt } from 'unixcrypt';
+import { passwordCheckLimit, type ConcurrencyLimit } from './check-limit.js';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -37,11 +38,16 @@ export function isPasswordHash(value: string): boolean {
 
 /**
  * Checks `plain` against a stored hash of any supported format. A malformed or unknown
- * stored value never matches and never throws, whatever the client sent.
+ * stored value never matches and never throws, whatever the client sent. Checks wait for a
+ * slot of `limit`; when its queue is full the check fails at once, as a wrong password does.
  */
-export async function verifyPassword(plain: string, stored: string): Promise<boolean> {
+export async function verifyPassword(
+  plain: string,
+  stored: string,
+  limit: ConcurrencyLimit = passwordCheckLimit,
+): Promise<boolean> {
   try {
-    return await verifyByFormat(plain, stored);
+    return await limit.run(() => verifyByFormat(plain, stored));
   } catch {
     return false;
   }

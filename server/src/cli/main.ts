@@ -110,4 +110,7 @@ if (isEntryPoint()) {
   const code = await runCli(process.argv.slice(2), { runServe });
   // runServe may have set its own exit code (e.g. 1 for a bad config); keep it unless we failed.
   if (code !== 0) process.exitCode = code;
+  // A failed start closed what it had opened; exiting here also covers any handle it could not
+  // know of, so the process never lingers half up.
+  if (process.exitCode !== undefined && process.exitCode !== 0) process.exit();
 }

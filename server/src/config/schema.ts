@@ -166,7 +166,7 @@ const sftpd = section(
       {
         default: [],
         description:
-          'Host private keys as a list of {"private_key": path}. Empty loads or generates keys in the config dir (see host_key_types).',
+          'Host private keys as a list of {"private_key": path}. Empty loads or generates keys in the config dir (see host_key_types). A key file others can access or its group can write stops the start; group read is accepted.',
       },
     ),
     enable_scp: Type.Boolean({
@@ -279,7 +279,8 @@ const dataProvider = section(
         'Where users live. Available now: sqlite, memory. postgresql, mysql and bolt are not available yet and stop startup.',
     }),
     name: str('kubesftp.db', {
-      description: 'Database name; for sqlite a file path, absolute or relative to the config dir.',
+      description:
+        'Database name; for sqlite a file path, absolute or relative to the config dir, created with mode 0600. A database file others can access or its group can write stops the start.',
     }),
     host: str('', { description: `Database host. ${NETWORK_DRIVER_ONLY}`, notEnforced: true }),
     port: int(5432, {

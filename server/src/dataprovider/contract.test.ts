@@ -242,6 +242,73 @@ for (const driver of drivers) {
       assert.equal(await provider.countAdmins(), 1);
     });
 
+    it('lists, updates and deletes administrators', async () => {
+      const root = await provider.addAdmin({ username: 'root', password: 'root pass' });
+      assert.equal(root.status, 1, 'active by default');
+      assert.equal(root.description, '');
+      const ops = await provider.addAdmin({
+        username: 'ops',
+        password: 'ops pass',
+        status: 0,
+        description: 'on call',
+      });
+      const list = async (order: 'ASC' | 'DESC', offset = 0, limit = 10): Promise<string[]> =>
+        (await provider.listAdmins({ offset, limit, order })).map((a) => a.username);
+      assert.deepEqual(await list('ASC'), ['ops', 'root']);
+      assert.deepEqual(await list('DESC'), ['root', 'ops']);
+      assert.deepEqual(await list('ASC', 1, 1), ['root']);
+      assert.deepEqual((await provider.listAdmins({ offset: 0, limit: 1, order: 'ASC' }))[0], ops);
+
+      const renamed = await provider.updateAdmin({
+        username: 'ops',
+        password: 'new ops pass',
+        status: 1,
+      });
+      assert.equal(renamed.id, ops.id);
+      assert.equal(renamed.status, 1);
+      assert.equal(renamed.description, 'on call', 'an omitted property is kept');
+      assert.notEqual(renamed.password, ops.password);
+      assert.equal(await verifyPassword('new ops pass', renamed.password), true);
+      const kept = await provider.updateAdmin({ username: 'ops', password: '', description: '' });
+      assert.equal(kept.password, renamed.password, 'an empty password keeps the stored hash');
+      assert.equal(kept.description, '');
+      assert.deepEqual(await provider.getAdminByUsername('ops'), kept);
+      await rejectsWith(
+        provider.updateAdmin({ username: 'ops', password: '', status: 2 as 0 }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      await rejectsWith(
+        provider.updateAdmin({ username: 'nobody', password: 'x' }),
+        ErrorCode.NOT_FOUND,
+      );
+
+      await provider.deleteAdmin('ops');
+      assert.equal(await provider.getAdminByUsername('ops'), undefined);
+      await rejectsWith(provider.deleteAdmin('ops'), ErrorCode.NOT_FOUND);
+      assert.deepEqual(await list('ASC'), ['root']);
+    });
+
+    it('keeps at least one active administrator', async () => {
+      await provider.addAdmin({ username: 'root', password: 'root pass' });
+      await rejectsWith(provider.deleteAdmin('root'), ErrorCode.CONFLICT);
+      await rejectsWith(
+        provider.updateAdmin({ username: 'root', password: '', status: 0 }),
+        ErrorCode.CONFLICT,
+      );
+      assert.equal((await provider.getAdminByUsername('root'))?.status, 1);
+
+      await provider.addAdmin({ username: 'ops', password: 'ops pass' });
+      await provider.updateAdmin({ username: 'root', password: '', status: 0 });
+      await rejectsWith(provider.deleteAdmin('ops'), ErrorCode.CONFLICT);
+      await rejectsWith(
+        provider.updateAdmin({ username: 'ops', password: '', status: 0 }),
+        ErrorCode.CONFLICT,
+      );
+      await provider.deleteAdmin('root');
+      assert.equal(await provider.countAdmins(), 1);
+      assert.equal((await provider.getAdminByUsername('ops'))?.status, 1);
+    });
+
     it('creates a named secret once and returns it to every caller', async () => {
       let calls = 0;
       const values = await Promise.all(

@@ -10,12 +10,15 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  ListAdminsQuery,
   ListUsersQuery,
+  NewAdmin,
   NewUser,
   QuotaDelta,
   User,
 } from './types.js';
 import {
+  lastActiveAdmin,
   prepareAdminForStorage,
   prepareUserForStorage,
   validateListQuery,
@@ -31,7 +34,7 @@ function conflict(): KubesftpError {
 }
 
 /** Username comparison in code-point order, as SQLite's default BINARY collation sorts. */
-function byUsername(a: User, b: User): number {
+function byUsername(a: { username: string }, b: { username: string }): number {
   if (a.username === b.username) return 0;
   return a.username < b.username ? -1 : 1;
 }
@@ -139,12 +142,54 @@ export class MemoryProvider implements DataProvider {
     return Promise.resolve(structuredClone(this.#admins.get(username)));
   }
 
-  async addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin> {
+  async listAdmins(query: ListAdminsQuery): Promise<Admin[]> {
+    validateListQuery(query);
+    const sorted = [...this.#admins.values()].sort(byUsername);
+    if (query.order === 'DESC') sorted.reverse();
+    return Promise.resolve(structuredClone(sorted.slice(query.offset, query.offset + query.limit)));
+  }
+
+  async addAdmin(admin: NewAdmin): Promise<Admin> {
     const prepared = await prepareAdminForStorage(admin);
     if (this.#admins.has(prepared.username)) throw conflict();
     const stored: Admin = { ...prepared, id: this.#nextAdminId++ };
     this.#admins.set(stored.username, stored);
     return structuredClone(stored);
+  }
+
+  async updateAdmin(admin: NewAdmin): Promise<Admin> {
+    const existing = this.#requireAdmin(admin.username);
+    const prepared = await prepareAdminForStorage(admin, existing);
+    // Read again after the hash: another call may have changed the admins meanwhile.
+    const current = this.#requireAdmin(admin.username);
+    if (prepared.status === 0 && !this.#anotherActiveAdmin(admin.username)) {
+      throw lastActiveAdmin('disabled');
+    }
+    const stored: Admin = { ...prepared, id: current.id };
+    this.#admins.set(stored.username, stored);
+    return structuredClone(stored);
+  }
+
+  async deleteAdmin(username: string): Promise<void> {
+    const admin = this.#requireAdmin(username);
+    if (admin.status === 1 && !this.#anotherActiveAdmin(username)) {
+      throw lastActiveAdmin('deleted');
+    }
+    this.#admins.delete(username);
+    return Promise.resolve();
+  }
+
+  #requireAdmin(username: string): Admin {
+    const admin = this.#admins.get(username);
+    if (admin === undefined) throw notFound(`admin ${username}`);
+    return admin;
+  }
+
+  #anotherActiveAdmin(username: string): boolean {
+    for (const admin of this.#admins.values()) {
+      if (admin.status === 1 && admin.username !== username) return true;
+    }
+    return false;
   }
 
   async countAdmins(): Promise<number> {

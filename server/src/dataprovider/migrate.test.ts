@@ -1,5 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -114,12 +123,39 @@ describe('sqlite provider schema', () => {
     );
     await again.close();
     const file = join(dir, 'kubesftp.db');
+    const shipped = await loadMigrations(findMigrationsDir('sqlite'), { users_table: 'users' });
     assert.deepEqual(
-      query<{ version: string }>(file, 'SELECT version FROM schema_version').map((r) => r.version),
-      ['20261128', '20261130_1'],
+      query<{ version: string }>(file, 'SELECT version FROM schema_version ORDER BY rowid').map(
+        (r) => r.version,
+      ),
+      shipped.map((m) => m.version),
     );
     assert.deepEqual(query(file, 'PRAGMA journal_mode'), [{ journal_mode: 'wal' }]);
     assert.equal(query(file, 'SELECT * FROM users').length, 1);
+  });
+
+  it('keeps administrators of the first schema active when it adds admin status', async () => {
+    const first = join(dir, 'first-schema');
+    mkdirSync(first);
+    const shippedDir = findMigrationsDir('sqlite');
+    writeFileSync(join(first, '20261128.sql'), readFileSync(join(shippedDir, '20261128.sql')));
+    const old = await openSqlite({ migrationsDir: first });
+    await old.initialize();
+    const db = new Database(join(dir, 'kubesftp.db'));
+    db.prepare("INSERT INTO admins (username, password) VALUES ('veteran', '$1$x$y')").run();
+    db.close();
+    await old.close();
+    const upgraded = await openSqlite();
+    await upgraded.initialize();
+    const veteran = await upgraded.getAdminByUsername('veteran');
+    await upgraded.close();
+    assert.deepEqual(veteran, {
+      id: 1,
+      username: 'veteran',
+      password: '$1$x$y',
+      status: 1,
+      description: '',
+    });
   });
 
   it('refuses to start on a database migrated by a newer kubesftp', async () => {
@@ -150,6 +186,62 @@ describe('sqlite provider schema', () => {
     await assert.rejects(openSqlite({ usersTable: 'users"; DROP TABLE admins; --' }), (err) =>
       isKubesftpError(err, ErrorCode.CONFIG_INVALID),
     );
+  });
+});
+
+describe('sqlite database file', () => {
+  it('is created with its -wal and -shm files as 0600, even under a umask of 0', async () => {
+    const previous = process.umask(0);
+    try {
+      const provider = await openSqlite();
+      await provider.initialize();
+      await provider.addAdmin({ username: 'root', password: 'root pass' });
+      for (const suffix of ['', '-wal', '-shm']) {
+        const file = join(dir, `kubesftp.db${suffix}`);
+        assert.equal(statSync(file).mode & 0o777, 0o600, file);
+      }
+      await provider.close();
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('refuses a database file others can access or its group can write, and names the fix', async () => {
+    const file = join(dir, 'kubesftp.db');
+    const first = await openSqlite();
+    await first.initialize();
+    await first.close();
+    for (const [target, mode] of [
+      [file, 0o644],
+      [file, 0o660],
+      [`${file}-wal`, 0o606],
+    ] as const) {
+      if (target !== file) writeFileSync(target, '', { mode: 0o600 });
+      chmodSync(target, mode);
+      await assert.rejects(openSqlite(), (err) => {
+        assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID), String(err));
+        assert.ok(err.message.startsWith(`data_provider.name: the sqlite database ${target} `));
+        assert.ok(err.message.includes(`chmod 600 ${target}`), err.message);
+        return true;
+      });
+      chmodSync(target, 0o600);
+    }
+    rmSync(`${file}-wal`);
+    chmodSync(file, 0o640);
+    const groupReadable = await openSqlite();
+    await groupReadable.initialize();
+    await groupReadable.close();
+  });
+
+  it('names the file when it cannot be created', async () => {
+    const missing = join(dir, 'no-such-dir', 'kubesftp.db');
+    await assert.rejects(openSqlite({ name: missing }), (err) => {
+      assert.ok(isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE), String(err));
+      assert.ok(
+        err.message.startsWith(`data_provider.name: cannot open the sqlite database ${missing}: `),
+      );
+      return true;
+    });
   });
 });
 

@@ -2,8 +2,10 @@
  * The embedded default driver: one SQLite file in WAL mode, so readers never wait on the
  * writer and several processes on one host can share it.
  */
+import { statSync, type Stats } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
+import { assertPrivateMode, createPrivateFileSync } from '../private-files.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import { SqliteDefenderHosts } from './sqlite-defender.js';
 import type {
@@ -12,13 +14,16 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  ListAdminsQuery,
   ListUsersQuery,
+  NewAdmin,
   NewUser,
   QuotaDelta,
   User,
 } from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
+  lastActiveAdmin,
   prepareAdminForStorage,
   prepareUserForStorage,
   validateListQuery,
@@ -55,11 +60,63 @@ function guarded<T>(fn: () => T): T {
   }
 }
 
+function cannotOpen(dbPath: string, err: unknown): KubesftpError {
+  const message = err instanceof Error ? err.message : String(err);
+  return new KubesftpError(
+    ErrorCode.PROVIDER_UNAVAILABLE,
+    `data_provider.name: cannot open the sqlite database ${dbPath}: ${message}`,
+    { cause: err },
+  );
+}
+
+/** SQLite creates the -wal and -shm files with the database file's mode, fixed past the umask. */
+const DATABASE_FILE_SUFFIXES = ['', '-wal', '-shm'];
+
+function assertDatabaseFilesPrivate(dbPath: string): void {
+  for (const suffix of DATABASE_FILE_SUFFIXES) {
+    const file = `${dbPath}${suffix}`;
+    let stats: Stats;
+    try {
+      stats = statSync(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      throw cannotOpen(dbPath, err);
+    }
+    // Anything but a file is left for SQLite to refuse with its own reason.
+    if (!stats.isFile()) continue;
+    assertPrivateMode({
+      path: file,
+      mode: stats.mode,
+      key: 'data_provider.name',
+      what: 'sqlite database',
+    });
+  }
+}
+
+/** Opens the database file, creating it first as a private file: it holds password hashes. */
+function openPrivateDatabase(dbPath: string): Database.Database {
+  try {
+    createPrivateFileSync(dbPath);
+  } catch (err) {
+    throw cannotOpen(dbPath, err);
+  }
+  assertDatabaseFilesPrivate(dbPath);
+  try {
+    return new Database(dbPath);
+  } catch (err) {
+    throw cannotOpen(dbPath, err);
+  }
+}
+
 function notFound(what: string): KubesftpError {
   return new KubesftpError(ErrorCode.NOT_FOUND, `${what} not found`);
 }
 
 const ASSIGNMENTS = USER_COLUMNS.map((c) => `${c} = @${c}`).join(', ');
+
+/** True when an admin other than @username is active; guards the last one in the same statement. */
+const ANOTHER_ACTIVE_ADMIN =
+  'EXISTS (SELECT 1 FROM admins WHERE status = 1 AND username <> @username)';
 
 export class SqliteProvider implements DataProvider {
   readonly driver = 'sqlite';
@@ -73,7 +130,7 @@ export class SqliteProvider implements DataProvider {
   constructor(options: SqliteOptions) {
     this.#options = options;
     this.#users = `"${validateTableName(options.usersTable, 'data_provider.users_table')}"`;
-    this.#db = guarded(() => new Database(options.path));
+    this.#db = openPrivateDatabase(options.path);
     guarded(() => {
       this.#db.pragma('journal_mode = WAL');
       this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
@@ -238,15 +295,54 @@ export class SqliteProvider implements DataProvider {
     );
   }
 
-  async addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin> {
+  async listAdmins(query: ListAdminsQuery): Promise<Admin[]> {
+    validateListQuery(query);
+    const order = query.order === 'DESC' ? 'DESC' : 'ASC';
+    return Promise.resolve(
+      this.#all<Admin>(
+        `SELECT * FROM admins ORDER BY username ${order} LIMIT @limit OFFSET @offset`,
+        { limit: query.limit, offset: query.offset },
+      ),
+    );
+  }
+
+  async addAdmin(admin: NewAdmin): Promise<Admin> {
     const prepared = await prepareAdminForStorage(admin);
     const row = this.#get<Admin>(
-      'INSERT INTO admins (username, password) VALUES (@username, @password) RETURNING *',
+      `INSERT INTO admins (username, password, status, description)
+       VALUES (@username, @password, @status, @description) RETURNING *`,
       prepared,
     );
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, 'the new admin was not returned');
     return row;
+  }
+
+  async updateAdmin(admin: NewAdmin): Promise<Admin> {
+    const existing = await this.getAdminByUsername(admin.username);
+    if (existing === undefined) throw notFound(`admin ${admin.username}`);
+    const prepared = await prepareAdminForStorage(admin, existing);
+    const row = this.#get<Admin>(
+      `UPDATE admins SET password = @password, status = @status, description = @description
+       WHERE username = @username AND (@status = 1 OR ${ANOTHER_ACTIVE_ADMIN}) RETURNING *`,
+      prepared,
+    );
+    if (row === undefined) throw await this.#lastAdminOrMissing(admin.username, 'disabled');
+    return row;
+  }
+
+  async deleteAdmin(username: string): Promise<void> {
+    const sql = `DELETE FROM admins WHERE username = @username AND (status = 0 OR ${ANOTHER_ACTIVE_ADMIN})`;
+    if (this.#changes(sql, { username }) === 0) {
+      throw await this.#lastAdminOrMissing(username, 'deleted');
+    }
+  }
+
+  /** Why a guarded admin write changed nothing: the admin is gone, or it is the last active one. */
+  async #lastAdminOrMissing(username: string, verb: string): Promise<KubesftpError> {
+    if ((await this.getAdminByUsername(username)) === undefined)
+      return notFound(`admin ${username}`);
+    return lastActiveAdmin(verb);
   }
 
   async countAdmins(): Promise<number> {

@@ -85,8 +85,28 @@ export type NewUser = Omit<
 export interface Admin {
   id: number;
   username: string;
-  /** argon2id hash. */
+  /** A password hash (argon2id, or an imported bcrypt, pbkdf2, md5crypt or sha512crypt one). */
   password: string;
+  /** 1 active, 0 disabled: a disabled admin gets no token and its tokens stop working. */
+  status: 0 | 1;
+  description: string;
+}
+
+/**
+ * What a caller supplies to create or replace an admin. On create, status defaults to 1 and
+ * description to ''; on update, an omitted property or an empty password keeps the stored one.
+ */
+export interface NewAdmin {
+  username: string;
+  password: string;
+  status?: 0 | 1;
+  description?: string;
+}
+
+export interface ListAdminsQuery {
+  offset: number;
+  limit: number;
+  order: 'ASC' | 'DESC';
 }
 
 export interface ListUsersQuery {
@@ -178,7 +198,17 @@ export interface DataProvider extends DefenderHostStore {
   updateLastLogin(username: string, when: number): Promise<void>;
 
   getAdminByUsername(username: string): Promise<Admin | undefined>;
-  addAdmin(admin: Omit<Admin, 'id'>): Promise<Admin>;
+  /** Admins ordered by username. */
+  listAdmins(query: ListAdminsQuery): Promise<Admin[]>;
+  addAdmin(admin: NewAdmin): Promise<Admin>;
+  /**
+   * Replaces the properties of the admin named `admin.username`. Refuses with CONFLICT to
+   * disable the last active admin, in the same statement that writes, so two pods cannot both
+   * disable one of the last two.
+   */
+  updateAdmin(admin: NewAdmin): Promise<Admin>;
+  /** Refuses with CONFLICT to delete the last active admin, as updateAdmin does. */
+  deleteAdmin(username: string): Promise<void>;
   countAdmins(): Promise<number>;
 
   /** A named secret kept by the provider (token signing key), created once, shared by all pods. */

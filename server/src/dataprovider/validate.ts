@@ -11,7 +11,9 @@ import {
   FsProvider,
   PERMISSIONS,
   type Admin,
+  type ListAdminsQuery,
   type ListUsersQuery,
+  type NewAdmin,
   type NewUser,
   type QuotaDelta,
   type User,
@@ -179,17 +181,47 @@ export async function prepareUserForStorage(user: NewUser, existing?: User): Pro
   return { ...merged, password: await storablePassword(merged.password) };
 }
 
-/** Same rules for administrators: a safe name and a non-empty password, stored hashed. */
-export async function prepareAdminForStorage(admin: Omit<Admin, 'id'>): Promise<Omit<Admin, 'id'>> {
+export const MAX_ADMIN_DESCRIPTION = 1024;
+
+/** The refusal every driver gives for a write that would leave no active administrator. */
+export function lastActiveAdmin(verb: string): KubesftpError {
+  return new KubesftpError(
+    ErrorCode.CONFLICT,
+    `the last active administrator cannot be ${verb}; create or enable another one first`,
+  );
+}
+
+function validateAdminProperties(admin: Omit<Admin, 'id'>): void {
   validateUsername(admin.username);
   if (typeof admin.password !== 'string' || admin.password === '') {
     throw invalid('password: an administrator needs a password');
   }
-  return { username: admin.username, password: await storablePassword(admin.password) };
+  if (admin.status !== 0 && admin.status !== 1) throw invalid('status: must be 0 or 1');
+  if (typeof admin.description !== 'string' || admin.description.length > MAX_ADMIN_DESCRIPTION) {
+    throw invalid(`description: must be a string of at most ${MAX_ADMIN_DESCRIPTION} characters`);
+  }
+}
+
+/**
+ * Same rules for administrators: a safe name and a non-empty password, stored hashed. On
+ * update (`existing` given), an empty password and omitted properties keep the stored ones.
+ */
+export async function prepareAdminForStorage(
+  admin: NewAdmin,
+  existing?: Admin,
+): Promise<Omit<Admin, 'id'>> {
+  const merged: Omit<Admin, 'id'> = {
+    username: admin.username,
+    password: admin.password === '' && existing ? existing.password : admin.password,
+    status: admin.status ?? existing?.status ?? 1,
+    description: admin.description ?? existing?.description ?? '',
+  };
+  validateAdminProperties(merged);
+  return { ...merged, password: await storablePassword(merged.password) };
 }
 
 /** Checks paging arguments before they reach a query. */
-export function validateListQuery(query: ListUsersQuery): void {
+export function validateListQuery(query: ListUsersQuery | ListAdminsQuery): void {
   if (!Number.isSafeInteger(query.offset) || query.offset < 0) {
     throw invalid('offset: must be a non-negative integer');
   }

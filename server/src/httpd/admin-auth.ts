@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { prepareAdminForStorage } from '../dataprovider/index.js';
-import type { DataProvider } from '../dataprovider/types.js';
+import type { Admin, DataProvider } from '../dataprovider/types.js';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { AuthenticationError } from './http-errors.js';
 
@@ -42,6 +42,35 @@ export function parseBasicAuth(
   return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
+/**
+ * Ties a token to the credentials it was issued for: a keyed digest of the admin's id and
+ * stored password hash, checked against the stored admin on every request. Every password
+ * change stores a hash with a fresh salt (even for the same password), and a recreated admin
+ * gets a new id, so either one ends the old tokens at once, on every pod, with no revocation
+ * list or extra column to keep. The key keeps the digest from saying anything about the hash.
+ */
+function credentialStamp(key: Uint8Array, admin: Admin): string {
+  return createHmac('sha256', key)
+    .update(`${admin.id}:${admin.password}`)
+    .digest()
+    .subarray(0, 16)
+    .toString('base64url');
+}
+
+function sameStamp(claim: unknown, expected: string): boolean {
+  if (typeof claim !== 'string') return false;
+  const a = Buffer.from(claim);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function invalidToken(): AuthenticationError {
+  return new AuthenticationError(
+    'invalid or expired access token',
+    `${BEARER_CHALLENGE}, error="invalid_token"`,
+  );
+}
+
 function parseBearer(header: string | undefined): string | undefined {
   const match = header === undefined ? null : /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i.exec(header);
   return match?.[1];
@@ -76,14 +105,16 @@ export class AdminAuthenticator {
     return pending;
   }
 
-  async #checkAdminPassword(username: string, password: string): Promise<boolean> {
+  /** The admin these credentials belong to, if it is active; wrong or unknown costs the same. */
+  async #checkAdminPassword(username: string, password: string): Promise<Admin | undefined> {
     const admin = await this.#provider.getAdminByUsername(username);
     if (admin === undefined) {
       this.#decoyHash ??= hashPassword(newSigningSecret());
       await verifyPassword(password, await this.#decoyHash);
-      return false;
+      return undefined;
     }
-    return verifyPassword(password, admin.password);
+    const matches = await verifyPassword(password, admin.password);
+    return matches && admin.status === 1 ? admin : undefined;
   }
 
   /** Trades an admin's Basic credentials for an access token. */
@@ -91,42 +122,50 @@ export class AdminAuthenticator {
     const credentials = parseBasicAuth(authorization);
     if (credentials === undefined)
       throw new AuthenticationError('admin credentials required', BASIC_CHALLENGE);
-    if (!(await this.#checkAdminPassword(credentials.username, credentials.password))) {
+    const admin = await this.#checkAdminPassword(credentials.username, credentials.password);
+    if (admin === undefined) {
       throw new AuthenticationError('invalid admin credentials', BASIC_CHALLENGE);
     }
+    const key = await this.#signingKey();
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = issuedAt + this.#tokenTtl;
-    const token = await new SignJWT({})
+    const token = await new SignJWT({ cred: credentialStamp(key, admin) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-      .setSubject(credentials.username)
+      .setSubject(admin.username)
       .setIssuer(ISSUER)
       .setAudience(AUDIENCE)
       .setIssuedAt(issuedAt)
       .setExpirationTime(expiresAt)
-      .sign(await this.#signingKey());
+      .sign(key);
     return { access_token: token, expires_at: expiresAt * 1000 };
   }
 
-  /** Returns the admin name a bearer token was issued to, or throws AuthenticationError. */
+  /**
+   * Returns the admin name a bearer token was issued to, or throws AuthenticationError. The
+   * admin must still exist, be active and have the credentials the token was issued for.
+   */
   async verifyToken(authorization: string | undefined): Promise<string> {
     const token = parseBearer(authorization);
     if (token === undefined)
       throw new AuthenticationError('access token required', BEARER_CHALLENGE);
     const key = await this.#signingKey();
+    let claims: { sub?: unknown; cred?: unknown };
     try {
-      const { payload } = await jwtVerify(token, key, {
+      ({ payload: claims } = await jwtVerify(token, key, {
         algorithms: ['HS256'],
         issuer: ISSUER,
         audience: AUDIENCE,
-      });
-      if (typeof payload.sub !== 'string') throw new Error('token without subject');
-      return payload.sub;
+      }));
     } catch {
-      throw new AuthenticationError(
-        'invalid or expired access token',
-        `${BEARER_CHALLENGE}, error="invalid_token"`,
-      );
+      throw invalidToken();
     }
+    if (typeof claims.sub !== 'string') throw invalidToken();
+    // Outside the try: a provider outage is a 503, not a bad token.
+    const admin = await this.#provider.getAdminByUsername(claims.sub);
+    if (admin?.status !== 1 || !sameStamp(claims.cred, credentialStamp(key, admin))) {
+      throw invalidToken();
+    }
+    return admin.username;
   }
 }
 

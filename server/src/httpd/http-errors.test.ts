@@ -10,6 +10,7 @@ describe('HTTP error mapping', () => {
     assert.equal(httpStatusFor(ErrorCode.INVALID_ARGUMENT), 400);
     assert.equal(httpStatusFor(ErrorCode.PERMISSION_DENIED), 403);
     assert.equal(httpStatusFor(ErrorCode.PROVIDER_UNAVAILABLE), 503);
+    assert.equal(httpStatusFor(ErrorCode.RATE_LIMITED), 429);
     assert.equal(httpStatusFor(ErrorCode.QUOTA_EXCEEDED), 500);
   });
 

@@ -26,6 +26,7 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.INVALID_ARGUMENT]: 400,
   [ErrorCode.PERMISSION_DENIED]: 403,
   [ErrorCode.PROVIDER_UNAVAILABLE]: 503,
+  [ErrorCode.RATE_LIMITED]: 429,
 };
 
 /** The single place where core error codes become HTTP statuses. */

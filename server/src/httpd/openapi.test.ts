@@ -35,6 +35,12 @@ describe('OpenAPI document', () => {
       'delete /api/v1/connection/{id}',
       'get /api/v1/defender/hosts',
       'delete /api/v1/defender/hosts/{ip}',
+      'get /api/v1/admins',
+      'post /api/v1/admins',
+      'get /api/v1/admins/{username}',
+      'put /api/v1/admins/{username}',
+      'delete /api/v1/admins/{username}',
+      'put /api/v1/admin/changepwd',
     ];
     for (const route of expected) {
       const [method, url] = route.split(' ') as [string, string];
@@ -47,5 +53,7 @@ describe('OpenAPI document', () => {
     const user = doc.components.schemas.User?.properties ?? {};
     assert.ok('username' in user && !('password' in user));
     assert.ok('password' in (doc.components.schemas.UserInput?.properties ?? {}));
+    const admin = doc.components.schemas.Admin?.properties ?? {};
+    assert.ok('username' in admin && !('password' in admin));
   });
 });

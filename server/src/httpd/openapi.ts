@@ -1,5 +1,11 @@
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
+import {
+  adminInputSchema,
+  adminSchema,
+  changePasswordSchema,
+  newAdminInputSchema,
+} from './admin-schemas.js';
 import { connectionInfoSchema } from './connection-routes.js';
 import { errorBodySchema } from './http-errors.js';
 import { newUserInputSchema, userInputSchema, userSchema } from './user-schemas.js';
@@ -18,6 +24,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
     newUserInputSchema,
     userSchema,
     connectionInfoSchema,
+    adminInputSchema,
+    newAdminInputSchema,
+    adminSchema,
+    changePasswordSchema,
   ]) {
     app.addSchema(schema);
   }
@@ -26,7 +36,7 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       openapi: '3.0.3',
       info: {
         title: 'kubesftp REST API',
-        description: 'Manage SFTP users and watch active connections.',
+        description: 'Manage SFTP users and administrators and watch active connections.',
         version: API_VERSION,
       },
       servers: [],

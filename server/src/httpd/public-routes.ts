@@ -1,10 +1,26 @@
-import type { FastifyPluginCallback } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyContextConfig, FastifyPluginAsync } from 'fastify';
+import { ErrorCode, KubesftpError } from '../errors.js';
 import type { AdminAuthenticator } from './admin-auth.js';
 import { errorResponses, type DocumentedSchema } from './route-schemas.js';
 
 export interface PublicRoutesOptions {
   authenticator: AdminAuthenticator;
   version: string;
+  /** Token requests per minute per client address; 0 means no limit. */
+  tokenRateLimit: number;
+}
+
+/** httpd.token_rate_limit's default, for servers built without the configuration. */
+export const DEFAULT_TOKEN_RATE_LIMIT = 20;
+
+/**
+ * Each token request costs a password hash, so one address may only make a few a minute.
+ * The check runs on request, before the credentials are even read.
+ */
+function tokenRateLimitConfig(perMinute: number): FastifyContextConfig {
+  if (perMinute <= 0) return {};
+  return { rateLimit: { max: perMinute, timeWindow: 60_000 } };
 }
 
 const accessTokenSchema = {
@@ -17,8 +33,17 @@ const accessTokenSchema = {
 } as const;
 
 /** The /api/v1 routes reachable without a token: the token exchange and the API description. */
-export const publicRoutes: FastifyPluginCallback<PublicRoutesOptions> = (app, options, done) => {
+export const publicRoutes: FastifyPluginAsync<PublicRoutesOptions> = async (app, options) => {
   const { authenticator, version } = options;
+  // Scoped to this plugin and, with global off, to the routes that ask for a limit.
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) =>
+      new KubesftpError(
+        ErrorCode.RATE_LIMITED,
+        `too many token requests from this address; retry in ${context.after}`,
+      ),
+  });
 
   const tokenSchema: DocumentedSchema = {
     summary: 'Exchange admin credentials (HTTP Basic) for an access token',
@@ -28,6 +53,7 @@ export const publicRoutes: FastifyPluginCallback<PublicRoutesOptions> = (app, op
   };
   app.get('/token', {
     schema: tokenSchema,
+    config: tokenRateLimitConfig(options.tokenRateLimit),
     handler: (request) => authenticator.issueToken(request.headers.authorization),
   });
 
@@ -48,5 +74,4 @@ export const publicRoutes: FastifyPluginCallback<PublicRoutesOptions> = (app, op
     schema: openapiSchema,
     handler: () => app.swagger(),
   });
-  done();
 };

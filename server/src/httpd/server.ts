@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { AdminAuthenticator, DEFAULT_ADMIN_TOKEN_TTL } from './admin-auth.js';
+import { adminRoutes } from './admin-routes.js';
 import { connectionRoutes } from './connection-routes.js';
 import { defenderRoutes } from './defender-routes.js';
 import { healthRoutes } from './health.js';
 import { installErrorHandlers } from './http-errors.js';
 import { createMetricsRegistry, installRequestCounter, metricsRoutes } from './metrics.js';
 import { registerOpenApi } from './openapi.js';
-import { publicRoutes } from './public-routes.js';
+import { DEFAULT_TOKEN_RATE_LIMIT, publicRoutes } from './public-routes.js';
 import { installRequestLog } from './request-log.js';
 import type { HttpServer, HttpServerDeps } from './types.js';
 import { userRoutes } from './user-routes.js';
@@ -23,9 +24,11 @@ async function registerAdminApi(
 ): Promise<void> {
   await app.register(
     async (adminApi) => {
+      adminApi.decorateRequest('adminUsername', '');
       adminApi.addHook('onRequest', async (request) => {
-        await authenticator.verifyToken(request.headers.authorization);
+        request.adminUsername = await authenticator.verifyToken(request.headers.authorization);
       });
+      await adminApi.register(adminRoutes, { provider: deps.provider });
       await adminApi.register(userRoutes, {
         provider: deps.provider,
         usersBaseDir: deps.config.users_base_dir,
@@ -58,7 +61,12 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
   installRequestLog(app);
   installRequestCounter(app, registry);
   await registerOpenApi(app);
-  await app.register(publicRoutes, { prefix: API_PREFIX, authenticator, version: deps.version });
+  await app.register(publicRoutes, {
+    prefix: API_PREFIX,
+    authenticator,
+    version: deps.version,
+    tokenRateLimit: deps.config.token_rate_limit ?? DEFAULT_TOKEN_RATE_LIMIT,
+  });
   await registerAdminApi(app, deps, authenticator);
   await app.register(healthRoutes, { provider: deps.provider });
   await app.register(metricsRoutes, { registry });

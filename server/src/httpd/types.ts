@@ -41,6 +41,8 @@ export interface HttpdConfig {
   bind_address: string;
   /** Lifetime of an admin access token in seconds. */
   admin_token_ttl?: number;
+  /** Token requests per minute per client address; 0 means no limit. */
+  token_rate_limit?: number;
   /** When set, a user created or updated without a home_dir gets `<users_base_dir>/<username>`. */
   users_base_dir?: string;
 }
@@ -61,4 +63,11 @@ export interface HttpServer {
   app: FastifyInstance;
   listen(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The admin whose token authorized the request; set on every route behind the token check. */
+    adminUsername: string;
+  }
 }

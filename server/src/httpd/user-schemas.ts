@@ -34,9 +34,17 @@ const s3ConfigFields = {
   key_prefix: { type: 'string' },
 } as const;
 
+/** The names users and admins may have. */
+export const usernameSchema = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 255,
+  pattern: '^[A-Za-z0-9._@-]+$',
+} as const;
+
 /** Shared account properties; the request form adds `password` and the S3 secret. */
 const accountFields = {
-  username: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[A-Za-z0-9._@-]+$' },
+  username: usernameSchema,
   public_keys: { type: 'array', items: { type: 'string', minLength: 1 } },
   status: { type: 'integer', enum: [0, 1], description: '1 active, 0 disabled.' },
   expiration_date: { ...uint, description: 'Unix time in milliseconds; 0 never expires.' },

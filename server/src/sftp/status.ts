@@ -19,6 +19,7 @@ const STATUS_BY_ERROR: Readonly<Record<ErrorCode, StatusCode>> = {
   [ErrorCode.CONFLICT]: StatusCode.FAILURE,
   [ErrorCode.PROVIDER_UNAVAILABLE]: StatusCode.FAILURE,
   [ErrorCode.CONFIG_INVALID]: StatusCode.FAILURE,
+  [ErrorCode.RATE_LIMITED]: StatusCode.FAILURE,
 };
 
 export interface MappedStatus {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -102,6 +102,47 @@ describe('loadOrCreateHostKeys', () => {
       );
     });
   }
+
+  it('generates keys of mode 0600 whatever the umask', async () => {
+    const previous = process.umask();
+    try {
+      for (const umask of [0, 0o277]) {
+        const configDir = await mkdtemp(path.join(dir, 'umask-'));
+        process.umask(umask);
+        const [key] = await loadOrCreateHostKeys({ configDir, keys: [], types: ['ed25519'] });
+        process.umask(previous);
+        assert.equal((await stat(key!.path)).mode & 0o777, 0o600, `umask ${umask.toString(8)}`);
+        assert.deepEqual(await readdir(configDir), ['id_ed25519'], 'no temporary file is left');
+      }
+    } finally {
+      process.umask(previous);
+    }
+  });
+
+  it('refuses a private key others can access or its group can write, naming the fix', async () => {
+    const keyPath = path.join(dir, 'exposed_key');
+    await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
+    const load = () =>
+      loadOrCreateHostKeys({ configDir: dir, keys: [{ private_key: 'exposed_key' }], types: [] });
+    for (const mode of [0o644, 0o604, 0o660]) {
+      await chmod(keyPath, mode);
+      await assert.rejects(load(), (err: unknown) => {
+        assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID), mode.toString(8));
+        assert.ok(err.message.startsWith(`sftpd.keys: the private host key ${keyPath} `));
+        assert.ok(err.message.includes(`chmod 600 ${keyPath}`), err.message);
+        return true;
+      });
+    }
+    // Group-readable, as a Secret mounted with an fsGroup is, through a symlink as in a volume.
+    await chmod(keyPath, 0o640);
+    await symlink(keyPath, path.join(dir, 'linked_key'));
+    const [linked] = await loadOrCreateHostKeys({
+      configDir: dir,
+      keys: [{ private_key: 'linked_key' }],
+      types: [],
+    });
+    assert.equal(linked?.type, 'ssh-ed25519');
+  });
 
   it('fails clearly when a missing key cannot be created', async () => {
     const readOnly = path.join(dir, 'read-only');

@@ -8,6 +8,7 @@ import path from 'node:path';
 import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { PRIVATE_FILE_MODE, assertPrivateMode } from '../private-files.js';
 
 const { utils } = ssh2;
 
@@ -38,7 +39,6 @@ export interface HostKey {
 
 const RSA_BITS = 3072;
 const ECDSA_BITS = 256;
-const PRIVATE_KEY_MODE = 0o600;
 
 const defaultFileNames: Record<HostKeyType, string> = {
   ed25519: 'id_ed25519',
@@ -90,13 +90,23 @@ async function loadOrCreateDefaultKey(opts: HostKeyOptions, type: HostKeyType): 
   return loadHostKey(keyPath);
 }
 
-async function loadHostKey(keyPath: string): Promise<HostKey> {
-  let contents: Buffer;
+/** The file's contents and mode, from one open file so both describe the same file. */
+async function readKeyFile(keyPath: string): Promise<{ contents: Buffer; mode: number }> {
   try {
-    contents = await fs.readFile(keyPath);
+    const handle = await fs.open(keyPath, 'r');
+    try {
+      const { mode } = await handle.stat();
+      return { contents: await handle.readFile(), mode };
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     throw invalidKey(keyPath, (err as NodeJS.ErrnoException).code ?? String(err), err);
   }
+}
+
+async function loadHostKey(keyPath: string): Promise<HostKey> {
+  const { contents, mode } = await readKeyFile(keyPath);
   const parsed = utils.parseKey(contents);
   if (parsed instanceof Error) throw invalidKey(keyPath, parsed.message, parsed);
   // An OpenSSH file holds one key; ssh2 returns a list for that format.
@@ -105,6 +115,7 @@ async function loadHostKey(keyPath: string): Promise<HostKey> {
     ? (candidates[0] as ParsedKey | undefined)
     : parsed;
   if (!key || key.getPrivatePEM() === null) throw invalidKey(keyPath, 'not a private key');
+  assertPrivateMode({ path: keyPath, mode, key: 'sftpd.keys', what: 'private host key' });
   return { path: keyPath, type: key.type, key: contents, fingerprint: fingerprintOf(key) };
 }
 
@@ -134,13 +145,24 @@ function generatePrivateKey(type: HostKeyType): Promise<string> {
  */
 async function writeNewKey(keyPath: string, privateKey: string): Promise<void> {
   const tmpPath = `${keyPath}.${randomBytes(6).toString('hex')}.tmp`;
-  await fs.writeFile(tmpPath, privateKey, { mode: PRIVATE_KEY_MODE, flag: 'wx' });
   try {
-    await fs.link(tmpPath, keyPath);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    await writePrivateFile(tmpPath, privateKey);
+    await fs.link(tmpPath, keyPath).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   } finally {
-    await fs.unlink(tmpPath);
+    await fs.rm(tmpPath, { force: true });
+  }
+}
+
+/** Creates a new file of mode 0600 exactly: the mode given to open() passes through the umask. */
+async function writePrivateFile(filePath: string, contents: string): Promise<void> {
+  const handle = await fs.open(filePath, 'wx', PRIVATE_FILE_MODE);
+  try {
+    await handle.chmod(PRIVATE_FILE_MODE);
+    await handle.writeFile(contents);
+  } finally {
+    await handle.close();
   }
 }
 

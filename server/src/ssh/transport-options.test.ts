@@ -5,6 +5,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import {
+  assertTransportPatchApplied,
   channelLimits,
   DEFAULT_CHANNEL_WINDOW_SIZE,
   nativeCryptoAvailable,
@@ -22,6 +23,22 @@ describe('transport options', () => {
 
   it('sees the ssh2 patch applied', () => {
     assert.equal(transportPatchApplied(), true);
+    assert.doesNotThrow(() => assertTransportPatchApplied());
+  });
+
+  it('tells a channel module without the patch apart', () => {
+    assert.equal(transportPatchApplied({}), false);
+    assert.equal(transportPatchApplied({ needsWindowAdjust: () => false }), true);
+  });
+
+  it('refuses to start without the patch, saying how to apply it', () => {
+    assert.throws(
+      () => assertTransportPatchApplied(() => false),
+      (err: unknown) =>
+        isKubesftpError(err, ErrorCode.CONFIG_INVALID) &&
+        /ssh2 is not patched: run `npm ci`.*patches\/ssh2\+1\.17\.0\.patch/.test(err.message),
+    );
+    assert.doesNotThrow(() => assertTransportPatchApplied(() => true));
   });
 
   it('defaults to a 2 MiB window and 32 KiB packets, as OpenSSH grants', () => {

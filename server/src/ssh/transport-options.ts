@@ -30,7 +30,7 @@ interface CryptoModule {
   releaseIncoming?: (view: Uint8Array) => boolean;
 }
 
-interface ChannelModule {
+export interface ChannelModule {
   needsWindowAdjust?: unknown;
 }
 
@@ -50,15 +50,24 @@ export function nativeCryptoAvailable(): boolean {
   return cryptoModule.bindingAvailable === true;
 }
 
-/** True when node_modules/ssh2 carries our patch; without it the channel options do nothing. */
-export function transportPatchApplied(): boolean {
-  const channelModule = require('ssh2/lib/Channel.js') as ChannelModule;
+/**
+ * True when node_modules/ssh2 carries our patch; without it the channel options do nothing.
+ * `channelModule` stands in for ssh2's lib/Channel.js in tests.
+ */
+export function transportPatchApplied(
+  channelModule: ChannelModule = require('ssh2/lib/Channel.js') as ChannelModule,
+): boolean {
   return typeof channelModule.needsWindowAdjust === 'function';
 }
 
-/** Fails startup when the ssh2 patch is missing, so the server never runs unprotected. */
-export function assertTransportPatchApplied(): void {
-  if (!transportPatchApplied()) {
+/**
+ * Fails startup when the ssh2 patch is missing, so the server never runs unprotected.
+ * `isApplied` replaces the module check in tests.
+ */
+export function assertTransportPatchApplied(
+  isApplied: () => boolean = transportPatchApplied,
+): void {
+  if (!isApplied()) {
     throw new KubesftpError(
       ErrorCode.CONFIG_INVALID,
       'ssh2 is not patched: run `npm ci` so patch-package applies patches/ssh2+1.17.0.patch',
