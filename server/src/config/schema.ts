@@ -439,7 +439,7 @@ const defender = section(
       description: 'Addresses or CIDR ranges whose connections are always closed at accept.',
     }),
   },
-  'Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted.',
+  'Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.',
 );
 
 export const ConfigSchema = Type.Object(

@@ -4,7 +4,7 @@ import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import { prepareAdminForStorage } from '../dataprovider/index.js';
 import type { Admin, DataProvider } from '../dataprovider/types.js';
 import { ErrorCode, isKubesftpError } from '../errors.js';
-import { AuthenticationError } from './http-errors.js';
+import { AuthenticationError, InvalidCredentialsError } from './http-errors.js';
 
 /** The provider secret every pod signs and checks admin tokens with. */
 export const TOKEN_SECRET_NAME = 'token_signing_key';
@@ -24,6 +24,14 @@ export interface AdminAuthOptions {
   provider: DataProvider;
   /** Token lifetime in seconds. */
   tokenTtl: number;
+}
+
+function invalidCredentials(accountExists: boolean): InvalidCredentialsError {
+  return new InvalidCredentialsError({
+    message: 'invalid admin credentials',
+    challenge: BASIC_CHALLENGE,
+    accountExists,
+  });
 }
 
 function newSigningSecret(): string {
@@ -106,15 +114,17 @@ export class AdminAuthenticator {
   }
 
   /** The admin these credentials belong to, if it is active; wrong or unknown costs the same. */
-  async #checkAdminPassword(username: string, password: string): Promise<Admin | undefined> {
+  /** The active admin these credentials belong to; InvalidCredentialsError otherwise. */
+  async #checkAdminPassword(username: string, password: string): Promise<Admin> {
     const admin = await this.#provider.getAdminByUsername(username);
     if (admin === undefined) {
       this.#decoyHash ??= hashPassword(newSigningSecret());
       await verifyPassword(password, await this.#decoyHash);
-      return undefined;
+      throw invalidCredentials(false);
     }
     const matches = await verifyPassword(password, admin.password);
-    return matches && admin.status === 1 ? admin : undefined;
+    if (!matches || admin.status !== 1) throw invalidCredentials(true);
+    return admin;
   }
 
   /** Trades an admin's Basic credentials for an access token. */
@@ -123,9 +133,6 @@ export class AdminAuthenticator {
     if (credentials === undefined)
       throw new AuthenticationError('admin credentials required', BASIC_CHALLENGE);
     const admin = await this.#checkAdminPassword(credentials.username, credentials.password);
-    if (admin === undefined) {
-      throw new AuthenticationError('invalid admin credentials', BASIC_CHALLENGE);
-    }
     const key = await this.#signingKey();
     const issuedAt = Math.floor(Date.now() / 1000);
     const expiresAt = issuedAt + this.#tokenTtl;

@@ -15,6 +15,18 @@ export class AuthenticationError extends KubesftpError {
   }
 }
 
+/** Wrong credentials (not missing ones): what the defender scores. */
+export class InvalidCredentialsError extends AuthenticationError {
+  /** Whether the named account exists: a guessed name scores more than a guessed password. */
+  readonly accountExists: boolean;
+
+  constructor(options: { message: string; challenge: string; accountExists: boolean }) {
+    super(options.message, options.challenge);
+    this.name = 'InvalidCredentialsError';
+    this.accountExists = options.accountExists;
+  }
+}
+
 export interface ErrorBody {
   error: string;
   code: string;

@@ -66,6 +66,7 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
     authenticator,
     version: deps.version,
     tokenRateLimit: deps.config.token_rate_limit ?? DEFAULT_TOKEN_RATE_LIMIT,
+    defender: deps.defender,
   });
   await registerAdminApi(app, deps, authenticator);
   await app.register(healthRoutes, { provider: deps.provider });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { passwordCheckLimit } from '../auth/check-limit.js';
+import { DefenderHostMap } from '../dataprovider/defender-hosts.js';
+import { Defender } from '../defender/defender.js';
+import { IpRanges } from '../session/ip-ranges.js';
 import { ADMIN, basicHeader, startTestServer, type TestServer } from './test-support.js';
 
 const GOOD = basicHeader(ADMIN.username, ADMIN.password);
@@ -84,5 +87,48 @@ describe('token endpoint limits', () => {
       }
       assert.equal((await tokenRequest(server, '192.0.2.1', GOOD)).statusCode, 200);
     });
+  });
+});
+
+describe('token endpoint and the defender', () => {
+  it('wrong admin credentials score the address until it is banned; other addresses go on', async () => {
+    const defender = new Defender({
+      settings: {
+        enabled: true,
+        policy: { threshold: 4, banMs: 60_000, banIncrementPercent: 50, observationMs: 600_000 },
+        scores: { invalid_user: 2, failed_login: 1, limit_exceeded: 3, no_auth: 0 },
+        safeList: new IpRanges([]),
+        blockList: new IpRanges(['198.51.100.0/24']),
+        entries: { softLimit: 10, hardLimit: 20 },
+      },
+      store: new DefenderHostMap(),
+    });
+    const server = await startTestServer({ defender });
+    try {
+      // An unknown admin scores 2, a wrong password for the real one 1: 2 + 1 + 1 = 4 bans.
+      const attempts = [
+        basicHeader('nobody', 'guess'),
+        basicHeader(ADMIN.username, 'guess-1'),
+        basicHeader(ADMIN.username, 'guess-2'),
+      ];
+      for (const attempt of attempts) {
+        assert.equal((await tokenRequest(server, '192.0.2.9', attempt)).statusCode, 401);
+      }
+      assert.equal(await defender.isBanned('192.0.2.9'), true);
+      const banned = await tokenRequest(server, '192.0.2.9', GOOD);
+      assert.equal(banned.statusCode, 403, banned.body);
+      assert.equal((await tokenRequest(server, '192.0.2.10', GOOD)).statusCode, 200);
+      // Missing credentials cost no hash and score nothing.
+      assert.equal((await tokenRequest(server, '192.0.2.11')).statusCode, 401);
+      assert.equal(await defender.isBanned('192.0.2.11'), false);
+      assert.deepEqual(
+        (await defender.hosts()).map((host) => host.ip),
+        ['192.0.2.9'],
+      );
+      // The block list refuses even the right credentials.
+      assert.equal((await tokenRequest(server, '198.51.100.7', GOOD)).statusCode, 403);
+    } finally {
+      await server.close();
+    }
   });
 });

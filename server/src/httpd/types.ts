@@ -2,6 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { DataProvider } from '../dataprovider/types.js';
 import type { DefenderAdmin } from './defender-routes.js';
+import type { TokenDefender } from './public-routes.js';
 
 /** One live SFTP/SCP/SSH connection as the REST API reports it. */
 export interface ConnectionInfo {
@@ -52,8 +53,8 @@ export interface HttpServerDeps {
   logger: FastifyBaseLogger;
   config: HttpdConfig;
   connections?: ActiveConnections;
-  /** Without one, the defender routes list nothing and unban nothing. */
-  defender?: DefenderAdmin;
+  /** Without one, the defender routes list nothing and token requests are not scored. */
+  defender?: DefenderAdmin & TokenDefender;
   version: string;
   /** Where /metrics reads from; a fresh registry with process metrics when absent. */
   metricsRegistry?: Registry;
