@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
 import { createDataProvider } from './index.js';
 import { compareVersions, findMigrationsDir, loadMigrations } from './migrate.js';
+import { SqliteProvider } from './sqlite.js';
 import { newUser } from './test-support.js';
 
 let dir = '';
@@ -231,6 +232,20 @@ describe('sqlite database file', () => {
     const groupReadable = await openSqlite();
     await groupReadable.initialize();
     await groupReadable.close();
+  });
+
+  it('opens ":memory:" as SQLite does, in memory, without a file of that name', async () => {
+    const previous = process.cwd();
+    process.chdir(dir);
+    try {
+      const provider = new SqliteProvider({ path: ':memory:', usersTable: 'users' });
+      await provider.initialize();
+      await provider.addAdmin({ username: 'root', password: 'root pass' });
+      await provider.close();
+      assert.equal(existsSync(join(dir, ':memory:')), false);
+    } finally {
+      process.chdir(previous);
+    }
   });
 
   it('names the file when it cannot be created', async () => {

@@ -93,8 +93,14 @@ function assertDatabaseFilesPrivate(dbPath: string): void {
   }
 }
 
+/** SQLite's own names for a database that is not a file of that name. */
+function isFileDatabase(dbPath: string): boolean {
+  return dbPath !== '' && dbPath !== ':memory:' && !dbPath.startsWith('file:');
+}
+
 /** Opens the database file, creating it first as a private file: it holds password hashes. */
 function openPrivateDatabase(dbPath: string): Database.Database {
+  if (!isFileDatabase(dbPath)) return new Database(dbPath);
   try {
     createPrivateFileSync(dbPath);
   } catch (err) {
