@@ -6,7 +6,13 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { effectiveBanner, effectiveMaxAuthTries, umaskValue } from './config/effective.js';
+import { CommandService } from './commands/dispatcher.js';
+import {
+  effectiveBanner,
+  effectiveMaxAuthTries,
+  effectiveSshCommands,
+  umaskValue,
+} from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
 import { createDataProvider } from './dataprovider/index.js';
@@ -17,7 +23,7 @@ import type { ActiveConnections } from './httpd/types.js';
 import { ConnectionRegistry } from './session/registry.js';
 import { assertProcFdAvailable } from './vfs/fd.js';
 import type { SessionEvents } from './session/types.js';
-import { openUserFs, type UserFsSettings } from './session/user-fs.js';
+import { openUserFs, systemCommandPolicy, type UserFsSettings } from './session/user-fs.js';
 import { buildAlgorithms } from './ssh/algorithms.js';
 import type { AuthFailure } from './ssh/authenticate.js';
 import { parseMaxStartups } from './ssh/connection-gate.js';
@@ -171,6 +177,7 @@ async function startSsh(options: {
     trackQuota: config.data_provider.track_quota as UserFsSettings['trackQuota'],
     chownAnyId: sftpd.chown_any_id,
   };
+  const userSession = { provider: options.provider, events: options.logging.events, settings };
   return createSshServer({
     settings: {
       bindAddress: sftpd.bind_address,
@@ -200,14 +207,13 @@ async function startSsh(options: {
     provider: options.provider,
     registry: options.registry,
     logger: options.logging.component('sshd'),
-    openUserFs: (user, session) =>
-      openUserFs({
-        user,
-        session,
-        provider: options.provider,
-        events: options.logging.events,
-        settings,
-      }),
+    openUserFs: (user, session) => openUserFs({ ...userSession, user, session }),
+    commands: new CommandService({
+      enabled: effectiveSshCommands(sftpd.enabled_ssh_commands, sftpd.enable_scp),
+      events: options.logging.events,
+      openFs: (user, session) => openUserFs({ ...userSession, user, session }),
+      systemPolicy: (user, session) => systemCommandPolicy({ ...userSession, user, session }),
+    }),
     onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
   });
 }

@@ -173,8 +173,7 @@ const sftpd = section(
       default: false,
       deprecated: true,
       description:
-        'Enables SCP over exec; add "scp" to enabled_ssh_commands instead. scp in its default SFTP mode works without it.',
-      [NOT_ENFORCED]: true,
+        'Adds "scp" to enabled_ssh_commands; list "scp" there instead. scp in its default SFTP mode works without it.',
     }),
     kex_algorithms: listOf(undefined, [], {
       description: 'Key exchange algorithms in preference order; empty keeps the built-in list.',
@@ -195,8 +194,7 @@ const sftpd = section(
     }),
     enabled_ssh_commands: listOf(SSH_COMMANDS, ['md5sum', 'sha1sum', 'cd', 'pwd'], {
       description:
-        'SSH commands clients may run; "*" enables every supported command. Exec requests are refused for now.',
-      notEnforced: true,
+        'SSH commands clients may run over exec; "*" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them.',
     }),
     keyboard_interactive_auth_program: str('', {
       description:

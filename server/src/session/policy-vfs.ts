@@ -4,6 +4,7 @@ import type {
   FileStat,
   Location,
   OpenFlags,
+  OpenHints,
   RenameOptions,
   SetAttrs,
   StatVfs,
@@ -72,7 +73,12 @@ export class PolicyVfs implements Vfs {
     return this.#at(path, true, (at) => Promise.resolve(at.path));
   }
 
-  async open(path: string, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
+  async open(
+    path: string,
+    flags: OpenFlags,
+    attrs?: SetAttrs,
+    hints: OpenHints = {},
+  ): Promise<VfsFile> {
     this.#policy.ctx.touch();
     const at = await this.#backend.locate(path, FOLLOW);
     let keepLocation = false;
@@ -80,7 +86,7 @@ export class PolicyVfs implements Vfs {
       // Open with no access flags is a read, as OpenSSH's sftp-server opens it O_RDONLY.
       if (flags.read || !opensForWriting(flags)) this.#policy.check('download', at.path);
       if (!opensForWriting(flags)) return await this.#openForReading(at, flags);
-      const upload = await this.#checkUpload(at, flags);
+      const upload = await this.#checkUpload(at, flags, hints);
       const inner = await this.#backend.open(at, flags, attrs);
       keepLocation = upload.quota !== undefined;
       return new TransferFile({
@@ -101,7 +107,7 @@ export class PolicyVfs implements Vfs {
   }
 
   /** upload, overwrite when a file is there, and quota; what quota needs at close. */
-  async #checkUpload(at: Location, flags: OpenFlags): Promise<UploadAccounting> {
+  async #checkUpload(at: Location, flags: OpenFlags, hints: OpenHints): Promise<UploadAccounting> {
     const policy = this.#policy;
     policy.check('upload', at.path);
     // What the path holds matters to the overwrite permission and to quota. When neither
@@ -114,6 +120,7 @@ export class PolicyVfs implements Vfs {
     }
     if (before !== undefined) policy.check('overwrite', at.path);
     const remainingBytes = await policy.remainingQuota(before === undefined);
+    checkAnnouncedSize({ path: at.path, hints, sizeBefore: before?.size, remainingBytes });
     return {
       sizeBefore: before?.size,
       sizeAtOpen: flags.truncate ? 0 : (before?.size ?? 0),
@@ -243,6 +250,22 @@ export class PolicyVfs implements Vfs {
 
   #statIfExists(at: Location): Promise<FileStat | undefined> {
     return orUndefinedIfMissing(this.#backend.stat(at));
+  }
+}
+
+/** An announced size is judged as the writes it stands for will be (see TransferFile). */
+function checkAnnouncedSize(upload: {
+  path: string;
+  hints: OpenHints;
+  sizeBefore: number | undefined;
+  remainingBytes: number;
+}): void {
+  const growth = (upload.hints.expectedSize ?? 0) - (upload.sizeBefore ?? 0);
+  if (growth > upload.remainingBytes) {
+    throw new KubesftpError(
+      ErrorCode.QUOTA_EXCEEDED,
+      `quota exceeded: ${upload.path} does not fit`,
+    );
   }
 }
 

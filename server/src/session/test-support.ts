@@ -14,6 +14,8 @@ export const WRITE: OpenFlags = flags({ write: true, create: true, truncate: tru
 export interface PolicySetup {
   /** The policy layer, as a session sees it. */
   fs: PolicyVfs;
+  backend: MemoryBackend;
+  ctx: SessionContext;
   /** The same backend without policy, to arrange and inspect the tree. */
   inner: DirectVfs;
   usage: { size: number; files: number };
@@ -49,6 +51,10 @@ export function setup(
         usage.files += files;
         return Promise.resolve();
       },
+      reset: (scanned) => {
+        Object.assign(usage, scanned);
+        return Promise.resolve();
+      },
     },
     setstatMode: 0,
     trackQuota: 1,
@@ -58,7 +64,7 @@ export function setup(
   };
   const backend = new MemoryBackend({ uid: 1000, gid: 1000 });
   const inner = new DirectVfs(backend);
-  return { fs: new PolicyVfs(backend, ctx), inner, usage, transfers, commands };
+  return { fs: new PolicyVfs(backend, ctx), backend, ctx, inner, usage, transfers, commands };
 }
 
 /** Writes like a client does: a refused write is followed by the handle being abandoned. */

@@ -134,16 +134,19 @@ export class TransferFile implements VfsFile {
 
   async #report(): Promise<void> {
     const ctx = this.#policy.ctx;
-    ctx.events.transfer({
-      sender: this.#upload ? 'Upload' : 'Download',
-      elapsed_ms: Date.now() - this.#started,
-      size_bytes: this.#bytes,
-      username: ctx.user.username,
-      file_path: this.#path,
-      connection_id: ctx.connectionId,
-      // Transfers happen over SFTP or SCP only; SSH commands log as commands.
-      protocol: ctx.protocol === 'SCP' ? 'SCP' : 'SFTP',
-    });
+    // Transfers happen over SFTP or SCP only; what SSH commands read (a file to hash, say)
+    // is in their own command record.
+    if (ctx.protocol !== 'SSH') {
+      ctx.events.transfer({
+        sender: this.#upload ? 'Upload' : 'Download',
+        elapsed_ms: Date.now() - this.#started,
+        size_bytes: this.#bytes,
+        username: ctx.user.username,
+        file_path: this.#path,
+        connection_id: ctx.connectionId,
+        protocol: ctx.protocol,
+      });
+    }
     if (this.#upload?.quota) await this.#account(this.#upload, this.#upload.quota);
   }
 

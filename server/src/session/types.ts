@@ -5,10 +5,25 @@ export type { Protocol };
 export type TransferRecord = TransferLog;
 export type CommandRecord = CommandLog;
 
+/** An SSH command that ran to the end with exit status 0. */
+export interface SshCommandEvent {
+  username: string;
+  connectionId: string;
+  /** The command's name, as the spec's `ssh_cmd` action passes it (`md5sum`, `rsync`, ...). */
+  command: string;
+  /** The virtual path the command acted on; empty when it names none (pwd, md5sum of stdin). */
+  virtualPath: string;
+}
+
 /** Where a session reports what happened; the logger (and later actions, metrics) listen. */
 export interface SessionEvents {
   transfer(record: TransferRecord): void;
   command(record: CommandRecord): void;
+  /**
+   * The `ssh_cmd` action's trigger: an SSH command other than scp (whose files are uploads
+   * and downloads) completed successfully. Optional until actions are implemented.
+   */
+  sshCommandCompleted?(event: SshCommandEvent): void;
 }
 
 export interface QuotaUsage {
@@ -20,6 +35,8 @@ export interface QuotaUsage {
 export interface QuotaTracker {
   usage(): Promise<QuotaUsage>;
   add(sizeDelta: number, filesDelta: number): Promise<void>;
+  /** Replaces the usage with what a scan of the home found. */
+  reset(usage: QuotaUsage): Promise<void>;
 }
 
 export interface SessionContext {

@@ -2,7 +2,8 @@ import type { DataProvider, User } from '../dataprovider/types.js';
 import { createBackend } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
-import type { Protocol, QuotaTracker, SessionEvents } from './types.js';
+import { SystemCommandPolicy } from './system-commands.js';
+import type { Protocol, QuotaTracker, SessionContext, SessionEvents } from './types.js';
 
 export interface UserFsSettings {
   umask: number;
@@ -21,23 +22,22 @@ export function providerQuota(provider: DataProvider, username: string): QuotaTr
     },
     add: (sizeDelta, filesDelta) =>
       provider.updateQuota(username, { sizeDelta, filesDelta, reset: false }),
+    reset: ({ size, files }) =>
+      provider.updateQuota(username, { sizeDelta: size, filesDelta: files, reset: true }),
   };
 }
 
-/**
- * Opens the file system a protocol session works on: the backend for the user's home (chosen
- * by the backend factory), wrapped in the policy layer.
- */
-export async function openUserFs(options: {
+interface UserSessionOptions {
   user: User;
   session: { connectionId: string; protocol: Protocol; touch(): void };
   provider: DataProvider;
   events: SessionEvents;
   settings: UserFsSettings;
-}): Promise<Vfs> {
+}
+
+function sessionContext(options: UserSessionOptions): SessionContext {
   const { user, session, settings } = options;
-  const backend = await createBackend(user, settings);
-  return new PolicyVfs(backend, {
+  return {
     user,
     connectionId: session.connectionId,
     protocol: session.protocol,
@@ -47,5 +47,19 @@ export async function openUserFs(options: {
     trackQuota: settings.trackQuota,
     chownAnyId: settings.chownAnyId,
     touch: () => session.touch(),
-  });
+  };
+}
+
+/**
+ * Opens the file system a protocol session works on: the backend for the user's home (chosen
+ * by the backend factory), wrapped in the policy layer.
+ */
+export async function openUserFs(options: UserSessionOptions): Promise<Vfs> {
+  const backend = await createBackend(options.user, options.settings);
+  return new PolicyVfs(backend, sessionContext(options));
+}
+
+/** The policy for running a system binary (rsync, git) on the user's home. */
+export function systemCommandPolicy(options: UserSessionOptions): SystemCommandPolicy {
+  return new SystemCommandPolicy(sessionContext(options));
 }

@@ -23,9 +23,10 @@ interface ClientSessionOptions {
   log: Logger;
 }
 
-/** What the client sees when it asks for a command or a shell. */
-export const COMMANDS_UNAVAILABLE =
-  'kubesftp: this server only serves SFTP; commands and shells are not available\n';
+/** What the client sees when it asks for a command and the server runs none. */
+export const COMMANDS_UNAVAILABLE = 'kubesftp: this server does not run commands\n';
+/** What the client sees when it asks for an interactive shell. */
+export const SHELL_UNAVAILABLE = 'kubesftp: interactive shells are not available\n';
 const SUBSYSTEM_UNAVAILABLE = 'kubesftp: this server only serves the sftp subsystem\n';
 const HOME_UNAVAILABLE = 'kubesftp: your home directory cannot be opened now; try again later\n';
 
@@ -44,6 +45,8 @@ function refuseRequest(channel: ServerChannel | undefined, message: string): voi
 export class ClientSession {
   readonly #o: ClientSessionOptions;
   readonly #sftpSessions = new Set<SftpSession>();
+  /** Exec requests running now: each is stopped through its controller when the connection ends. */
+  readonly #commands = new Map<AbortController, Promise<void>>();
   /** Session channels open now, bounded by max_channels_per_connection. */
   #openChannels = 0;
   #lastActivity = Date.now();
@@ -122,9 +125,8 @@ export class ClientSession {
         this.#o.log.error({ err }, 'unable to start the sftp subsystem');
       });
     });
-    // Commands over exec (scp -O, checksums, rsync, git) are not served yet.
-    session.on('exec', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
-    session.on('shell', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
+    session.on('exec', (accept, _reject, info) => this.#startCommand(accept(), info.command));
+    session.on('shell', (accept) => refuseRequest(accept(), SHELL_UNAVAILABLE));
     session.on('pty', (_accept, reject) => reject?.());
     session.on('x11', (_accept, reject) => reject?.());
     session.on('auth-agent', (_accept, reject) => reject?.());
@@ -156,6 +158,37 @@ export class ClientSession {
     }
   }
 
+  #startCommand(channel: ServerChannel | undefined, commandLine: string): void {
+    if (channel === undefined) return;
+    const commands = this.#o.deps.commands;
+    if (commands === undefined) return refuseRequest(channel, COMMANDS_UNAVAILABLE);
+    this.#touch();
+    const controller = new AbortController();
+    channel.once('close', () => controller.abort());
+    const running = commands
+      .run({
+        commandLine,
+        io: { input: channel, output: channel, errors: channel.stderr },
+        user: this.#o.user,
+        connectionId: this.#o.connectionId,
+        touch: this.#touch,
+        log: this.#o.log,
+        signal: controller.signal,
+      })
+      .catch((err: unknown) => {
+        this.#o.log.error({ err }, 'ssh command ended with an error');
+        return 1;
+      })
+      .then((status) => {
+        // The client may already be gone; exit and end are then no-ops worth skipping.
+        if (controller.signal.aborted) return;
+        channel.exit(status);
+        channel.end();
+      })
+      .finally(() => this.#commands.delete(controller));
+    this.#commands.set(controller, running);
+  }
+
   #openFs(): Promise<Vfs> {
     const { deps, user, connectionId } = this.#o;
     this.#touch();
@@ -166,6 +199,10 @@ export class ClientSession {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     const pending = [...this.#sftpSessions].map((s) => s.close());
+    for (const [controller, running] of this.#commands) {
+      controller.abort();
+      pending.push(running);
+    }
     Promise.allSettled(pending)
       .then(() => this.#o.deps.registry.remove(this.#o.connectionId))
       .catch(() => undefined);

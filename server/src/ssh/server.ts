@@ -4,6 +4,7 @@ import ssh2 from 'ssh2';
 import type { Algorithms, ClientInfo, Connection, ServerConfig } from 'ssh2';
 import type { Logger } from 'pino';
 import type { DataProvider } from '../dataprovider/types.js';
+import type { CommandService } from '../commands/dispatcher.js';
 import type { HostEvent } from '../defender/index.js';
 import { normalizeClientIp } from '../session/ip-ranges.js';
 import type { ConnectionRegistry } from '../session/registry.js';
@@ -54,6 +55,8 @@ export interface SshServerDeps {
   registry: ConnectionRegistry;
   logger: Logger;
   openUserFs: OpenUserFs;
+  /** Serves exec requests; without it every command is refused. */
+  commands?: CommandService;
   onConnectionFailed(failure: AuthFailure & { clientIp: string }): void;
   /** Without one, nothing is blocked, banned or scored. */
   defender?: SshDefender;
