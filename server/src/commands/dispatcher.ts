@@ -14,14 +14,18 @@ import type { Vfs } from '../vfs/types.js';
 import { CHECKSUM_COMMANDS } from './checksum.js';
 import { writeTo, type CommandIo } from './io.js';
 import { errorText } from './messages.js';
+import { SCP_COMMAND } from './scp/index.js';
 import { parseShellWords, type ShellWord } from './shell-words.js';
+import { SYSTEM_COMMANDS } from './system/index.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from './types.js';
 import { WORKING_DIR_COMMANDS } from './working-dir.js';
 
 /** Every command kubesftp implements; `enabled_ssh_commands` picks among them. */
 export const COMMAND_TABLE: Partial<Record<SshCommandName, CommandDefinition>> = {
+  scp: SCP_COMMAND,
   ...CHECKSUM_COMMANDS,
   ...WORKING_DIR_COMMANDS,
+  ...SYSTEM_COMMANDS,
 };
 
 /** Exec requests start in the home, as a login shell would. */

@@ -85,12 +85,19 @@ export class SystemCommandPolicy {
     };
   }
 
-  /** As root, the binary runs as the account's own ids, so the kernel bounds it too. */
+  /**
+   * As root, the binary runs as the account's own ids, so the kernel bounds it too (no device
+   * nodes, no foreign owners, only what that uid may reach). It never runs as root.
+   */
   #runAs(): { uid: number; gid: number } | undefined {
     if (process.getuid?.() !== 0) return undefined;
     const { uid, gid } = this.#policy.ctx.user;
-    if (uid <= 0 && gid <= 0) return undefined;
-    return this.#policy.ownIds();
+    if (uid <= 0) {
+      throw refused(
+        'this command needs the account to have its own uid when the server runs as root',
+      );
+    }
+    return { uid, gid: gid > 0 ? gid : uid };
   }
 
   async #rescan(): Promise<void> {
