@@ -53,7 +53,10 @@ function refused(message: string): KubesftpError {
 /** The single repository argument, relative to the home. */
 export function gitRepository(words: ShellWord[]): string {
   if (words.length !== 1) throw refused('exactly one repository path is expected');
-  const repository = homeRelative(words[0]!);
+  const word = words[0]!;
+  // git expands "~/" itself, even quoted (ssh://host/~/repo arrives as '~/repo').
+  const namesHome = word.value === '~' || word.value.startsWith('~/');
+  const repository = homeRelative({ ...word, home: word.home || namesHome });
   if (repository.startsWith('-')) throw refused('options are not accepted');
   return repository;
 }
