@@ -31,6 +31,7 @@ test('links that stay inside the home pass, whatever their form', () =>
     await symlink('../one', join(home, 'a', 'up-inside'));
     await symlink(join(home, 'one'), join(home, 'absolute-inside'));
     await symlink('missing/deeper', join(home, 'dangling-down'));
+    await symlink('/rsyncd-munged/etc/passwd', join(home, 'munged-by-rsync'));
     const scan = await scanLocalHome(home, { checkLinks: true });
     assert.equal(scan.escapingLink, undefined);
   }));

@@ -19,16 +19,21 @@ function isInside(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : `${root}${sep}`);
 }
 
+/** Where `rsync --munge-links` points the links it stores, so that they resolve nowhere. */
+const RSYNC_MUNGED = '/rsyncd-munged/';
+
 /**
  * Whether the kernel, following `linkPath`, stays in `realHome`. A link that resolves is judged
  * on where it really leads, through every link on the way. One that does not (dangling, a
- * loop) is safe only if its target can only lead down: relative and without "..".
+ * loop) is safe only if its target can only lead down: relative and without "..", or one that
+ * rsync munged, as long as its munge directory does not exist on the host.
  */
 async function linkStaysInside(linkPath: string, realHome: string): Promise<boolean> {
   try {
     return isInside(await realpath(linkPath), realHome);
   } catch {
     const target = await readlink(linkPath);
+    if (target.startsWith(RSYNC_MUNGED)) return true;
     return !isAbsolute(target) && !target.split('/').includes('..');
   }
 }
