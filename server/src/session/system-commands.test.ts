@@ -28,7 +28,7 @@ async function withHome(
     ...(asRoot ? { uid: 4242, gid: 4243 } : {}),
     ...overrides,
   });
-  const { ctx, usage } = setup(user as unknown as Partial<User>);
+  const { ctx, usage } = setup(user);
   try {
     await fn(new SystemCommandPolicy(ctx), home, usage);
   } finally {
@@ -50,7 +50,7 @@ test('a grant: the home as working directory, symlink choice and input budget fr
   }));
 
 test('S3 homes, narrow permissions anywhere and exhausted quotas are refused', async () => {
-  await withHome({ filesystem: { provider: 1 } } as Partial<User>, async (policy) => {
+  await withHome({ filesystem: { provider: 1 } }, async (policy) => {
     await assert.rejects(policy.admit('read'), code('UNSUPPORTED'));
   });
   await withHome({ permissions: { '/': ['*'], '/ro': ['list', 'download'] } }, async (policy) => {
