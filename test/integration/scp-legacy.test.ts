@@ -160,13 +160,12 @@ describe('scp -O against our scp', { timeout: 180_000 }, () => {
   test('paths that climb out of the home stay in it', async () => {
     const outside = join(fx.work, 'outside.txt');
     await writeFile(outside, 'secret');
-    const before = await treeDigest(fx.work).then(() => readFile(outside, 'utf8'));
     const down = await copy(remote('../outside.txt'), 'stolen.txt');
     assert.notEqual(down.code, 0);
     await assert.rejects(stat(join(fx.work, 'stolen.txt')));
     const up = await copy('tree/sub/x.txt', remote('../../outside.txt'));
-    assert.equal(up.code, 0, 'lands in the home, as "/../.." is "/" there');
-    assert.equal(await readFile(outside, 'utf8'), before);
+    assert.equal(up.code, 0, 'lands in the home, where "/../.." is "/"');
+    assert.equal(await readFile(outside, 'utf8'), 'secret');
     assert.equal(await readFile(join(fx.home, 'outside.txt'), 'utf8'), 'x');
   });
 });
