@@ -11,12 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scp, sha256File, type ClientResult } from './harness.js';
-import {
-  loggedLine,
-  startCommandsFixture,
-  treeDigest,
-  type CommandsFixture,
-} from './commands-fixture.js';
+import { loggedLine, startCommandsFixture, type CommandsFixture } from './commands-fixture.js';
 
 /** Local names that a remote shell would split or expand, and unicode. */
 const AWKWARD = [
