@@ -143,9 +143,11 @@ describe('rsync and git confined to the home', { timeout: 240_000 }, () => {
   });
 
   test('a hook in a repository the user can write is never run', async () => {
+    // The hook writes where the account may write, so it would leave its mark if it ran.
+    const marker = join(fx.home, 'hook-ran');
     const hook = join(fx.home, 'project.git', 'hooks', 'post-receive');
     await mkdir(join(fx.home, 'project.git', 'hooks'), { recursive: true });
-    await writeFile(hook, `#!/bin/sh\necho pwned > ${join(sentinel, 'pwned')}\n`);
+    await writeFile(hook, `#!/bin/sh\necho ran >> ${marker}\n`);
     await chmod(hook, 0o755);
     await writeFile(
       join(fx.home, 'project.git', 'config'),
@@ -158,7 +160,9 @@ describe('rsync and git confined to the home', { timeout: 240_000 }, () => {
     await git(['commit', '-q', '-m', 'second'], work1);
     const pushed = await git(['push', '-q', 'origin', 'HEAD:main'], work1);
     assert.equal(pushed.code, 0, pushed.stderr);
-    await assert.rejects(stat(join(sentinel, 'pwned')), 'the hook did not run');
+    const fetched = await git(['fetch', '-q', 'origin'], work1);
+    assert.equal(fetched.code, 0, fetched.stderr);
+    await assert.rejects(stat(marker), 'the hook did not run');
   });
 
   test('absolute paths mean the home, ".." is refused, for rsync and git', async () => {

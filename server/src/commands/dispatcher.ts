@@ -135,11 +135,19 @@ export class CommandService {
       fs: () => (opened ??= this.#o.openFs(request.user, ref)),
       admitSystem: (access) => this.#o.systemPolicy(request.user, ref).admit(access),
       signal: request.signal,
+      touch: () => request.touch(),
       log: request.log,
     };
     try {
       return await command.definition.run(run);
     } catch (err) {
+      if (request.signal.aborted) {
+        request.log.info(
+          { ssh_command: request.commandLine },
+          'ssh command ended: the client left',
+        );
+        return { exitStatus: 1 };
+      }
       request.log.warn({ err, ssh_command: request.commandLine }, 'ssh command failed');
       const message = `${command.name}: ${errorText(err)}\n`;
       await writeTo(request.io.errors, message).catch(() => undefined);

@@ -21,6 +21,8 @@ export interface CommandRun {
   admitSystem(access: SystemAccess): Promise<SystemCommandGrant>;
   /** Aborted when the client disconnects or the server shuts down. */
   signal: AbortSignal;
+  /** Marks the connection active, for what moves bytes without the Vfs (system binaries). */
+  touch(): void;
   log: Logger;
 }
 

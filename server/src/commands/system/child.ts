@@ -46,6 +46,7 @@ function relayInput(
   const input = options.run.io.input;
   let received = 0;
   const onData = (chunk: Buffer): void => {
+    options.run.touch();
     received += chunk.length;
     if (received > options.grant.inputBudget) return stop();
     if (!stdin.write(chunk)) {
@@ -84,6 +85,7 @@ export function runChild(options: ChildOptions): Promise<ChildResult> {
     // A child that exits early makes writes to its stdin fail; its exit status tells why.
     child.stdin.on('error', () => undefined);
     const stopRelay = relayInput(options, child.stdin, stopForQuota);
+    child.stdout.on('data', () => run.touch());
     child.stdout.pipe(run.io.output, { end: false });
     child.stderr.pipe(run.io.errors, { end: false });
     let settled = false;
