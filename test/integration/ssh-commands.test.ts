@@ -79,6 +79,19 @@ describe('hash commands, cd and pwd with the OpenSSH client', { timeout: 120_000
     assert.equal(remote.stdout, local.stdout);
   });
 
+  test('variables a client sends are refused and change nothing; the command still runs', async () => {
+    const result = await fx.run('ssh', [
+      ...fx.sshCommand.split(' ').slice(1),
+      '-o',
+      'SetEnv=LD_PRELOAD=/tmp/evil.so PATH=/tmp',
+      `${fx.username}@127.0.0.1`,
+      'md5sum data/plain.bin',
+    ]);
+    const local = await fx.run('md5sum', ['data/plain.bin'], { cwd: fx.home });
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, local.stdout);
+  });
+
   test('cd succeeds, pwd prints the home as "/", both are logged', async () => {
     assert.deepEqual(await fx.ssh('cd /data'), { code: 0, stdout: '', stderr: '' });
     assert.deepEqual(await fx.ssh('pwd'), { code: 0, stdout: '/\n', stderr: '' });

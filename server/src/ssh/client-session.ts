@@ -130,7 +130,8 @@ export class ClientSession {
     session.on('pty', (_accept, reject) => reject?.());
     session.on('x11', (_accept, reject) => reject?.());
     session.on('auth-agent', (_accept, reject) => reject?.());
-    session.on('env', (accept) => accept?.());
+    // Nothing a client sets reaches a command: system binaries get a fixed environment.
+    session.on('env', (_accept, reject) => reject?.());
   }
 
   async #startSftp(channel: ServerChannel | undefined): Promise<void> {
