@@ -109,3 +109,18 @@ test('scp only as the remote end: -t or -f is required', async () => {
   assert.equal(result.status, 1);
   assert.match(result.stderr, /^scp: scp runs here only as the remote end/);
 });
+
+test('a symlink back up the tree is sent once, then reported as a loop', async () => {
+  const { exec, inner } = commandSetup({ enabled: ['scp'] });
+  await inner.mkdir('/t');
+  await upload(inner, '/t/f', Buffer.from('f'));
+  await inner.symlink('/t/up', '/t');
+  await inner.symlink('/t/up2', '..');
+  const result = await exec('scp -r -f t', Buffer.alloc(64));
+  assert.equal(result.status, 1);
+  const sent = result.stdout.toString();
+  assert.equal(sent.match(/C0644 1 f\n/g)?.length, 1);
+  assert.ok(sent.includes('\x01scp: t/up: directory loop\n'), sent);
+  // up2 is the home: sent once, and the t inside it is the loop.
+  assert.ok(sent.includes('D0755 0 up2\n\x01scp: t/up2/t: directory loop\nE\n'), sent);
+});

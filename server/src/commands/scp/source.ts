@@ -43,6 +43,8 @@ interface Entry {
   /** The name as the client asked for it (or below it), for messages. */
   shown: string;
   depth: number;
+  /** Canonical paths of the directories being sent above this entry. */
+  ancestors: ReadonlySet<string>;
 }
 
 /** The name a record carries: the last element of what the client named, "." for the home. */
@@ -110,7 +112,8 @@ async function sendChildren(source: Source, dir: VfsDir, entry: Entry): Promise<
     for (const { name } of batch) {
       if (name === '.' || name === '..') continue;
       const path = childPath(entry.path, name);
-      await sendEntry(source, { path, shown: `${parent}/${name}`, depth: entry.depth + 1 });
+      const shown = `${parent}/${name}`;
+      await sendEntry(source, { path, shown, depth: entry.depth + 1, ancestors: entry.ancestors });
     }
   }
 }
@@ -122,16 +125,21 @@ async function sendDirectory(
   const { wire, vfs } = source;
   if (entry.depth >= MAX_DEPTH) return wire.warn(`${entry.shown}: directories nested too deeply`);
   let dir: VfsDir;
+  let canonical: string;
   try {
+    // -r follows symlinks, as OpenSSH's scp does; a link back up the tree would never end.
+    canonical = await vfs.realpath(entry.path);
+    if (entry.ancestors.has(canonical)) return await wire.warn(`${entry.shown}: directory loop`);
     dir = await vfs.opendir(entry.path);
   } catch (err) {
     return wire.warn(`${entry.shown}: ${errorText(err)}`);
   }
+  const ancestors = new Set(entry.ancestors).add(canonical);
   try {
     if (!(await sendTimes(source, entry.stat))) return;
     await wire.send(`D${formatMode(entry.stat.mode)} 0 ${entry.name}\n`);
     if (!(await wire.readResponse())) return;
-    await sendChildren(source, dir, entry);
+    await sendChildren(source, dir, { ...entry, ancestors });
     await wire.send('E\n');
     await wire.readResponse();
   } finally {
@@ -169,7 +177,7 @@ export async function runSource(run: CommandRun, options: ScpOptions): Promise<C
       for (const shown of await expandWord(word, { vfs, cwd: run.cwd })) {
         const path = toVirtualPath(shown, run.cwd);
         firstPath ??= path;
-        await sendEntry(source, { path, shown, depth: 0 });
+        await sendEntry(source, { path, shown, depth: 0, ancestors: new Set() });
       }
     }
   } catch (err) {
