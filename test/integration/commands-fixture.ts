@@ -152,8 +152,9 @@ export async function treeDigest(root: string): Promise<string> {
 export async function loggedLine(
   server: RunningServer,
   match: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 2500,
 ): Promise<Record<string, unknown> | undefined> {
-  for (let i = 0; i < 50; i += 1) {
+  for (let i = 0; i < timeoutMs / 50; i += 1) {
     const found = server.logLines.find(match);
     if (found) return found;
     await new Promise((resolve) => setTimeout(resolve, 50));

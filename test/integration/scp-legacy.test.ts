@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scp, sha256File, type ClientResult } from './harness.js';
 import { loggedLine, startCommandsFixture, type CommandsFixture } from './commands-fixture.js';
@@ -197,7 +197,35 @@ describe('scp -O and the quota', { timeout: 120_000 }, () => {
   });
 });
 
-describe('scp -O with atomic uploads', { timeout: 120_000 }, () => {
+/** Runs scp and kills it with the ssh it started (its process group) after `ms`. */
+async function cutOffAfter(ms: number, args: string[], cwd: string): Promise<void> {
+  const child = spawn('scp', args, { cwd, stdio: 'ignore', detached: true });
+  const closed = new Promise((resolve) => child.once('close', resolve));
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  process.kill(-child.pid!, 'SIGKILL');
+  await closed;
+}
+
+/** A bandwidth-limited `scp -O`, slow enough to be cut off midway. */
+function slowScpArgs(fx: CommandsFixture, kbits: string): string[] {
+  return [
+    '-O',
+    '-l',
+    kbits,
+    '-P',
+    String(fx.server.sftpPort),
+    '-i',
+    fx.keyPath,
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'BatchMode=yes',
+  ];
+}
+
+describe('scp -O cut off midway', { timeout: 120_000 }, () => {
   let fx: CommandsFixture;
 
   before(async () => {
@@ -206,31 +234,37 @@ describe('scp -O with atomic uploads', { timeout: 120_000 }, () => {
 
   after(() => fx?.stop());
 
+  test('a download cut off midway ends on the server too', async () => {
+    await writeFile(join(fx.home, 'large.bin'), randomBytes(64 * 1024 * 1024));
+    // -l 8000 (kbit/s): the client reads slowly, so the server waits on a full window.
+    const args = [
+      ...slowScpArgs(fx, '8000'),
+      `${fx.username}@127.0.0.1:large.bin`,
+      'large-back.bin',
+    ];
+    await cutOffAfter(2000, args, fx.work);
+    const logged = await loggedLine(
+      fx.server,
+      (l) => l.sender === 'Download' && l.file_path === '/large.bin',
+      10_000,
+    );
+    assert.ok(logged, 'the download was closed and logged');
+    assert.ok(Number(logged.size_bytes) < 64 * 1024 * 1024);
+    await rm(join(fx.home, 'large.bin'));
+    for (let i = 0; i < 50; i += 1) {
+      const listed = await fx.server.api('GET', '/api/v1/connection');
+      if ((listed.body as unknown as unknown[]).length === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.fail('the connection is still registered');
+  });
+
   test('an upload cut off midway leaves neither the file nor a temp file', async () => {
     await writeFile(join(fx.work, 'slow.bin'), randomBytes(20 * 1024 * 1024));
     await writeFile(join(fx.home, 'slow.bin'), 'previous content');
     // -l 8000 (kbit/s) makes the transfer last about 20 s; it is killed after 2.
-    const args = [
-      '-O',
-      '-l',
-      '8000',
-      '-P',
-      String(fx.server.sftpPort),
-      '-i',
-      fx.keyPath,
-      '-o',
-      'StrictHostKeyChecking=no',
-      '-o',
-      'UserKnownHostsFile=/dev/null',
-      '-o',
-      'BatchMode=yes',
-      'slow.bin',
-      `${fx.username}@127.0.0.1:slow.bin`,
-    ];
-    const child = spawn('scp', args, { cwd: fx.work, stdio: 'ignore' });
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('close', resolve));
+    const args = [...slowScpArgs(fx, '8000'), 'slow.bin', `${fx.username}@127.0.0.1:slow.bin`];
+    await cutOffAfter(2000, args, fx.work);
     await loggedLine(fx.server, (l) => l.sender === 'Upload' && l.file_path === '/slow.bin');
     assert.equal(await readFile(join(fx.home, 'slow.bin'), 'utf8'), 'previous content');
     assert.deepEqual(await readdir(fx.home), ['slow.bin']);

@@ -8,7 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Vfs } from '../vfs/types.js';
 import { toVirtualPath } from '../vfs/virtual-path.js';
-import { InputReader, writeTo } from './io.js';
+import { InputReader, writeErr, writeOut } from './io.js';
 import { errorText, quoteName } from './messages.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from './types.js';
 import { expandWord } from './wildcards.js';
@@ -144,8 +144,8 @@ async function runChecksum(run: CommandRun, algorithm: Algorithm): Promise<Comma
     parsed = parseArguments(run.args.map((word) => word.value));
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    await writeTo(
-      run.io.errors,
+    await writeErr(
+      run.io,
       `${run.name}: ${err.message}\nTry '${run.name} --help' for more information.\n`,
     );
     return { exitStatus: 1 };
@@ -165,11 +165,11 @@ async function runChecksum(run: CommandRun, algorithm: Algorithm): Promise<Comma
       }
     } catch (err) {
       failed = true;
-      await writeTo(run.io.errors, `${run.name}: ${quoteName(name)}: ${errorText(err)}\n`);
+      await writeErr(run.io, `${run.name}: ${quoteName(name)}: ${errorText(err)}\n`);
       continue;
     }
     const hex = hash.digest('hex');
-    await writeTo(run.io.output, checksumLine({ algorithm, style: parsed.style, name, hex }));
+    await writeOut(run.io, checksumLine({ algorithm, style: parsed.style, name, hex }));
   }
   return { exitStatus: failed ? 1 : 0, path: firstPath };
 }

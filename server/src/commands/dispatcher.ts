@@ -12,7 +12,7 @@ import type { SystemAccess, SystemCommandGrant } from '../session/system-command
 import type { Protocol, SessionEvents } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import { CHECKSUM_COMMANDS } from './checksum.js';
-import { writeTo, type CommandIo } from './io.js';
+import { writeErr, type CommandIo } from './io.js';
 import { errorText } from './messages.js';
 import { SCP_COMMAND } from './scp/index.js';
 import { parseShellWords, type ShellWord } from './shell-words.js';
@@ -113,7 +113,7 @@ export class CommandService {
     const reason = err instanceof Error ? err.message : String(err);
     request.log.info({ ssh_command: request.commandLine, reason }, 'ssh command refused');
     this.#record(request, { protocol: 'SSH', path: undefined });
-    await writeTo(request.io.errors, `kubesftp: ${reason}\n`).catch(() => undefined);
+    await writeErr(request.io, `kubesftp: ${reason}\n`).catch(() => undefined);
     return 1;
   }
 
@@ -150,7 +150,7 @@ export class CommandService {
       }
       request.log.warn({ err, ssh_command: request.commandLine }, 'ssh command failed');
       const message = `${command.name}: ${errorText(err)}\n`;
-      await writeTo(request.io.errors, message).catch(() => undefined);
+      await writeErr(request.io, message).catch(() => undefined);
       return { exitStatus: 1 };
     } finally {
       const vfs = await opened?.catch(() => undefined);

@@ -11,30 +11,56 @@ export interface CommandIo {
   input: Readable;
   output: Writable;
   errors: Writable;
+  /**
+   * Aborted once the channel is gone. A write waiting for room then fails: the SSH channel
+   * itself would keep such a write pending forever.
+   */
+  closed?: AbortSignal;
 }
 
-/** Resolves once `data` is handed to the stream and the stream can take more. */
-export function writeTo(stream: Writable, data: Buffer | string): Promise<void> {
+function channelClosed(): KubesftpError {
+  return new KubesftpError(ErrorCode.FAILURE, 'the channel is closed');
+}
+
+/**
+ * Resolves once `data` is handed to the stream and the stream can take more. When it cannot,
+ * this waits for the chunk's own write callback (or for `closed`), not for "drain".
+ */
+function writeTo(stream: Writable, data: Buffer | string, closed?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (stream.destroyed || stream.writableEnded) {
-      reject(new KubesftpError(ErrorCode.FAILURE, 'the channel is closed'));
+    if (stream.destroyed || stream.writableEnded || closed?.aborted === true) {
+      reject(channelClosed());
       return;
     }
-    if (stream.write(data)) {
-      resolve();
-      return;
+    let outcome: 'pending' | 'written' | 'failed' = 'pending';
+    let waiting = false;
+    const onClosed = (): void => reject(channelClosed());
+    const settle = (): void => {
+      closed?.removeEventListener('abort', onClosed);
+      if (outcome === 'written') resolve();
+      else reject(channelClosed());
+    };
+    const fits = stream.write(data, (err) => {
+      outcome = err ? 'failed' : 'written';
+      if (waiting) settle();
+    });
+    if (fits) resolve();
+    else if (outcome !== 'pending') settle();
+    else {
+      waiting = true;
+      closed?.addEventListener('abort', onClosed, { once: true });
     }
-    const onDrain = (): void => {
-      stream.off('close', onClose);
-      resolve();
-    };
-    const onClose = (): void => {
-      stream.off('drain', onDrain);
-      reject(new KubesftpError(ErrorCode.FAILURE, 'the channel is closed'));
-    };
-    stream.once('drain', onDrain);
-    stream.once('close', onClose);
   });
+}
+
+/** Writes to the command's standard output with backpressure. */
+export function writeOut(io: CommandIo, data: Buffer | string): Promise<void> {
+  return writeTo(io.output, data, io.closed);
+}
+
+/** Writes to the command's standard error with backpressure. */
+export function writeErr(io: CommandIo, data: Buffer | string): Promise<void> {
+  return writeTo(io.errors, data, io.closed);
 }
 
 /**

@@ -4,7 +4,7 @@
  * the next (each is its own channel, as each is its own shell with OpenSSH), so `cd` succeeds
  * without changing anything and `pwd` prints the virtual working directory: "/".
  */
-import { writeTo } from './io.js';
+import { writeOut } from './io.js';
 import type { CommandDefinition } from './types.js';
 
 export const WORKING_DIR_COMMANDS = {
@@ -12,7 +12,7 @@ export const WORKING_DIR_COMMANDS = {
   pwd: {
     protocol: 'SSH',
     run: async (run) => {
-      await writeTo(run.io.output, `${run.cwd}\n`);
+      await writeOut(run.io, `${run.cwd}\n`);
       return { exitStatus: 0, path: run.cwd };
     },
   },

@@ -45,8 +45,8 @@ function refuseRequest(channel: ServerChannel | undefined, message: string): voi
 export class ClientSession {
   readonly #o: ClientSessionOptions;
   readonly #sftpSessions = new Set<SftpSession>();
-  /** Exec requests running now: each is stopped through its controller when the connection ends. */
-  readonly #commands = new Map<AbortController, Promise<void>>();
+  /** Exec requests running now, by the function that stops each when the connection ends. */
+  readonly #commands = new Map<() => void, Promise<void>>();
   /** Session channels open now, bounded by max_channels_per_connection. */
   #openChannels = 0;
   #lastActivity = Date.now();
@@ -125,7 +125,9 @@ export class ClientSession {
         this.#o.log.error({ err }, 'unable to start the sftp subsystem');
       });
     });
-    session.on('exec', (accept, _reject, info) => this.#startCommand(accept(), info.command));
+    session.on('exec', (accept, _reject, info) =>
+      this.#startCommand({ session, channel: accept(), commandLine: info.command }),
+    );
     session.on('shell', (accept) => refuseRequest(accept(), SHELL_UNAVAILABLE));
     session.on('pty', (_accept, reject) => reject?.());
     session.on('x11', (_accept, reject) => reject?.());
@@ -159,17 +161,32 @@ export class ClientSession {
     }
   }
 
-  #startCommand(channel: ServerChannel | undefined, commandLine: string): void {
+  #startCommand(exec: {
+    session: Session;
+    channel: ServerChannel | undefined;
+    commandLine: string;
+  }): void {
+    const { session, channel, commandLine } = exec;
     if (channel === undefined) return;
     const commands = this.#o.deps.commands;
     if (commands === undefined) return refuseRequest(channel, COMMANDS_UNAVAILABLE);
     this.#touch();
     const controller = new AbortController();
-    channel.once('close', () => controller.abort());
+    // The session reports the client's close at once; the channel only once its input was
+    // read to the end, which a command busy writing may never do. Destroying the channel
+    // fails whatever the command still waits for, so it unwinds.
+    const abort = (): void => {
+      if (controller.signal.aborted) return;
+      controller.abort();
+      channel.destroy();
+    };
+    channel.on('error', (err: Error) => this.#o.log.debug({ err }, 'exec channel error'));
+    session.once('close', abort);
+    channel.once('close', abort);
     const running = commands
       .run({
         commandLine,
-        io: { input: channel, output: channel, errors: channel.stderr },
+        io: { input: channel, output: channel, errors: channel.stderr, closed: controller.signal },
         user: this.#o.user,
         connectionId: this.#o.connectionId,
         touch: this.#touch,
@@ -183,11 +200,13 @@ export class ClientSession {
       .then((status) => {
         // The client may already be gone; exit and end are then no-ops worth skipping.
         if (controller.signal.aborted) return;
+        session.off('close', abort);
+        channel.off('close', abort);
         channel.exit(status);
         channel.end();
       })
-      .finally(() => this.#commands.delete(controller));
-    this.#commands.set(controller, running);
+      .finally(() => this.#commands.delete(abort));
+    this.#commands.set(abort, running);
   }
 
   #openFs(): Promise<Vfs> {
@@ -200,8 +219,8 @@ export class ClientSession {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     const pending = [...this.#sftpSessions].map((s) => s.close());
-    for (const [controller, running] of this.#commands) {
-      controller.abort();
+    for (const [stop, running] of this.#commands) {
+      stop();
       pending.push(running);
     }
     Promise.allSettled(pending)

@@ -3,7 +3,7 @@
  * scripts and appliances): no system binary, every file through the session's policy layer,
  * so it works on any backend the Vfs has.
  */
-import { writeTo } from '../io.js';
+import { writeErr } from '../io.js';
 import type { CommandDefinition } from '../types.js';
 import { isKubesftpError } from '../../errors.js';
 import { parseScpOptions, type ScpOptions } from './options.js';
@@ -18,7 +18,7 @@ export const SCP_COMMAND: CommandDefinition = {
       options = parseScpOptions(run.args);
     } catch (err) {
       if (!isKubesftpError(err, 'INVALID_ARGUMENT')) throw err;
-      await writeTo(run.io.errors, `scp: ${err.message}\n`);
+      await writeErr(run.io, `scp: ${err.message}\n`);
       return { exitStatus: 1 };
     }
     return options.direction === 'sink' ? runSink(run, options) : runSource(run, options);

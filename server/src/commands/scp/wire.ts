@@ -5,7 +5,7 @@
  * on), 2 plus a line for a fatal error.
  */
 import { ErrorCode, KubesftpError } from '../../errors.js';
-import { InputReader, writeTo, type CommandIo } from '../io.js';
+import { InputReader, writeOut, type CommandIo } from '../io.js';
 
 const OK = 0;
 const WARNING = 1;
@@ -72,7 +72,7 @@ export class ScpWire {
   }
 
   send(data: Buffer | string): Promise<void> {
-    return writeTo(this.#io.output, data);
+    return writeOut(this.#io, data);
   }
 
   ack(): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { SystemCommandGrant } from '../../session/system-commands.js';
-import { writeTo } from '../io.js';
+import { writeErr } from '../io.js';
 import type { CommandRun } from '../types.js';
 
 /** Where the binaries are looked up; the server's own PATH is not passed on. */
@@ -96,9 +96,7 @@ export function runChild(options: ChildOptions): Promise<ChildResult> {
       stopRelay();
       if (startError !== undefined) {
         run.log.warn({ err: startError, file: options.file }, 'system command failed to start');
-        void writeTo(run.io.errors, `${run.name}: not available on this server\n`).catch(
-          () => undefined,
-        );
+        void writeErr(run.io, `${run.name}: not available on this server\n`).catch(() => undefined);
       }
       resolve(result);
     };

@@ -7,7 +7,7 @@
 import { ErrorCode, isKubesftpError } from '../../errors.js';
 import type { SystemAccess, SystemCommandGrant } from '../../session/system-commands.js';
 import { toVirtualPath } from '../../vfs/virtual-path.js';
-import { writeTo } from '../io.js';
+import { writeErr } from '../io.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from '../types.js';
 import { runChild } from './child.js';
 import {
@@ -46,13 +46,13 @@ async function runSystem(run: CommandRun, prepare: () => Prepared): Promise<Comm
     await prepared.check?.();
   } catch (err) {
     if (!isKubesftpError(err) || !SHOWN.has(err.code)) throw err;
-    await writeTo(run.io.errors, `${run.name}: ${err.message}\n`);
+    await writeErr(run.io, `${run.name}: ${err.message}\n`);
     return { exitStatus: 1 };
   }
   try {
     const result = await runChild({ run, grant, ...prepared.invoke(grant) });
     if (result.overQuota) {
-      await writeTo(run.io.errors, `${run.name}: stopped: the upload passed the quota\n`);
+      await writeErr(run.io, `${run.name}: stopped: the upload passed the quota\n`);
       return { exitStatus: 1, path: prepared.path };
     }
     return { exitStatus: result.exitStatus, path: prepared.path };
