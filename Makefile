@@ -33,6 +33,7 @@ lint: deps
 
 system-deps:
 	bash test/setup/install-system-deps.sh
+	bash test/setup/install-databases.sh
 
 testbed:
 	bash test/env/setup.sh

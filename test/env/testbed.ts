@@ -12,3 +12,5 @@ export {
 } from './binaries.js';
 export { startKubernetes, type KubernetesEnv, type StartKubernetesOptions } from './kubernetes.js';
 export { s3ClientFor, startS3, type S3Env, type StartS3Options } from './s3.js';
+export { startPostgres, type PostgresEnv, type StartPostgresOptions } from './postgres.js';
+export { startMariadb, type MariadbEnv, type StartMariadbOptions } from './mariadb.js';
