@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { effectiveBanner, effectiveMaxAuthTries, umaskValue } from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
+import { providerSettings } from './dataprovider/from-config.js';
 import { createDataProvider } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
@@ -78,12 +79,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
 
 async function openProvider(loaded: LoadedConfig, started: StartedParts): Promise<DataProvider> {
   const { config, configDir } = loaded;
-  const provider = await createDataProvider({
-    driver: config.data_provider.driver,
-    name: config.data_provider.name,
-    configDir,
-    usersTable: config.data_provider.users_table,
-  });
+  const provider = await createDataProvider(providerSettings(config.data_provider, configDir));
   started.add('data provider', () => provider.close());
   await provider.initialize();
   return provider;
@@ -247,7 +243,11 @@ async function startHttp(options: {
   const http = await createHttpServer({
     provider: options.provider,
     logger: options.httpLog,
-    config: { ...config.httpd, users_base_dir: config.data_provider.users_base_dir },
+    config: {
+      ...config.httpd,
+      users_base_dir: config.data_provider.users_base_dir,
+      manage_users: config.data_provider.manage_users,
+    },
     connections: connectionsView(options.registry),
     defender: options.defender,
     version: versionString(),
