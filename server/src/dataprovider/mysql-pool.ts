@@ -28,10 +28,11 @@ function isDeadlock(err: unknown): boolean {
 export function toMysqlError(err: unknown): KubesftpError {
   if (isKubesftpError(err)) return err;
   const code = (err as { code?: unknown }).code;
-  if (code === 'ER_DUP_ENTRY') {
-    return new KubesftpError(ErrorCode.CONFLICT, 'the username is already taken', { cause: err });
-  }
   const message = err instanceof Error ? err.message : String(err);
+  if (code === 'ER_DUP_ENTRY') {
+    const what = /username_idx'$/.test(message) ? 'the username is already taken' : message;
+    return new KubesftpError(ErrorCode.CONFLICT, what, { cause: err });
+  }
   return new KubesftpError(ErrorCode.PROVIDER_UNAVAILABLE, `mysql: ${message}`, { cause: err });
 }
 

@@ -18,10 +18,15 @@ export type PgQuery = <T>(sql: string, params?: SqlParams) => Promise<{ rows: T[
 export function toPgError(err: unknown): KubesftpError {
   if (isKubesftpError(err)) return err;
   const code = (err as { code?: unknown }).code;
-  if (code === UNIQUE_VIOLATION) {
-    return new KubesftpError(ErrorCode.CONFLICT, 'the username is already taken', { cause: err });
-  }
   const message = err instanceof Error ? err.message : String(err);
+  if (code === UNIQUE_VIOLATION) {
+    const constraint = (err as { constraint?: unknown }).constraint;
+    const what =
+      typeof constraint === 'string' && constraint.endsWith('username_idx')
+        ? 'the username is already taken'
+        : message;
+    return new KubesftpError(ErrorCode.CONFLICT, what, { cause: err });
+  }
   return new KubesftpError(ErrorCode.PROVIDER_UNAVAILABLE, `postgresql: ${message}`, {
     cause: err,
   });
