@@ -11,6 +11,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import { startPostgres, type PostgresEnv } from '../env/testbed.js';
 import {
   adminToken,
@@ -187,5 +188,23 @@ describe('three kubesftp servers on one PostgreSQL', { timeout: 240_000 }, () =>
       used_quota_size: sizes[1]!,
       used_quota_files: 1,
     });
+  });
+
+  it('refuses to start a server older than the database schema, naming both versions', async () => {
+    const database = await postgres.createDatabase('newer');
+    const client = new pg.Client({ connectionString: postgres.url(database) });
+    await client.connect();
+    await client.query(
+      'CREATE TABLE schema_version (version VARCHAR(64) PRIMARY KEY, applied_at BIGINT NOT NULL)',
+    );
+    await client.query("INSERT INTO schema_version VALUES ('20991231', 0)");
+    await client.end();
+    await assert.rejects(
+      startServer({
+        KUBESFTP_DATA_PROVIDER__DRIVER: 'postgresql',
+        KUBESFTP_DATA_PROVIDER__CONNECTION_STRING: postgres.url(database),
+      }),
+      /exited with 1 before listening[\s\S]*schema is at 20991231, newer than this kubesftp knows \(\d{8}(_\d+)?\); upgrade kubesftp/,
+    );
   });
 });
