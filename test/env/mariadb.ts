@@ -22,6 +22,8 @@ export interface MariadbEnv {
   url(database: string): string;
   /** Milliseconds spent in mariadb-install-db and until the server accepted connections. */
   timings: { installDbMs: number; startMs: number };
+  /** The throwaway directory (data, config); stop() removes it. */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -106,6 +108,7 @@ export async function startMariadb(options: StartMariadbOptions = {}): Promise<M
         return name;
       },
       timings: { installDbMs, startMs },
+      dir,
       stop,
     };
   } catch (err) {

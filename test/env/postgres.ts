@@ -29,6 +29,8 @@ export interface PostgresEnv {
   url(database: string): string;
   /** Milliseconds spent in initdb and until the server accepted connections. */
   timings: { initdbMs: number; startMs: number };
+  /** The throwaway directory (data, config); stop() removes it. */
+  dir: string;
   stop(): Promise<void>;
 }
 
@@ -115,6 +117,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         return name;
       },
       timings: { initdbMs, startMs },
+      dir,
       stop,
     };
   } catch (err) {
