@@ -29,12 +29,16 @@ const SQL = {
   deleteOldest: 'DELETE FROM defender_hosts ORDER BY (ban_until > @now), updated_at LIMIT @excess',
 } as const;
 
+/**
+ * The address's row, locked. When there is none yet, a placeholder is inserted to have one;
+ * that insert is ignored if another server committed a real row meanwhile, so the row is read
+ * again, and a placeholder (updated_at -1) reads as "no record".
+ */
 async function lockedRow(query: MysqlQuery, ip: string): Promise<DefenderRow | undefined> {
   const existing = (await query<DefenderRow>(SQL.lock, { ip })).rows[0];
   if (existing !== undefined) return existing;
   await query(SQL.placeholder, { ip });
-  await query(SQL.lock, { ip });
-  return undefined;
+  return (await query<DefenderRow>(SQL.lock, { ip })).rows[0];
 }
 
 export class MysqlDefenderHosts implements DefenderHostStore {
