@@ -552,6 +552,22 @@ for (const driver of drivers) {
           host?.events.map((e) => e.at).sort((a, b) => a - b),
           Array.from({ length: 40 }, (_, i) => i),
         );
+        // First events for new addresses, from both at once: the race to create the record.
+        const first = (p: DataProvider, ip: string, at: number) =>
+          p.updateDefenderHost(ip, (current) => ({
+            ip,
+            events: [...(current?.events ?? []), { at, score: 1 }],
+            banUntil: 0,
+            banMs: 0,
+            updatedAt: at,
+            expiresAt: Number.MAX_SAFE_INTEGER,
+          }));
+        const fresh = Array.from({ length: 25 }, (_, i) => `203.0.113.${i + 1}`);
+        await Promise.all(fresh.flatMap((ip) => [first(provider, ip, 1), first(other, ip, 2)]));
+        for (const ip of fresh) {
+          const events = (await provider.getDefenderHost(ip))?.events.map((e) => e.at);
+          assert.deepEqual(events?.sort(), [1, 2], ip);
+        }
       });
 
       it('two instances disabling or deleting the last two active admins leave one', async () => {
