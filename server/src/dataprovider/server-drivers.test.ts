@@ -20,6 +20,8 @@ import { findMigrationsDir, loadMigrations } from './migrate.js';
 interface ServerFixture {
   driver: 'postgresql' | 'mysql';
   start(): Promise<PostgresEnv | MariadbEnv>;
+  /** Connections kubesftp holds open to `database`, seen from the server. */
+  sessionsSql(database: string): string;
   /** Runs one statement as the test superuser on `database`; returns the rows. */
   sql(env: PostgresEnv | MariadbEnv, database: string, text: string): Promise<unknown[]>;
 }
@@ -28,6 +30,8 @@ const fixtures: ServerFixture[] = [
   {
     driver: 'postgresql',
     start: () => startPostgres(),
+    sessionsSql: (database) =>
+      `SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE datname = '${database}' AND application_name = 'kubesftp'`,
     sql: async (env, database, text) => {
       const client = new pg.Client({ connectionString: env.url(database) });
       await client.connect();
@@ -41,6 +45,8 @@ const fixtures: ServerFixture[] = [
   {
     driver: 'mysql',
     start: () => startMariadb(),
+    sessionsSql: (database) =>
+      `SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE DB = '${database}'`,
     sql: async (env, database, text) => {
       const connection = await mysql.createConnection({ uri: env.url(database) });
       try {
@@ -166,6 +172,55 @@ for (const fixture of fixtures) {
       });
       await provider.initialize();
       assert.equal(await provider.countAdmins(), 0);
+      await provider.close();
+    });
+
+    it('opens at most pool_size connections per process', async () => {
+      const database = await env.createDatabase('pool');
+      const provider = await openDriver(
+        settings(database, {
+          network: {
+            host: env.host,
+            port: env.port,
+            username: env.user,
+            password: env.password,
+            poolSize: 2,
+          },
+        }),
+      );
+      await provider.initialize();
+      await Promise.all(
+        Array.from({ length: 40 }, () =>
+          provider.listUsers({ offset: 0, limit: 10, order: 'ASC' }),
+        ),
+      );
+      // Read from another database, so this check's own connection is not counted.
+      const admin = fixture.driver === 'postgresql' ? 'postgres' : 'mysql';
+      const [row] = (await fixture.sql(env, admin, fixture.sessionsSql(database))) as Array<{
+        n: number;
+      }>;
+      await provider.close();
+      assert.ok(Number(row?.n) >= 1 && Number(row?.n) <= 2, `open connections: ${row?.n}`);
+    });
+
+    it('insists on TLS from sslmode 1 up: a server without it is refused', async () => {
+      const database = await env.createDatabase('tls');
+      const provider = await openDriver(
+        settings(database, {
+          network: {
+            host: env.host,
+            port: env.port,
+            username: env.user,
+            password: env.password,
+            sslmode: 1,
+          },
+        }),
+      );
+      await assert.rejects(provider.initialize(), (err) => {
+        assert.ok(isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE), String(err));
+        assert.match(err.message, /ssl|secure/i);
+        return true;
+      });
       await provider.close();
     });
 
