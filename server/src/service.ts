@@ -77,11 +77,16 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
 }
 
-async function openProvider(loaded: LoadedConfig, started: StartedParts): Promise<DataProvider> {
+async function openProvider(
+  loaded: LoadedConfig,
+  started: StartedParts,
+  log: Logger,
+): Promise<DataProvider> {
   const { config, configDir } = loaded;
   const provider = await createDataProvider(providerSettings(config.data_provider, configDir));
   started.add('data provider', () => provider.close());
   await provider.initialize();
+  log.info({ driver: provider.driver }, 'data provider ready');
   return provider;
 }
 
@@ -99,7 +104,7 @@ async function startParts(
 ): Promise<RunningService> {
   const { loaded, logging, log, started } = options;
   const { config } = loaded;
-  const provider = await openProvider(loaded, started);
+  const provider = await openProvider(loaded, started, log);
   const admin = await ensureAdmin(provider, { password: options.adminPassword });
   if (admin.created && admin.password !== undefined) {
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
