@@ -3,7 +3,8 @@
 # Packs the directory ROOTFS as a one-layer linux/amd64 image named NAME, with ENTRYPOINT, into
 # the image tarball OUTPUT that `ctr images import` reads. Works offline: crane pushes the layer
 # to its own in-memory registry on loopback, sets the entrypoint and platform there (crane
-# mutates only images in a registry), and saves the result. Needs CRANE (path of crane).
+# mutates only images in a registry), and saves the result. Needs CRANE (path of crane);
+# IMAGE_USER and IMAGE_WORKDIR, when set, become the image's user and working directory.
 set -euo pipefail
 rootfs="$1" name="$2" output="$3"
 shift 3
@@ -53,6 +54,8 @@ entrypoint="$(
   IFS=,
   echo "$*"
 )"
-quietly "$crane" mutate --insecure "$staged" --set-platform linux/amd64 \
-  --entrypoint "$entrypoint" -t "$name" -o "$output.partial"
+config=(--set-platform linux/amd64 --entrypoint "$entrypoint")
+[[ -z "${IMAGE_USER:-}" ]] || config+=(--user "$IMAGE_USER")
+[[ -z "${IMAGE_WORKDIR:-}" ]] || config+=(--workdir "$IMAGE_WORKDIR")
+quietly "$crane" mutate --insecure "$staged" "${config[@]}" -t "$name" -o "$output.partial"
 mv -f "$output.partial" "$output"

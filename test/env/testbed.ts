@@ -17,3 +17,4 @@ export {
 export { startKubernetes, type KubernetesEnv, type StartKubernetesOptions } from './kubernetes.js';
 export type { KubernetesNode } from './node.js';
 export { s3ClientFor, startS3, type S3Env, type StartS3Options } from './s3.js';
+export { buildKubesftpImage, type ImageTarball } from './image.js';
