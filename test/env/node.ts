@@ -88,6 +88,12 @@ export async function startNodeCluster(options: {
   timeoutMs: number;
   lockTimeoutMs: number;
 }): Promise<NodeCluster> {
+  if (process.getuid?.() !== 0) {
+    throw new KubesftpError(
+      ErrorCode.PERMISSION_DENIED,
+      'the test bed node needs root: it creates a bridge, cgroups, mounts and iptables rules',
+    );
+  }
   const binaries = lookUpNodeBinaries();
   const lock = await acquireNodeLock(options.lockTimeoutMs);
   let bed: RunningBed | undefined;
@@ -97,7 +103,11 @@ export async function startNodeCluster(options: {
     return await startParts(bed, { ...options, pause: binaries.pause });
   } catch (err) {
     if (bed === undefined) lock.release();
-    else await bed.stop().catch(() => undefined);
+    // The start failure is the error to report; a failed cleanup still gets its word.
+    else
+      await bed
+        .stop()
+        .catch((cleanupErr: Error) => process.stderr.write(`${cleanupErr.message}\n`));
     throw err;
   }
 }
