@@ -35,6 +35,7 @@ export function cleanUpNode(record: NodeRecord): string[] {
   step('iptables tables left', () => removeEmptyTables(record.tablesBefore));
   step('mounts left', () => unmountAllUnder([record.dir, ...record.createdPaths]));
   step('network', () => removeBridge(record.bridge));
+  step('conntrack', () => forgetConnections(record.addressRange));
   step('cgroups left', () => record.createdCgroups.flatMap(removeCgroupTree));
   step('sysctls not restored', () => restoreSysctls(record.sysctls));
   step('files', () => removeFiles(record));
@@ -72,6 +73,14 @@ function removeBridge(bridge: string): string[] {
     runSync('ip', ['link', 'del', port]);
   const result = runSync('ip', ['link', 'del', bridge]);
   return result.ok ? [] : [`bridge ${bridge}: ${result.stderr.trim()}`];
+}
+
+/** Tracked connections of the gone network (TIME_WAIT, NAT mappings) would linger minutes. */
+function forgetConnections(range: string): string[] {
+  for (const direction of ['--orig-src', '--orig-dst']) {
+    runSync('conntrack', ['-D', direction, range]);
+  }
+  return [];
 }
 
 /** The temp dir (only with nothing mounted below it) and the machine paths the node created. */

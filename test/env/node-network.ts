@@ -16,6 +16,8 @@ export interface NodeNetwork {
   serviceCidr: string;
   /** The first Service address, which the kubernetes Service gets. */
   apiServiceAddress: string;
+  /** Covers the node, pod and Service addresses: the connections teardown forgets. */
+  addressRange: string;
   cniNetwork: string;
 }
 
@@ -26,6 +28,7 @@ export const nodeNetwork: NodeNetwork = {
   podCidr: '10.213.0.0/24',
   serviceCidr: '10.213.128.0/24',
   apiServiceAddress: '10.213.128.1',
+  addressRange: '10.213.0.0/16',
   cniNetwork: 'kubesftp-pods',
 };
 

@@ -21,6 +21,8 @@ export interface NodeRecord {
   /** The bed's temp dir: state, sockets, mounts of containerd and the kubelet. */
   dir: string;
   bridge: string;
+  /** The node's addresses (node, pods, Services), whose conntrack entries teardown drops. */
+  addressRange: string;
   /** Every process the bed started, control plane included, by pid and start time. */
   processes: RecordedProcess[];
   /** Sysctl values before the node started. */

@@ -160,6 +160,7 @@ async function prepareBed(lock: NodeLock, kubeProxyBinary: string): Promise<Runn
     ownerPid: process.pid,
     dir,
     bridge: nodeNetwork.bridge,
+    addressRange: nodeNetwork.addressRange,
     processes: [],
     sysctls: readSysctls(watchedSysctls),
     // Tables first: should listing chains create a table, it was still not ours.
