@@ -25,6 +25,8 @@ export interface KubernetesEnv {
   token: string;
   caCertPath: string;
   caCertPem: string;
+  /** The bed's temp dir, removed on stop (and, with a node, after a killed run): tests may keep their files here. */
+  tempDir: string;
   /** The node, when started with `node: true`. */
   node?: KubernetesNode;
   /** Runs kubectl against this cluster; rejects with kubectl's stderr. */
@@ -49,7 +51,7 @@ export async function startKubernetes(
       timeoutMs: options.readyTimeoutMs ?? 120_000,
       lockTimeoutMs: options.nodeLockTimeoutMs ?? 600_000,
     });
-    return environment(cluster.controlPlane, cluster.stop, cluster.node);
+    return environment({ ...cluster, tempDir: cluster.dir });
   }
   const dir = await mkdtemp(join(tmpdir(), 'kubesftp-kube-'));
   const started: ManagedProcess[] = [];
@@ -67,21 +69,24 @@ export async function startKubernetes(
       withNode: false,
       onStarted: (child) => started.push(child),
     });
-    return environment(controlPlane, stop);
+    return environment({ controlPlane, stop, tempDir: dir });
   } catch (err) {
     await stop();
     throw err;
   }
 }
 
-function environment(
-  controlPlane: ControlPlane,
-  stop: () => Promise<void>,
-  node?: KubernetesNode,
-): KubernetesEnv {
+function environment(parts: {
+  controlPlane: ControlPlane;
+  stop: () => Promise<void>;
+  tempDir: string;
+  node?: KubernetesNode;
+}): KubernetesEnv {
+  const { controlPlane, stop, tempDir, node } = parts;
   const { server, kubeconfigPath, token, caCertPath, caCertPem } = controlPlane;
   return {
     server,
+    tempDir,
     kubeconfigPath,
     token,
     caCertPath,

@@ -42,12 +42,17 @@ export function cleanUpNode(record: NodeRecord): string[] {
   return problems;
 }
 
-/** The bed's own processes, then every container process and every shim of its containerd. */
+/**
+ * The bed's own processes, then every container process, every shim of its containerd and
+ * every client still pointed at its kubeconfig.
+ */
 function killEverything(record: NodeRecord): string[] {
   for (const recorded of record.processes) killRecorded(recorded);
   const containerPids = (): number[] => [
     ...record.createdCgroups.flatMap(pidsInCgroupTree),
     ...(record.containerdAddress ? pidsWithArguments(['-address', record.containerdAddress]) : []),
+    // Clients a killed test left running against the bed (kubectl waits, log follows).
+    ...pidsWithArguments([join(record.dir, 'kubeconfig')]),
   ];
   for (let attempt = 0; attempt < 50; attempt++) {
     const pids = containerPids();

@@ -79,6 +79,8 @@ export interface KubernetesNode {
 }
 
 export interface NodeCluster {
+  /** The temp dir everything of the bed lives in. */
+  dir: string;
   controlPlane: ControlPlane;
   node: KubernetesNode;
   stop: () => Promise<void>;
@@ -257,5 +259,5 @@ async function startParts(
     serviceCidr: nodeNetwork.serviceCidr,
     importImage: containerd.importImage,
   };
-  return { controlPlane, node, stop: bed.stop };
+  return { dir, controlPlane, node, stop: bed.stop };
 }

@@ -5,9 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -157,8 +156,9 @@ void describe('kubesftp on a real node', { timeout: 900_000 }, () => {
   };
 
   before(async () => {
-    work = await mkdtemp(join(tmpdir(), 'kubesftp-node-test-'));
     env = await startKubernetes({ node: true });
+    // Inside the bed's dir: gone with it, even when this process is killed.
+    work = await mkdtemp(join(env.tempDir, 'test-'));
     assert.ok(env.node, 'startKubernetes({ node: true }) returned no node');
     node = env.node;
     const built = await buildKubesftpImage();
@@ -169,7 +169,6 @@ void describe('kubesftp on a real node', { timeout: 900_000 }, () => {
 
   after(async () => {
     await env?.stop();
-    if (work) await rm(work, { recursive: true, force: true });
   });
 
   void it('registers a Ready node running the pinned Kubernetes', { timeout: 30_000 }, async () => {
