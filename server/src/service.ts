@@ -15,6 +15,7 @@ import {
 } from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
+import { providerSettings } from './dataprovider/from-config.js';
 import { createDataProvider } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
@@ -82,16 +83,16 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
 }
 
-async function openProvider(loaded: LoadedConfig, started: StartedParts): Promise<DataProvider> {
+async function openProvider(
+  loaded: LoadedConfig,
+  started: StartedParts,
+  log: Logger,
+): Promise<DataProvider> {
   const { config, configDir } = loaded;
-  const provider = await createDataProvider({
-    driver: config.data_provider.driver,
-    name: config.data_provider.name,
-    configDir,
-    usersTable: config.data_provider.users_table,
-  });
+  const provider = await createDataProvider(providerSettings(config.data_provider, configDir));
   started.add('data provider', () => provider.close());
   await provider.initialize();
+  log.info({ driver: provider.driver }, 'data provider ready');
   return provider;
 }
 
@@ -109,7 +110,7 @@ async function startParts(
 ): Promise<RunningService> {
   const { loaded, logging, log, started } = options;
   const { config } = loaded;
-  const provider = await openProvider(loaded, started);
+  const provider = await openProvider(loaded, started, log);
   const admin = await ensureAdmin(provider, { password: options.adminPassword });
   if (admin.created && admin.password !== undefined) {
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
@@ -253,7 +254,11 @@ async function startHttp(options: {
   const http = await createHttpServer({
     provider: options.provider,
     logger: options.httpLog,
-    config: { ...config.httpd, users_base_dir: config.data_provider.users_base_dir },
+    config: {
+      ...config.httpd,
+      users_base_dir: config.data_provider.users_base_dir,
+      manage_users: config.data_provider.manage_users,
+    },
     connections: connectionsView(options.registry),
     defender: options.defender,
     version: versionString(),

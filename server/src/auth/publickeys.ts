@@ -3,26 +3,9 @@
  * (`<type> <base64 blob> [comment]`, without options).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
-import ssh2 from 'ssh2';
-import { ErrorCode, KubesftpError } from '../errors.js';
+import { parseAuthorizedKey, type AuthorizedKey } from './authorized-key.js';
 
-export interface AuthorizedKey {
-  /** Key type, e.g. `ssh-ed25519`, `ssh-rsa`, `ecdsa-sha2-nistp256`. */
-  algo: string;
-  /** The SSH wire blob of the public key. */
-  data: Buffer;
-  comment: string;
-}
-
-/** Parses one authorized_keys-style line; throws INVALID_ARGUMENT on anything else. */
-export function parseAuthorizedKey(line: string): AuthorizedKey {
-  const text = line.trim();
-  if (text === '') throw invalidKey('the public key is empty');
-  const parsed = ssh2.utils.parseKey(text);
-  if (parsed instanceof Error) throw invalidKey(`not an OpenSSH public key (${parsed.message})`);
-  if (parsed.isPrivateKey()) throw invalidKey('this is a private key; give the public key line');
-  return { algo: parsed.type, data: parsed.getPublicSSH(), comment: parsed.comment };
-}
+export { parseAuthorizedKey, type AuthorizedKey };
 
 /** The SHA256 fingerprint of a stored key line, formatted as `ssh-keygen -l` prints it. */
 export function fingerprint(key: string): string {
@@ -58,8 +41,4 @@ function tryParse(line: string): AuthorizedKey | undefined {
   } catch {
     return undefined;
   }
-}
-
-function invalidKey(reason: string): KubesftpError {
-  return new KubesftpError(ErrorCode.INVALID_ARGUMENT, `invalid public key: ${reason}`);
 }

@@ -11,8 +11,18 @@ import { SERVE_FLAGS, toServeOptions, type ServeFlag, type ServeOptions } from '
 
 export const EXIT_USAGE = 2;
 
+/** What `dumpdata` and `loaddata` were asked to do. */
+export interface DataRequest {
+  command: 'dumpdata' | 'loaddata';
+  configDir: string;
+  configFile: string;
+  file: string;
+  mode: 'skip' | 'replace';
+}
+
 export interface ProgramDeps {
   runServe: (options: ServeOptions) => Promise<void>;
+  runData?: (request: DataRequest) => Promise<void>;
   env?: Readonly<Record<string, string | undefined>>;
   writeOut?: (text: string) => void;
   writeErr?: (text: string) => void;
@@ -56,6 +66,59 @@ function addLaterCommand(program: Command, name: string, summary: string): void 
     });
 }
 
+/** The config flags of `serve`, with their env fallbacks, for the commands that open the provider. */
+const CONFIG_FLAGS = SERVE_FLAGS.filter((flag) =>
+  ['configDir', 'configFile'].includes(flag.attribute),
+);
+
+function addDataCommands(program: Command, deps: ProgramDeps, env: ProgramEnv): void {
+  const dump = program
+    .command('dumpdata')
+    .description('write every user and admin of the configured provider to a new JSON file')
+    .requiredOption('--output <file>', 'the dump file to create (mode 0600; never overwritten)');
+  const load = program
+    .command('loaddata')
+    .description('add the users and admins of a dump file to the configured provider')
+    .requiredOption('--input <file>', 'a file written by dumpdata')
+    .addOption(
+      new Option('--mode <mode>', 'for accounts that already exist: keep them or replace them')
+        .choices(['skip', 'replace'])
+        .default('skip'),
+    );
+  for (const command of [dump, load]) {
+    for (const flag of CONFIG_FLAGS) command.addOption(optionFor(flag));
+    command.action(async (_opts, self: Command) => {
+      applyEnv(self, env);
+      const values = self.opts<Record<string, string>>();
+      const run = deps.runData ?? runDataCommand;
+      await run({
+        command: self.name() as DataRequest['command'],
+        configDir: String(values['configDir']),
+        configFile: String(values['configFile']),
+        file: String(values['output'] ?? values['input']),
+        mode: values['mode'] === 'replace' ? 'replace' : 'skip',
+      });
+    });
+  }
+}
+
+/** Loaded lazily: the provider code stays out of `--help` and `serve`. */
+async function runDataCommand(request: DataRequest): Promise<void> {
+  const data = await import('./data.js');
+  const options = { ...request, report: (text: string) => void process.stdout.write(text) };
+  try {
+    await (request.command === 'dumpdata' ? data.runDumpData(options) : data.runLoadData(options));
+  } catch (err) {
+    // As for serve: the reason on one line, exit status 1.
+    process.stderr.write(
+      `kubesftp ${request.command}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
+    process.exitCode = 1;
+  }
+}
+
+type ProgramEnv = Readonly<Record<string, string | undefined>>;
+
 export function buildProgram(deps: ProgramDeps): Command {
   const env = deps.env ?? process.env;
   const program = new Command('kubesftp')
@@ -75,6 +138,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     applyEnv(command, env);
     await deps.runServe(toServeOptions(command.opts()));
   });
+  addDataCommands(program, deps, env);
   addLaterCommand(program, 'portable', 'serve a single directory');
   addLaterCommand(program, 'operator', 'run the Kubernetes operator');
   return program;

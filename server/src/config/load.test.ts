@@ -171,9 +171,9 @@ test('syntax errors name the file', async () => {
 test('drivers that are not available yet stop loading with a clear message', async () => {
   const dir = await dirWith({});
   const message = await loadError(
-    loadConfig({ configDir: dir, env: { KUBESFTP_DATA_PROVIDER__DRIVER: 'postgresql' } }),
+    loadConfig({ configDir: dir, env: { KUBESFTP_DATA_PROVIDER__DRIVER: 'bolt' } }),
   );
-  assert.match(message, /data_provider\.driver: driver postgresql is not available yet/);
+  assert.match(message, /data_provider\.driver: driver bolt is not available yet/);
 });
 
 test('relative paths resolve against the config dir, absolute and empty ones stay', async () => {

@@ -72,7 +72,7 @@ function section<T extends Record<string, TSchema>>(
 
 const ABSOLUTE_OR_EMPTY = '^(/.*)?$';
 const HTTP_URL_OR_EMPTY = '^(https?://[^\\s]+)?$';
-const NETWORK_DRIVER_ONLY = 'Used only by the postgresql and mysql drivers, not available yet.';
+const NETWORK_DRIVER_ONLY = 'Used only by the postgresql and mysql drivers.';
 
 export const SFTP_ACTIONS = ['download', 'upload', 'delete', 'rename', 'ssh_cmd'] as const;
 export const USER_ACTIONS = ['add', 'update', 'delete'] as const;
@@ -94,7 +94,12 @@ export const SSH_COMMANDS = [
 export const HOST_KEY_TYPES = ['ed25519', 'rsa', 'ecdsa'] as const;
 export const PROVIDER_DRIVERS = ['sqlite', 'memory', 'postgresql', 'mysql', 'bolt'] as const;
 /** Drivers this build can start; the others are accepted by the schema but refused at load. */
-export const AVAILABLE_DRIVERS: readonly ProviderDriver[] = ['sqlite', 'memory'];
+export const AVAILABLE_DRIVERS: readonly ProviderDriver[] = [
+  'sqlite',
+  'memory',
+  'postgresql',
+  'mysql',
+];
 export type ProviderDriver = (typeof PROVIDER_DRIVERS)[number];
 
 function actionsSection<T extends string>(
@@ -274,37 +279,33 @@ const dataProvider = section(
   {
     driver: oneOf(PROVIDER_DRIVERS, 'sqlite', {
       description:
-        'Where users live. Available now: sqlite, memory. postgresql, mysql and bolt are not available yet and stop startup.',
+        'Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump). bolt is not available yet and stops startup.',
     }),
     name: str('kubesftp.db', {
       description:
-        'Database name; for sqlite a file path, absolute or relative to the config dir, created with mode 0600. A database file others can access or its group can write stops the start.',
+        'sqlite: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.',
     }),
-    host: str('', { description: `Database host. ${NETWORK_DRIVER_ONLY}`, notEnforced: true }),
+    host: str('', { description: `Database host. ${NETWORK_DRIVER_ONLY}` }),
     port: int(5432, {
-      description: `Database port. ${NETWORK_DRIVER_ONLY}`,
+      description: `Database port (PostgreSQL listens on 5432, MySQL on 3306). ${NETWORK_DRIVER_ONLY}`,
       minimum: 0,
       maximum: 65535,
-      notEnforced: true,
     }),
-    username: str('', { description: `Database user. ${NETWORK_DRIVER_ONLY}`, notEnforced: true }),
+    username: str('', { description: `Database user. ${NETWORK_DRIVER_ONLY}` }),
     password: str('', {
       description: `Database password. ${NETWORK_DRIVER_ONLY}`,
-      notEnforced: true,
     }),
-    sslmode: oneOf([0, 1, 2, 3], 0, {
+    sslmode: oneOf([0, 1, 2, 3] as const, 0, {
       description: `TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. ${NETWORK_DRIVER_ONLY}`,
-      notEnforced: true,
     }),
     connection_string: str('', {
-      description: `Full connection string used instead of the fields above. ${NETWORK_DRIVER_ONLY}`,
-      notEnforced: true,
+      description: `A URL (postgres://user:password@host:port/db?sslmode=verify-full, mysql://user:password@host:port/db) used instead of host, port, name, username, password and sslmode. ${NETWORK_DRIVER_ONLY}`,
     }),
     users_table: str('users', {
       description: 'Table holding the users.',
       pattern: '^[A-Za-z_][A-Za-z0-9_]*$',
     }),
-    manage_users: oneOf([0, 1], 1, {
+    manage_users: oneOf([0, 1] as const, 1, {
       description: '1 lets the REST API add, change and delete users; 0 makes them read-only.',
     }),
     track_quota: oneOf([0, 1, 2], 2, {
@@ -312,9 +313,8 @@ const dataProvider = section(
         'Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota.',
     }),
     pool_size: int(0, {
-      description: `Most open database connections; 0 means no limit. ${NETWORK_DRIVER_ONLY}`,
+      description: `Most open database connections per server process; 0 means no limit. ${NETWORK_DRIVER_ONLY}`,
       minimum: 0,
-      notEnforced: true,
     }),
     users_base_dir: str('', {
       description:

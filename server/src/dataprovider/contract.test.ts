@@ -1,5 +1,8 @@
 /**
- * One behaviour contract, run against every driver: memory, and sqlite on a temp file.
+ * One behaviour contract, run against every driver: memory, sqlite on a temp file, and
+ * PostgreSQL and MariaDB servers started for this file (a fresh database per test). Drivers
+ * whose store can be shared also run it from two provider instances at once, as two server
+ * processes would.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -9,6 +12,13 @@ import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { verifyPassword } from '../auth/passwords.js';
 import { ErrorCode, isKubesftpError, type ErrorCode as Code } from '../errors.js';
+import {
+  startMariadb,
+  startPostgres,
+  type MariadbEnv,
+  type PostgresEnv,
+} from '../../../test/env/testbed.js';
+import { openDriver, type DataProviderConfig } from './drivers.js';
 import { createDataProvider } from './index.js';
 import { newUser as baseUser } from './test-support.js';
 import type { DataProvider, DefenderHost, NewUser } from './types.js';
@@ -44,20 +54,61 @@ async function rejectsWith(promise: Promise<unknown>, code: Code): Promise<void>
 
 interface DriverFixture {
   name: string;
-  open(dir: string): Promise<DataProvider>;
+  /** Settings for a fresh, empty store; every call to createDataProvider with them shares it. */
+  settings(dir: string): Promise<DataProviderConfig>;
+  /** Two instances share the store (every driver but memory). */
+  shared: boolean;
 }
+
+let postgres: PostgresEnv | undefined;
+let mariadb: MariadbEnv | undefined;
 
 const drivers: DriverFixture[] = [
   {
     name: 'memory',
-    open: async (dir) => createDataProvider({ driver: 'memory', name: '', configDir: dir }),
+    shared: false,
+    settings: async (dir) => Promise.resolve({ driver: 'memory', name: '', configDir: dir }),
   },
   {
     name: 'sqlite',
-    open: async (dir) =>
-      createDataProvider({ driver: 'sqlite', name: 'kubesftp.db', configDir: dir }),
+    shared: true,
+    settings: async (dir) =>
+      Promise.resolve({ driver: 'sqlite', name: 'kubesftp.db', configDir: dir }),
+  },
+  {
+    name: 'postgresql',
+    shared: true,
+    settings: async (dir) => {
+      postgres ??= await startPostgres();
+      const { host, port, user, password } = postgres;
+      return {
+        driver: 'postgresql',
+        name: await postgres.createDatabase('contract'),
+        configDir: dir,
+        network: { host, port, username: user, password },
+      };
+    },
+  },
+  {
+    name: 'mysql',
+    shared: true,
+    settings: async (dir) => {
+      mariadb ??= await startMariadb();
+      const { host, port, user, password } = mariadb;
+      return {
+        driver: 'mysql',
+        name: await mariadb.createDatabase('contract'),
+        configDir: dir,
+        network: { host, port, username: user, password },
+      };
+    },
   },
 ];
+
+after(async () => {
+  await postgres?.stop();
+  await mariadb?.stop();
+});
 
 before(() => {
   const file = join(keyDir, 'id_ed25519');
@@ -69,16 +120,26 @@ after(() => rmSync(keyDir, { recursive: true, force: true }));
 for (const driver of drivers) {
   describe(`data provider contract: ${driver.name}`, () => {
     let dir = '';
+    let settings: DataProviderConfig;
     let provider: DataProvider;
+    const opened: DataProvider[] = [];
+
+    /** Another provider on the same store, as a second server process would open it. */
+    const openAnother = async (): Promise<DataProvider> => {
+      const another = await createDataProvider(settings);
+      opened.push(another);
+      await another.initialize();
+      return another;
+    };
 
     beforeEach(async () => {
       dir = mkdtempSync(join(tmpdir(), `kubesftp-${driver.name}-`));
-      provider = await driver.open(dir);
-      await provider.initialize();
+      settings = await driver.settings(dir);
+      provider = await openAnother();
       await provider.checkAvailability();
     });
     afterEach(async () => {
-      await provider.close();
+      for (const each of opened.splice(0)) await each.close();
       rmSync(dir, { recursive: true, force: true });
     });
 
@@ -205,7 +266,12 @@ for (const driver of drivers) {
     it('records the last login', async () => {
       await provider.addUser(newUser());
       await provider.updateLastLogin('alice', 1_700_000_000_123);
+      // Writing the value a row already holds still finds the row (MySQL counts matched rows).
+      await provider.updateLastLogin('alice', 1_700_000_000_123);
       assert.equal((await provider.getUserByUsername('alice'))!.last_login, 1_700_000_000_123);
+      const alice = (await provider.getUserByUsername('alice'))!;
+      await provider.updateUser(alice.id, newUser());
+      await provider.updateUser(alice.id, newUser());
       await rejectsWith(provider.updateLastLogin('nobody', 1), ErrorCode.NOT_FOUND);
     });
 
@@ -217,6 +283,26 @@ for (const driver of drivers) {
       const known = await provider.addUser(newUser({ username: 'known' }));
       assert.equal(known.password, MD5CRYPT_PASSWORD);
       assert.equal(await verifyPassword('password', known.password), true);
+    });
+
+    it('refuses a clear-text password as a bare driver: hashing happens before it', async () => {
+      const bare = await openDriver(settings);
+      opened.push(bare);
+      await bare.initialize();
+      await rejectsWith(
+        bare.addUser(newUser({ username: 'clear', password: 'open sesame' })),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      await rejectsWith(
+        bare.addAdmin({ username: 'root', password: 'root pass' }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      const hashed = await bare.addUser(newUser({ username: 'hashed' }));
+      await rejectsWith(
+        bare.updateUser(hashed.id, newUser({ username: 'hashed', password: 'clear again' })),
+        ErrorCode.INVALID_ARGUMENT,
+      );
+      assert.equal((await bare.getUserById(hashed.id))?.password, MD5CRYPT_PASSWORD);
     });
 
     it('keeps administrators', async () => {
@@ -435,5 +521,109 @@ for (const driver of drivers) {
         ErrorCode.INVALID_ARGUMENT,
       );
     });
+
+    if (driver.shared) {
+      it('two instances on one store never lose a quota update', async () => {
+        const other = await openAnother();
+        await provider.addUser(newUser());
+        const bump = (p: DataProvider) =>
+          p.updateQuota('alice', { sizeDelta: 3, filesDelta: 1, reset: false });
+        await Promise.all(
+          Array.from({ length: 60 }, async (_, i) => bump(i % 2 === 0 ? provider : other)),
+        );
+        for (const p of [provider, other]) {
+          const user = (await p.getUserByUsername('alice'))!;
+          assert.equal(user.used_quota_size, 180);
+          assert.equal(user.used_quota_files, 60);
+        }
+      });
+
+      it('two instances on one store never lose a defender update', async () => {
+        const other = await openAnother();
+        const append = (p: DataProvider, at: number) =>
+          p.updateDefenderHost('198.51.100.7', (current) => ({
+            ip: '198.51.100.7',
+            events: [...(current?.events ?? []), { at, score: 1 }],
+            banUntil: 0,
+            banMs: 0,
+            updatedAt: at,
+            expiresAt: Number.MAX_SAFE_INTEGER,
+          }));
+        await Promise.all(
+          Array.from({ length: 40 }, async (_, i) => append(i % 2 === 0 ? provider : other, i)),
+        );
+        const host = await other.getDefenderHost('198.51.100.7');
+        assert.deepEqual(
+          host?.events.map((e) => e.at).sort((a, b) => a - b),
+          Array.from({ length: 40 }, (_, i) => i),
+        );
+        // First events for new addresses, from both at once: the race to create the record.
+        const first = (p: DataProvider, ip: string, at: number) =>
+          p.updateDefenderHost(ip, (current) => ({
+            ip,
+            events: [...(current?.events ?? []), { at, score: 1 }],
+            banUntil: 0,
+            banMs: 0,
+            updatedAt: at,
+            expiresAt: Number.MAX_SAFE_INTEGER,
+          }));
+        const fresh = Array.from({ length: 25 }, (_, i) => `203.0.113.${i + 1}`);
+        await Promise.all(fresh.flatMap((ip) => [first(provider, ip, 1), first(other, ip, 2)]));
+        for (const ip of fresh) {
+          const events = (await provider.getDefenderHost(ip))?.events.map((e) => e.at);
+          assert.deepEqual(events?.sort(), [1, 2], ip);
+        }
+      });
+
+      it('two instances disabling or deleting the last two active admins leave one', async () => {
+        const other = await openAnother();
+        for (let round = 0; round < 4; round++) {
+          const [a, b] = [`a${round}`, `b${round}`];
+          await provider.addAdmin({ username: a, password: '$1$x$y' });
+          await provider.addAdmin({ username: b, password: '$1$x$y' });
+          for (const admin of await provider.listAdmins({ offset: 0, limit: 50, order: 'ASC' })) {
+            if (admin.username !== a && admin.username !== b)
+              await provider.deleteAdmin(admin.username);
+          }
+          const outcomes = await Promise.allSettled(
+            round % 2 === 0
+              ? [
+                  provider.updateAdmin({ username: a, password: '', status: 0 }),
+                  other.updateAdmin({ username: b, password: '', status: 0 }),
+                ]
+              : [provider.deleteAdmin(a), other.deleteAdmin(b)],
+          );
+          const refused = outcomes.filter(
+            (o) => o.status === 'rejected' && isKubesftpError(o.reason, ErrorCode.CONFLICT),
+          );
+          assert.equal(refused.length, 1, `round ${round}: ${JSON.stringify(outcomes)}`);
+          const active = (await other.listAdmins({ offset: 0, limit: 50, order: 'ASC' })).filter(
+            (admin) => admin.status === 1,
+          );
+          assert.equal(active.length, 1, `round ${round}`);
+          for (const admin of await provider.listAdmins({ offset: 0, limit: 50, order: 'ASC' })) {
+            if (admin.status === 0) await provider.deleteAdmin(admin.username);
+          }
+        }
+      });
+
+      it('two instances creating one secret at once agree on its value', async () => {
+        const other = await openAnother();
+        const values = await Promise.all(
+          Array.from({ length: 10 }, async (_, i) =>
+            (i % 2 === 0 ? provider : other).getOrCreateSecret('signing', () => `v${i}`),
+          ),
+        );
+        assert.equal(new Set(values).size, 1);
+      });
+
+      it('an account written through one instance is read by the other at once', async () => {
+        const other = await openAnother();
+        const added = await provider.addUser(newUser({ public_keys: [publicKey] }));
+        assert.deepEqual(await other.getUserByUsername('alice'), added);
+        const updated = await other.updateUser(added.id, newUser({ password: '', status: 0 }));
+        assert.deepEqual(await provider.getUserById(added.id), updated);
+      });
+    }
   });
 }

@@ -1,8 +1,11 @@
 /**
- * An in-process driver for tests and `portable` mode. Nothing survives a restart, and every
- * value crosses the boundary as a copy so callers cannot change stored state by accident.
+ * An in-process driver for tests and `portable` mode. Nothing survives a restart, but it can
+ * start from a dump file (`kubesftp dumpdata`). Every value crosses the boundary as a copy so
+ * callers cannot change stored state by accident.
  */
-import { ErrorCode, KubesftpError } from '../errors.js';
+import { readFile } from 'node:fs/promises';
+import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
+import { loadDump, parseDump } from './dump.js';
 import { DefenderHostMap } from './defender-hosts.js';
 import type {
   Admin,
@@ -19,8 +22,8 @@ import type {
 } from './types.js';
 import {
   lastActiveAdmin,
-  prepareAdminForStorage,
-  prepareUserForStorage,
+  storableAdmin,
+  storableUser,
   validateListQuery,
   validateQuotaDelta,
 } from './validate.js';
@@ -39,8 +42,23 @@ function byUsername(a: { username: string }, b: { username: string }): number {
   return a.username < b.username ? -1 : 1;
 }
 
+export interface MemoryOptions {
+  /** A dump to load on initialize(): data_provider.name, resolved against the config dir. */
+  dumpFile?: string;
+}
+
+function unreadableDump(file: string, err: unknown): KubesftpError {
+  const reason = err instanceof Error ? err.message : String(err);
+  return new KubesftpError(
+    ErrorCode.CONFIG_INVALID,
+    `data_provider.name: the memory driver cannot load the dump ${file}: ${reason}`,
+    { cause: err },
+  );
+}
+
 export class MemoryProvider implements DataProvider {
   readonly driver = 'memory';
+  readonly #options: MemoryOptions;
   readonly #users = new Map<number, User>();
   readonly #admins = new Map<string, Admin>();
   readonly #secrets = new Map<string, string>();
@@ -48,8 +66,20 @@ export class MemoryProvider implements DataProvider {
   #nextUserId = 1;
   #nextAdminId = 1;
 
+  constructor(options: MemoryOptions = {}) {
+    this.#options = options;
+  }
+
+  /** Loads the dump file, if one is configured. Its passwords must already be hashes. */
   async initialize(): Promise<void> {
-    return Promise.resolve();
+    const file = this.#options.dumpFile;
+    if (file === undefined) return;
+    try {
+      await loadDump(this, parseDump(await readFile(file, 'utf8'), file), 'replace');
+    } catch (err) {
+      if (isKubesftpError(err) && err.code !== ErrorCode.INVALID_ARGUMENT) throw err;
+      throw unreadableDump(file, err);
+    }
   }
 
   async checkAvailability(): Promise<void> {
@@ -92,7 +122,7 @@ export class MemoryProvider implements DataProvider {
   }
 
   async addUser(user: NewUser): Promise<User> {
-    const prepared = await prepareUserForStorage(user);
+    const prepared = storableUser(user);
     if (this.#findByName(prepared.username) !== undefined) throw conflict();
     const stored: User = {
       ...structuredClone(prepared),
@@ -103,20 +133,20 @@ export class MemoryProvider implements DataProvider {
       last_login: 0,
     };
     this.#users.set(stored.id, stored);
-    return structuredClone(stored);
+    return Promise.resolve(structuredClone(stored));
   }
 
   async updateUser(id: number, user: NewUser): Promise<User> {
     const existing = this.#users.get(id);
     if (existing === undefined) throw notFound(`user ${id}`);
-    const prepared = await prepareUserForStorage(user, existing);
+    const prepared = storableUser(user, existing);
     const holder = this.#findByName(prepared.username);
     if (holder !== undefined && holder.id !== id) throw conflict();
     const current = this.#users.get(id);
     if (current === undefined) throw notFound(`user ${id}`);
     const stored: User = { ...current, ...structuredClone(prepared), id };
     this.#users.set(id, stored);
-    return structuredClone(stored);
+    return Promise.resolve(structuredClone(stored));
   }
 
   async deleteUser(id: number): Promise<void> {
@@ -150,24 +180,22 @@ export class MemoryProvider implements DataProvider {
   }
 
   async addAdmin(admin: NewAdmin): Promise<Admin> {
-    const prepared = await prepareAdminForStorage(admin);
+    const prepared = storableAdmin(admin);
     if (this.#admins.has(prepared.username)) throw conflict();
     const stored: Admin = { ...prepared, id: this.#nextAdminId++ };
     this.#admins.set(stored.username, stored);
-    return structuredClone(stored);
+    return Promise.resolve(structuredClone(stored));
   }
 
   async updateAdmin(admin: NewAdmin): Promise<Admin> {
     const existing = this.#requireAdmin(admin.username);
-    const prepared = await prepareAdminForStorage(admin, existing);
-    // Read again after the hash: another call may have changed the admins meanwhile.
-    const current = this.#requireAdmin(admin.username);
+    const prepared = storableAdmin(admin, existing);
     if (prepared.status === 0 && !this.#anotherActiveAdmin(admin.username)) {
       throw lastActiveAdmin('disabled');
     }
-    const stored: Admin = { ...prepared, id: current.id };
+    const stored: Admin = { ...prepared, id: existing.id };
     this.#admins.set(stored.username, stored);
-    return structuredClone(stored);
+    return Promise.resolve(structuredClone(stored));
   }
 
   async deleteAdmin(username: string): Promise<void> {

@@ -240,7 +240,7 @@ describe('sqlite database file', () => {
     try {
       const provider = new SqliteProvider({ path: ':memory:', usersTable: 'users' });
       await provider.initialize();
-      await provider.addAdmin({ username: 'root', password: 'root pass' });
+      await provider.addAdmin({ username: 'root', password: '$1$x$y' });
       await provider.close();
       assert.equal(existsSync(join(dir, ':memory:')), false);
     } finally {
@@ -278,7 +278,7 @@ describe('createDataProvider', () => {
   });
 
   it('names the key for drivers that are not available or unknown', async () => {
-    for (const driver of ['postgresql', 'mysql', 'bolt', 'oracle']) {
+    for (const driver of ['bolt', 'oracle']) {
       await assert.rejects(createDataProvider({ driver, name: 'x', configDir: dir }), (err) => {
         assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID));
         assert.match(err.message, /^data_provider\.driver: /);

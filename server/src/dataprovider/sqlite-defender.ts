@@ -3,44 +3,17 @@
  * servers sharing one database file never lose each other's events.
  */
 import type Database from 'better-sqlite3';
+import {
+  fromDefenderRow as fromRow,
+  toDefenderParams as toParams,
+  type DefenderRow,
+} from './defender-rows.js';
 import type {
-  DefenderEvent,
   DefenderHost,
   DefenderHostChange,
   DefenderHostStore,
   DefenderPruneOptions,
 } from './types.js';
-
-interface DefenderRow {
-  ip: string;
-  events: string;
-  ban_until: number;
-  ban_ms: number;
-  updated_at: number;
-  expires_at: number;
-}
-
-function fromRow(row: DefenderRow): DefenderHost {
-  return {
-    ip: row.ip,
-    events: JSON.parse(row.events) as DefenderEvent[],
-    banUntil: row.ban_until,
-    banMs: row.ban_ms,
-    updatedAt: row.updated_at,
-    expiresAt: row.expires_at,
-  };
-}
-
-function toParams(ip: string, host: DefenderHost): DefenderRow {
-  return {
-    ip,
-    events: JSON.stringify(host.events.map(({ at, score }) => ({ at, score }))),
-    ban_until: host.banUntil,
-    ban_ms: host.banMs,
-    updated_at: host.updatedAt,
-    expires_at: host.expiresAt,
-  };
-}
 
 const SQL = {
   get: 'SELECT * FROM defender_hosts WHERE ip = @ip',

@@ -24,8 +24,8 @@ import type {
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
   lastActiveAdmin,
-  prepareAdminForStorage,
-  prepareUserForStorage,
+  storableAdmin,
+  storableUser,
   validateListQuery,
   validateQuotaDelta,
   validateTableName,
@@ -242,7 +242,7 @@ export class SqliteProvider implements DataProvider {
   }
 
   async addUser(user: NewUser): Promise<User> {
-    const prepared = await prepareUserForStorage(user);
+    const prepared = storableUser(user);
     const columns = USER_COLUMNS.join(', ');
     const values = USER_COLUMNS.map((c) => `@${c}`).join(', ');
     const row = this.#get<UserRow>(
@@ -251,13 +251,13 @@ export class SqliteProvider implements DataProvider {
     );
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, 'the new user was not returned');
-    return fromUserRow(row);
+    return Promise.resolve(fromUserRow(row));
   }
 
   async updateUser(id: number, user: NewUser): Promise<User> {
     const existing = await this.getUserById(id);
     if (existing === undefined) throw notFound(`user ${id}`);
-    const prepared = await prepareUserForStorage(user, existing);
+    const prepared = storableUser(user, existing);
     const row = this.#get<UserRow>(
       `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`,
       {
@@ -313,7 +313,7 @@ export class SqliteProvider implements DataProvider {
   }
 
   async addAdmin(admin: NewAdmin): Promise<Admin> {
-    const prepared = await prepareAdminForStorage(admin);
+    const prepared = storableAdmin(admin);
     const row = this.#get<Admin>(
       `INSERT INTO admins (username, password, status, description)
        VALUES (@username, @password, @status, @description) RETURNING *`,
@@ -321,13 +321,13 @@ export class SqliteProvider implements DataProvider {
     );
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, 'the new admin was not returned');
-    return row;
+    return Promise.resolve(row);
   }
 
   async updateAdmin(admin: NewAdmin): Promise<Admin> {
     const existing = await this.getAdminByUsername(admin.username);
     if (existing === undefined) throw notFound(`admin ${admin.username}`);
-    const prepared = await prepareAdminForStorage(admin, existing);
+    const prepared = storableAdmin(admin, existing);
     const row = this.#get<Admin>(
       `UPDATE admins SET password = @password, status = @status, description = @description
        WHERE username = @username AND (@status = 1 OR ${ANOTHER_ACTIVE_ADMIN}) RETURNING *`,

@@ -1,86 +1,19 @@
 /**
- * The account model and the data-provider seam. Field names are the wire names of the REST
- * API and of the SFTPGo account properties, so exported users move between the two.
+ * The data-provider seam: what every driver implements. The account itself is defined once,
+ * in account-schema.ts. Type-only and pure: the operator imports it without native modules.
  */
 
-export const PERMISSIONS = [
-  '*',
-  'list',
-  'download',
-  'upload',
-  'overwrite',
-  'delete',
-  'rename',
-  'create_dirs',
-  'create_symlinks',
-  'chmod',
-  'chown',
-  'chtimes',
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-
-export const FsProvider = { local: 0, s3: 1 } as const;
-export type FsProvider = (typeof FsProvider)[keyof typeof FsProvider];
-
-export interface S3Config {
-  bucket: string;
-  region: string;
-  access_key: string;
-  /** Stored encrypted; the API never returns it in clear. */
-  access_secret: string;
-  endpoint: string;
-  storage_class: string;
-  key_prefix: string;
-}
-
-export interface UserFilters {
-  /** CIDR ranges allowed to log in; empty means any. */
-  allowed_ip: string[];
-  /** CIDR ranges refused; denial wins over allowal. */
-  denied_ip: string[];
-}
-
-export interface UserFilesystem {
-  provider: FsProvider;
-  s3config?: S3Config;
-}
-
-export interface User {
-  id: number;
-  username: string;
-  /** A password hash (argon2id, bcrypt, pbkdf2, md5crypt, sha512crypt), never clear text. */
-  password: string;
-  public_keys: string[];
-  /** 1 active, 0 disabled. */
-  status: 0 | 1;
-  /** Unix time in milliseconds; 0 never expires. */
-  expiration_date: number;
-  home_dir: string;
-  uid: number;
-  gid: number;
-  max_sessions: number;
-  quota_size: number;
-  quota_files: number;
-  /** Virtual directory ("/" or "/sub/dir") to the permissions granted there. */
-  permissions: Record<string, Permission[]>;
-  used_quota_size: number;
-  used_quota_files: number;
-  /** Unix time in milliseconds. */
-  last_quota_update: number;
-  /** KB/s; 0 unlimited. */
-  upload_bandwidth: number;
-  download_bandwidth: number;
-  /** Unix time in milliseconds. */
-  last_login: number;
-  filters: UserFilters;
-  filesystem: UserFilesystem;
-}
-
-/** What a caller supplies to create a user; the provider assigns id and usage counters. */
-export type NewUser = Omit<
-  User,
-  'id' | 'used_quota_size' | 'used_quota_files' | 'last_quota_update' | 'last_login'
->;
+export {
+  FsProvider,
+  PERMISSIONS,
+  type NewUser,
+  type Permission,
+  type S3Config,
+  type User,
+  type UserFilesystem,
+  type UserFilters,
+} from './account-schema.js';
+import type { NewUser, User } from './account-schema.js';
 
 export interface Admin {
   id: number;

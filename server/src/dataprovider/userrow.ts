@@ -26,7 +26,7 @@ export const USER_COLUMNS = [
 
 const JSON_COLUMNS = ['public_keys', 'permissions', 'filters', 'filesystem'] as const;
 
-export type UserRow = Record<keyof User, string | number>;
+export type UserRow = Record<keyof User, unknown>;
 
 /** The named parameters for USER_COLUMNS. */
 export function toUserParams(user: NewUser): Record<string, string | number> {
@@ -39,8 +39,11 @@ export function toUserParams(user: NewUser): Record<string, string | number> {
 export function fromUserRow(row: UserRow): User {
   const user = { ...row } as Record<string, unknown>;
   for (const column of JSON_COLUMNS) {
+    const value = row[column];
+    // Servers with a JSON type (PostgreSQL jsonb) hand the value over already parsed.
+    if (typeof value !== 'string') continue;
     try {
-      user[column] = JSON.parse(String(row[column]));
+      user[column] = JSON.parse(value);
     } catch (err) {
       throw new KubesftpError(
         ErrorCode.FAILURE,

@@ -1,38 +1,66 @@
 /**
- * Account checks shared by every driver and by the REST layer: a user that passes here can be
- * stored as is. Each failure names the field and the reason.
+ * Account checks shared by every driver: a user that passes here can be stored as is. The
+ * structure (types, ranges, enums, the username pattern) comes from the account schema; the
+ * rules a schema cannot say (CIDR ranges, normalized paths, parseable keys, S3 fields for S3
+ * users) are here. Pure: no hashing, no native module; passwords arrive hashed.
  */
 import { isIP } from 'node:net';
 import { isAbsolute, posix } from 'node:path';
-import { hashPassword, isPasswordHash } from '../auth/passwords.js';
-import { parseAuthorizedKey } from '../auth/publickeys.js';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { parseAuthorizedKey } from '../auth/authorized-key.js';
+import { isPasswordHash } from '../auth/password-formats.js';
+import { keyPathOf } from '../config/validate.js';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
-import {
-  FsProvider,
-  PERMISSIONS,
-  type Admin,
-  type ListAdminsQuery,
-  type ListUsersQuery,
-  type NewAdmin,
-  type NewUser,
-  type QuotaDelta,
-  type User,
+import { FsProvider, MAX_ADMIN_DESCRIPTION, NewUserSchema, Username } from './account-schema.js';
+import type {
+  Admin,
+  ListAdminsQuery,
+  ListUsersQuery,
+  NewAdmin,
+  NewUser,
+  QuotaDelta,
+  User,
 } from './types.js';
 
-const USERNAME = /^[A-Za-z0-9._@-]{1,255}$/;
+export { MAX_ADMIN_DESCRIPTION };
+
 const SQL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
-const KNOWN_PERMISSIONS: ReadonlySet<string> = new Set(PERMISSIONS);
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const checkAccount: ValidateFunction = ajv.compile(NewUserSchema);
+const checkUsername: ValidateFunction = ajv.compile(Username);
 
 function invalid(message: string): KubesftpError {
   return new KubesftpError(ErrorCode.INVALID_ARGUMENT, message);
 }
 
 export function validateUsername(username: string): void {
-  if (!USERNAME.test(username) || username === '.' || username === '..') {
+  if (!checkUsername(username)) {
     throw invalid(
-      `username: ${JSON.stringify(username)} must be 1-255 characters of letters, digits, ".", "_", "@" or "-"`,
+      `username: ${JSON.stringify(username)} must be 1-255 characters of letters, digits, ".", "_", "@" or "-", and not "." or ".."`,
     );
   }
+}
+
+function reasonOf(error: ErrorObject): string {
+  if (error.keyword === 'additionalProperties') {
+    return `unknown property ${JSON.stringify((error.params as { additionalProperty: string }).additionalProperty)}`;
+  }
+  if (error.keyword === 'enum') {
+    const allowed = (error.params as { allowedValues: unknown[] }).allowedValues;
+    return `must be one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return error.message ?? error.keyword;
+}
+
+/** The account schema's verdict, as `field.path: reason` for its first problem. */
+function validateStructure(user: NewUser): void {
+  const matches: boolean = checkAccount(user);
+  if (matches) return;
+  const error = checkAccount.errors?.[0];
+  if (error === undefined) throw invalid('the account does not match the schema');
+  if (error.instancePath === '/username') validateUsername(user.username);
+  throw invalid(`${keyPathOf(error.instancePath) || '(account)'}: ${reasonOf(error)}`);
 }
 
 /** Table names are spliced into SQL, so only plain identifiers are accepted. */
@@ -46,29 +74,17 @@ export function validateTableName(name: string, key: string): string {
   return name;
 }
 
-function validateCounters(user: NewUser): void {
-  const counters = [
-    'expiration_date',
-    'uid',
-    'gid',
-    'max_sessions',
-    'quota_size',
-    'quota_files',
-    'upload_bandwidth',
-    'download_bandwidth',
-  ] as const;
-  for (const field of counters) {
-    const value = user[field];
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw invalid(`${field}: must be a non-negative integer, got ${JSON.stringify(value)}`);
-    }
+/** Clear text never reaches a driver: the caller hashes first (see hashing.ts). */
+function validatePasswordStorable(password: string): void {
+  if (password !== '' && !isPasswordHash(password)) {
+    throw invalid(
+      'password: must be hashed before it is stored (a clear-text password reached the provider)',
+    );
   }
-  if (user.status !== 0 && user.status !== 1) throw invalid('status: must be 0 or 1');
 }
 
 function validateCredentials(user: NewUser): void {
-  if (!Array.isArray(user.public_keys)) throw invalid('public_keys: must be a list');
-  if (typeof user.password !== 'string') throw invalid('password: must be a string');
+  validatePasswordStorable(user.password);
   if (user.password === '' && user.public_keys.length === 0) {
     throw invalid('password, public_keys: a password or at least one public key is required');
   }
@@ -83,34 +99,21 @@ function validateCredentials(user: NewUser): void {
 }
 
 function validateHomeDir(homeDir: string): void {
-  if (typeof homeDir !== 'string' || !isAbsolute(homeDir)) {
+  if (!isAbsolute(homeDir)) {
     throw invalid(`home_dir: ${JSON.stringify(homeDir)} must be an absolute path`);
   }
 }
 
-function validatePermissionDir(dir: string, granted: unknown): void {
+function validatePermissionDir(dir: string): void {
   const normalized = posix.normalize(dir);
   if (!dir.startsWith('/') || normalized !== dir || (dir !== '/' && dir.endsWith('/'))) {
     throw invalid(`permissions: ${JSON.stringify(dir)} must be a normalized absolute virtual path`);
   }
-  if (!Array.isArray(granted) || granted.length === 0) {
-    throw invalid(`permissions: ${JSON.stringify(dir)} must grant a non-empty list`);
-  }
-  for (const name of granted) {
-    if (!KNOWN_PERMISSIONS.has(String(name))) {
-      throw invalid(
-        `permissions: ${JSON.stringify(dir)} has unknown permission ${JSON.stringify(name)}`,
-      );
-    }
-  }
 }
 
 function validatePermissions(permissions: NewUser['permissions']): void {
-  if (typeof permissions !== 'object' || permissions === null || Array.isArray(permissions)) {
-    throw invalid('permissions: must map virtual directories to permission lists');
-  }
   if (!Object.hasOwn(permissions, '/')) throw invalid('permissions: "/" must be present');
-  for (const [dir, granted] of Object.entries(permissions)) validatePermissionDir(dir, granted);
+  for (const dir of Object.keys(permissions)) validatePermissionDir(dir);
 }
 
 /** True for `address/prefix` with a prefix that fits the address family. */
@@ -125,10 +128,8 @@ export function isCidr(value: string): boolean {
 
 function validateFilters(filters: NewUser['filters']): void {
   for (const field of ['allowed_ip', 'denied_ip'] as const) {
-    const list: unknown = filters?.[field];
-    if (!Array.isArray(list)) throw invalid(`filters.${field}: must be a list of CIDR ranges`);
-    for (const entry of list) {
-      if (typeof entry !== 'string' || !isCidr(entry)) {
+    for (const entry of filters[field]) {
+      if (!isCidr(entry)) {
         throw invalid(
           `filters.${field}: ${JSON.stringify(entry)} is not a CIDR range like 192.0.2.0/24`,
         );
@@ -138,11 +139,7 @@ function validateFilters(filters: NewUser['filters']): void {
 }
 
 function validateFilesystem(filesystem: NewUser['filesystem']): void {
-  const provider = filesystem?.provider;
-  if (provider !== FsProvider.local && provider !== FsProvider.s3) {
-    throw invalid('filesystem.provider: must be 0 (local) or 1 (s3)');
-  }
-  if (provider !== FsProvider.s3) return;
+  if (filesystem.provider !== FsProvider.s3) return;
   const s3 = filesystem.s3config;
   for (const field of ['bucket', 'region', 'access_key', 'access_secret'] as const) {
     if (typeof s3?.[field] !== 'string' || s3[field] === '') {
@@ -153,35 +150,27 @@ function validateFilesystem(filesystem: NewUser['filesystem']): void {
 
 /** Throws INVALID_ARGUMENT naming the first field that cannot be stored. */
 export function validateUser(user: NewUser): void {
-  validateUsername(user.username);
+  validateStructure(user);
   validateCredentials(user);
-  validateCounters(user);
   validateHomeDir(user.home_dir);
   validatePermissions(user.permissions);
   validateFilters(user.filters);
   validateFilesystem(user.filesystem);
 }
 
-async function storablePassword(password: string): Promise<string> {
-  if (password === '' || isPasswordHash(password)) return password;
-  return hashPassword(password);
-}
-
 /**
- * Validates a user and hashes a clear-text password with argon2id; a known hash is kept as
- * given. On update, an empty password keeps the existing hash.
+ * What a driver stores for `user`: validated, keys trimmed, and on update (`existing` given) an
+ * empty password keeping the stored hash. Throws INVALID_ARGUMENT for anything else.
  */
-export async function prepareUserForStorage(user: NewUser, existing?: User): Promise<NewUser> {
+export function storableUser(user: NewUser, existing?: User): NewUser {
   const password = user.password === '' && existing ? existing.password : user.password;
   const keys = Array.isArray(user.public_keys)
-    ? user.public_keys.map((k) => String(k).trim())
+    ? user.public_keys.map((k) => (typeof k === 'string' ? k.trim() : k))
     : user.public_keys;
   const merged: NewUser = { ...user, password, public_keys: keys };
   validateUser(merged);
-  return { ...merged, password: await storablePassword(merged.password) };
+  return merged;
 }
-
-export const MAX_ADMIN_DESCRIPTION = 1024;
 
 /** The refusal every driver gives for a write that would leave no active administrator. */
 export function lastActiveAdmin(verb: string): KubesftpError {
@@ -196,6 +185,7 @@ function validateAdminProperties(admin: Omit<Admin, 'id'>): void {
   if (typeof admin.password !== 'string' || admin.password === '') {
     throw invalid('password: an administrator needs a password');
   }
+  validatePasswordStorable(admin.password);
   if (admin.status !== 0 && admin.status !== 1) throw invalid('status: must be 0 or 1');
   if (typeof admin.description !== 'string' || admin.description.length > MAX_ADMIN_DESCRIPTION) {
     throw invalid(`description: must be a string of at most ${MAX_ADMIN_DESCRIPTION} characters`);
@@ -203,13 +193,10 @@ function validateAdminProperties(admin: Omit<Admin, 'id'>): void {
 }
 
 /**
- * Same rules for administrators: a safe name and a non-empty password, stored hashed. On
- * update (`existing` given), an empty password and omitted properties keep the stored ones.
+ * Same rules for administrators: a safe name and a hashed password. On update (`existing`
+ * given), an empty password and omitted properties keep the stored ones.
  */
-export async function prepareAdminForStorage(
-  admin: NewAdmin,
-  existing?: Admin,
-): Promise<Omit<Admin, 'id'>> {
+export function storableAdmin(admin: NewAdmin, existing?: Admin): Omit<Admin, 'id'> {
   const merged: Omit<Admin, 'id'> = {
     username: admin.username,
     password: admin.password === '' && existing ? existing.password : admin.password,
@@ -217,7 +204,7 @@ export async function prepareAdminForStorage(
     description: admin.description ?? existing?.description ?? '',
   };
   validateAdminProperties(merged);
-  return { ...merged, password: await storablePassword(merged.password) };
+  return merged;
 }
 
 /** Checks paging arguments before they reach a query. */

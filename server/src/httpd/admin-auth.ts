@@ -1,7 +1,6 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
-import { prepareAdminForStorage } from '../dataprovider/index.js';
 import type { Admin, DataProvider } from '../dataprovider/types.js';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { AuthenticationError, InvalidCredentialsError } from './http-errors.js';
@@ -189,9 +188,8 @@ export async function ensureAdmin(
   if ((await provider.countAdmins()) > 0) return { created: false };
   const password = options.password ?? randomBytes(18).toString('base64url');
   try {
-    await provider.addAdmin(
-      await prepareAdminForStorage({ username: options.username ?? 'admin', password }),
-    );
+    // The provider hashes the password before its driver sees it.
+    await provider.addAdmin({ username: options.username ?? 'admin', password });
   } catch (err) {
     // Another pod created it first.
     if (isKubesftpError(err, ErrorCode.CONFLICT)) return { created: false };

@@ -32,6 +32,9 @@ async function registerAdminApi(
       await adminApi.register(userRoutes, {
         provider: deps.provider,
         usersBaseDir: deps.config.users_base_dir,
+        ...(deps.config.manage_users === undefined
+          ? {}
+          : { manageUsers: deps.config.manage_users }),
       });
       await adminApi.register(connectionRoutes, { connections: deps.connections });
       await adminApi.register(defenderRoutes, { defender: deps.defender });

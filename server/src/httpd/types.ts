@@ -46,6 +46,8 @@ export interface HttpdConfig {
   token_rate_limit?: number;
   /** When set, a user created or updated without a home_dir gets `<users_base_dir>/<username>`. */
   users_base_dir?: string;
+  /** data_provider.manage_users: 0 makes the user routes read-only. */
+  manage_users?: 0 | 1;
 }
 
 export interface HttpServerDeps {

@@ -1,26 +1,14 @@
 import path from 'node:path';
-import type { NewUser, Permission, S3Config, User, UserFilesystem } from '../dataprovider/types.js';
-import { FsProvider } from '../dataprovider/types.js';
+import {
+  FsProvider,
+  type NewUser,
+  type S3Config,
+  type User,
+  type UserFilesystem,
+  type UserInput,
+} from '../dataprovider/account-schema.js';
 
-/** A user as the API accepts it: every account property optional, unknown fields already dropped. */
-export interface UserInput {
-  username?: string;
-  password?: string;
-  public_keys?: string[];
-  status?: 0 | 1;
-  expiration_date?: number;
-  home_dir?: string;
-  uid?: number;
-  gid?: number;
-  max_sessions?: number;
-  quota_size?: number;
-  quota_files?: number;
-  permissions?: Record<string, Permission[]>;
-  upload_bandwidth?: number;
-  download_bandwidth?: number;
-  filters?: { allowed_ip?: string[]; denied_ip?: string[] };
-  filesystem?: { provider: FsProvider; s3config?: Partial<S3Config> };
-}
+export type { UserInput };
 
 const emptyS3Config: S3Config = {
   bucket: '',

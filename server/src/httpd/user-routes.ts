@@ -1,5 +1,4 @@
 import type { FastifyPluginCallback } from 'fastify';
-import { prepareUserForStorage } from '../dataprovider/index.js';
 import type { DataProvider, ListUsersQuery, User } from '../dataprovider/types.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { mergeUserInput, type UserInput } from './user-input.js';
@@ -9,6 +8,8 @@ import { errorResponses, messageSchema, securedRoute } from './route-schemas.js'
 export interface UserRoutesOptions {
   provider: DataProvider;
   usersBaseDir?: string;
+  /** data_provider.manage_users: 0 leaves only the reading routes working (a database view). */
+  manageUsers?: 0 | 1;
 }
 
 interface IdParams {
@@ -23,9 +24,22 @@ async function findUser(provider: DataProvider, id: number): Promise<User> {
   return user;
 }
 
+function readOnlyUsers(): KubesftpError {
+  return new KubesftpError(
+    ErrorCode.PERMISSION_DENIED,
+    'users are read-only on this server (data_provider.manage_users is 0)',
+  );
+}
+
 /** REST resource /user: create, list, read, replace and delete accounts. */
 export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, options, done) => {
   const { provider, usersBaseDir } = options;
+  const writable = options.manageUsers !== 0;
+  // Refused before the body is read, so a read-only server says so whatever was sent.
+  const refuseWhenReadOnly = async (): Promise<void> => {
+    if (!writable) throw readOnlyUsers();
+    return Promise.resolve();
+  };
 
   app.post<{ Body: UserInput }>('/user', {
     schema: securedRoute({
@@ -34,9 +48,10 @@ export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, option
       body: { $ref: 'NewUserInput#' },
       response: { 201: userRef, ...errorResponses },
     }),
+    onRequest: refuseWhenReadOnly,
     handler: async (request, reply) => {
-      const user = mergeUserInput(request.body, { usersBaseDir });
-      const created = await provider.addUser(await prepareUserForStorage(user));
+      // The provider hashes the password and validates the account before storing it.
+      const created = await provider.addUser(mergeUserInput(request.body, { usersBaseDir }));
       return reply.code(201).send(created);
     },
   });
@@ -69,13 +84,14 @@ export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, option
       body: { $ref: 'UserInput#' },
       response: { 200: userRef, ...errorResponses },
     }),
+    onRequest: refuseWhenReadOnly,
     handler: async (request) => {
       const existing = await findUser(provider, request.params.id);
       if (request.body.username !== undefined && request.body.username !== existing.username) {
         throw new KubesftpError(ErrorCode.INVALID_ARGUMENT, 'username cannot be changed');
       }
       const merged = mergeUserInput(request.body, { existing, usersBaseDir });
-      return provider.updateUser(existing.id, await prepareUserForStorage(merged, existing));
+      return provider.updateUser(existing.id, merged);
     },
   });
 
@@ -86,6 +102,7 @@ export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, option
       params: userIdParamsSchema,
       response: { 200: messageSchema, ...errorResponses },
     }),
+    onRequest: refuseWhenReadOnly,
     handler: async (request) => {
       await provider.deleteUser(request.params.id);
       return { message: 'user deleted' };

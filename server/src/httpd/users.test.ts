@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { verifyPassword } from '../auth/passwords.js';
+import { newUser } from '../dataprovider/test-support.js';
 import { startTestServer, type TestServer } from './test-support.js';
 
 interface UserReply {
@@ -211,6 +212,40 @@ describe('users REST resource', () => {
     assert.deepEqual(await page('username=p-04'), ['p-04']);
     for (const bad of ['limit=501', 'limit=0', 'offset=-1', 'order=SIDEWAYS']) {
       assert.equal((await call('GET', `/api/v1/user?${bad}`)).statusCode, 400, bad);
+    }
+  });
+});
+
+describe('users REST resource with data_provider.manage_users 0', () => {
+  it('reads users but refuses to create, change or delete them with 403', async () => {
+    const server = await startTestServer({
+      config: { bind_port: 0, bind_address: '127.0.0.1', manage_users: 0 },
+    });
+    try {
+      // The accounts come from elsewhere (a database view, the operator); here they are read.
+      const stored = await server.provider.addUser(newUser({ password: '$1$x$y' }));
+      const authorization = await server.bearer();
+      const call = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+        server.app.inject({
+          method,
+          url,
+          headers: { authorization },
+          ...(payload ? { payload } : {}),
+        });
+      assert.equal((await call('GET', '/api/v1/user')).json<unknown[]>().length, 1);
+      assert.equal((await call('GET', `/api/v1/user/${stored.id}`)).statusCode, 200);
+      for (const [method, url, body] of [
+        ['POST', '/api/v1/user', newUserBody('carol')],
+        ['PUT', `/api/v1/user/${stored.id}`, { status: 0 }],
+        ['DELETE', `/api/v1/user/${stored.id}`, undefined],
+      ] as const) {
+        const reply = await call(method, url, body);
+        assert.equal(reply.statusCode, 403, `${method} ${url}: ${reply.body}`);
+        assert.match(reply.json<{ error: string }>().error, /manage_users is 0/);
+      }
+      assert.deepEqual(await server.provider.getUserById(stored.id), stored);
+    } finally {
+      await server.close();
     }
   });
 });

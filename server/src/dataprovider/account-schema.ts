@@ -1,0 +1,199 @@
+/**
+ * The account, written once. The TypeScript types, the provider's structural checks, the REST
+ * request and reply schemas and the OpenAPI document all derive from these TypeBox schemas;
+ * the SftpUser CRD will too. Pure data: importing this pulls in no native module.
+ *
+ * Field names are the SFTPGo account properties, so exported users move between the two.
+ */
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+export const PERMISSIONS = [
+  '*',
+  'list',
+  'download',
+  'upload',
+  'overwrite',
+  'delete',
+  'rename',
+  'create_dirs',
+  'create_symlinks',
+  'chmod',
+  'chown',
+  'chtimes',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+export const FsProvider = { local: 0, s3: 1 } as const;
+export type FsProvider = (typeof FsProvider)[keyof typeof FsProvider];
+
+/** Letters, digits, ".", "_", "@" and "-", but never "." or ".." (they would name a directory). */
+export const USERNAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._@-]+$';
+export const MAX_USERNAME_LENGTH = 255;
+
+/** The names users and admins may have. */
+export const Username = Type.String({
+  minLength: 1,
+  maxLength: MAX_USERNAME_LENGTH,
+  pattern: USERNAME_PATTERN,
+  description: 'Letters, digits, ".", "_", "@" and "-"; not "." or "..".',
+});
+
+/** Whole numbers the SQL drivers store in 64-bit columns without loss. */
+function count(description?: string): ReturnType<typeof Type.Integer> {
+  return Type.Integer({
+    minimum: 0,
+    maximum: Number.MAX_SAFE_INTEGER,
+    ...(description === undefined ? {} : { description }),
+  });
+}
+
+const unixId = Type.Integer({ minimum: 0, maximum: 2147483647 });
+
+/** An enum as one `enum` keyword, so a bad value gets one error listing the allowed ones. */
+function intEnum<T extends number>(
+  values: readonly T[],
+  description: string,
+): TSchema & {
+  static: T;
+} {
+  return Type.Unsafe<T>({ type: 'integer', enum: [...values], description });
+}
+
+export const Status = intEnum([0, 1] as const, '1 active, 0 disabled.');
+
+const PermissionList = Type.Array(
+  Type.Unsafe<Permission>({ type: 'string', enum: [...PERMISSIONS] }),
+  { minItems: 1 },
+);
+
+/** additionalProperties rather than TypeBox's Record, whose patternProperties OpenAPI 3.0 lacks. */
+const Permissions = Type.Unsafe<Record<string, Permission[]>>({
+  type: 'object',
+  description:
+    'Virtual directory ("/" or "/sub/dir") to the permissions granted there; "/" is required.',
+  additionalProperties: PermissionList,
+});
+
+const CidrList = Type.Array(Type.String({ minLength: 1 }), {
+  description: 'CIDR ranges such as 192.0.2.0/24 or 2001:db8::/32.',
+});
+
+const filterFields = {
+  /** Ranges allowed to log in; empty means any. */
+  allowed_ip: CidrList,
+  /** Ranges refused; denial wins over allowal. */
+  denied_ip: CidrList,
+};
+
+const s3Fields = {
+  bucket: Type.String(),
+  region: Type.String(),
+  access_key: Type.String(),
+  endpoint: Type.String(),
+  storage_class: Type.String(),
+  key_prefix: Type.String(),
+};
+const accessSecret = Type.String({ description: 'Write only: replies never include it.' });
+
+const FsProviderSchema = intEnum([FsProvider.local, FsProvider.s3] as const, '0 local, 1 S3.');
+
+export const S3ConfigSchema = Type.Object(
+  { ...s3Fields, access_secret: accessSecret },
+  { additionalProperties: false },
+);
+export const UserFiltersSchema = Type.Object(filterFields, { additionalProperties: false });
+export const UserFilesystemSchema = Type.Object(
+  { provider: FsProviderSchema, s3config: Type.Optional(S3ConfigSchema) },
+  { additionalProperties: false },
+);
+
+const PASSWORD_DESCRIPTION =
+  'Clear text (stored as argon2id) or a bcrypt, pbkdf2, md5crypt or sha512crypt hash.';
+
+/** The properties an administrator sets on an account, each with its meaning. */
+const accountFields = {
+  username: Username,
+  password: Type.String({ description: PASSWORD_DESCRIPTION }),
+  public_keys: Type.Array(Type.String({ minLength: 1 }), {
+    description: 'OpenSSH authorized_keys lines, without options.',
+  }),
+  status: Status,
+  expiration_date: count('Unix time in milliseconds; 0 never expires.'),
+  home_dir: Type.String({ description: 'Absolute path; empty takes users_base_dir/username.' }),
+  uid: unixId,
+  gid: unixId,
+  max_sessions: count('Concurrent sessions; 0 unlimited.'),
+  quota_size: count('Bytes; 0 unlimited.'),
+  quota_files: count('Files; 0 unlimited.'),
+  permissions: Permissions,
+  upload_bandwidth: count('KB/s; 0 unlimited.'),
+  download_bandwidth: count('KB/s; 0 unlimited.'),
+  filters: UserFiltersSchema,
+  filesystem: UserFilesystemSchema,
+};
+
+/** What the provider keeps up to date itself: never set through the account properties. */
+const providerFields = {
+  id: Type.Integer({ minimum: 1 }),
+  used_quota_size: Type.Integer(),
+  used_quota_files: Type.Integer(),
+  last_quota_update: Type.Integer({ description: 'Unix time in milliseconds.' }),
+  last_login: Type.Integer({ description: 'Unix time in milliseconds.' }),
+};
+
+/** A complete account as a driver stores it; the password is a hash or empty. */
+export const NewUserSchema = Type.Object(accountFields, { additionalProperties: false });
+
+/** A stored account: the properties plus what the provider owns. Dumps hold this form. */
+export const StoredUserSchema = Type.Object(
+  { ...providerFields, ...accountFields },
+  { additionalProperties: false },
+);
+
+/** The reply form: no password hash, no S3 secret (the serializer drops undeclared fields). */
+export const UserReplySchema = Type.Object(
+  {
+    ...providerFields,
+    ...Type.Omit(NewUserSchema, ['password', 'filesystem']).properties,
+    filesystem: Type.Object({
+      provider: FsProviderSchema,
+      s3config: Type.Optional(Type.Object(s3Fields)),
+    }),
+  },
+  { $id: 'User' },
+);
+
+/** The request form: every property optional; omitted ones keep their stored or default value. */
+export const UserInputSchema = Type.Object(
+  {
+    ...Type.Partial(Type.Omit(NewUserSchema, ['filters', 'filesystem'])).properties,
+    filters: Type.Optional(Type.Partial(UserFiltersSchema)),
+    filesystem: Type.Optional(
+      Type.Object(
+        {
+          provider: FsProviderSchema,
+          s3config: Type.Optional(Type.Partial(S3ConfigSchema)),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { $id: 'UserInput', additionalProperties: false },
+);
+
+/** The create form: like UserInput, with the username required. */
+export const NewUserInputSchema = Type.Object(
+  { ...UserInputSchema.properties, username: Username },
+  { $id: 'NewUserInput', additionalProperties: false },
+);
+
+export type S3Config = Static<typeof S3ConfigSchema>;
+export type UserFilters = Static<typeof UserFiltersSchema>;
+export type UserFilesystem = Static<typeof UserFilesystemSchema>;
+/** What a caller supplies to create a user; the provider assigns id and usage counters. */
+export type NewUser = Static<typeof NewUserSchema>;
+export type User = Static<typeof StoredUserSchema>;
+/** A user as the API accepts it, unknown fields already dropped. */
+export type UserInput = Static<typeof UserInputSchema>;
+
+export const MAX_ADMIN_DESCRIPTION = 1024;

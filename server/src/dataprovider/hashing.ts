@@ -1,0 +1,139 @@
+/**
+ * Passwords are hashed here, before any driver sees them: a clear-text password becomes
+ * argon2id, a known hash is kept as given, an empty one stays empty (on update: keep the
+ * stored hash). The server opens every driver through `hashingPasswords`; the drivers
+ * themselves refuse clear text, so nothing else can store one by mistake.
+ */
+import { hashPassword, isPasswordHash } from '../auth/passwords.js';
+import type {
+  Admin,
+  DataProvider,
+  DefenderHost,
+  DefenderHostChange,
+  DefenderPruneOptions,
+  ListAdminsQuery,
+  ListUsersQuery,
+  NewAdmin,
+  NewUser,
+  QuotaDelta,
+  User,
+} from './types.js';
+
+/** The storable form of a password: argon2id for clear text, a known hash or '' as given. */
+export async function storablePassword(password: string): Promise<string> {
+  if (password === '' || isPasswordHash(password)) return password;
+  return hashPassword(password);
+}
+
+export async function withHashedPassword<T extends { password: string }>(record: T): Promise<T> {
+  return { ...record, password: await storablePassword(record.password) };
+}
+
+/** Wraps a driver so that its user and admin writes receive hashed passwords. */
+export function hashingPasswords(driver: DataProvider): DataProvider {
+  return new HashingProvider(driver);
+}
+
+class HashingProvider implements DataProvider {
+  readonly #driver: DataProvider;
+
+  constructor(driver: DataProvider) {
+    this.#driver = driver;
+  }
+
+  get driver(): string {
+    return this.#driver.driver;
+  }
+
+  async addUser(user: NewUser): Promise<User> {
+    return this.#driver.addUser(await withHashedPassword(user));
+  }
+
+  async updateUser(id: number, user: NewUser): Promise<User> {
+    return this.#driver.updateUser(id, await withHashedPassword(user));
+  }
+
+  async addAdmin(admin: NewAdmin): Promise<Admin> {
+    return this.#driver.addAdmin(await withHashedPassword(admin));
+  }
+
+  async updateAdmin(admin: NewAdmin): Promise<Admin> {
+    return this.#driver.updateAdmin(await withHashedPassword(admin));
+  }
+
+  initialize(): Promise<void> {
+    return this.#driver.initialize();
+  }
+
+  checkAvailability(): Promise<void> {
+    return this.#driver.checkAvailability();
+  }
+
+  close(): Promise<void> {
+    return this.#driver.close();
+  }
+
+  getUserByUsername(username: string): Promise<User | undefined> {
+    return this.#driver.getUserByUsername(username);
+  }
+
+  getUserById(id: number): Promise<User | undefined> {
+    return this.#driver.getUserById(id);
+  }
+
+  listUsers(query: ListUsersQuery): Promise<User[]> {
+    return this.#driver.listUsers(query);
+  }
+
+  deleteUser(id: number): Promise<void> {
+    return this.#driver.deleteUser(id);
+  }
+
+  updateQuota(username: string, delta: QuotaDelta): Promise<void> {
+    return this.#driver.updateQuota(username, delta);
+  }
+
+  updateLastLogin(username: string, when: number): Promise<void> {
+    return this.#driver.updateLastLogin(username, when);
+  }
+
+  getAdminByUsername(username: string): Promise<Admin | undefined> {
+    return this.#driver.getAdminByUsername(username);
+  }
+
+  listAdmins(query: ListAdminsQuery): Promise<Admin[]> {
+    return this.#driver.listAdmins(query);
+  }
+
+  deleteAdmin(username: string): Promise<void> {
+    return this.#driver.deleteAdmin(username);
+  }
+
+  countAdmins(): Promise<number> {
+    return this.#driver.countAdmins();
+  }
+
+  getOrCreateSecret(name: string, create: () => string): Promise<string> {
+    return this.#driver.getOrCreateSecret(name, create);
+  }
+
+  getDefenderHost(ip: string): Promise<DefenderHost | undefined> {
+    return this.#driver.getDefenderHost(ip);
+  }
+
+  listDefenderHosts(now: number): Promise<DefenderHost[]> {
+    return this.#driver.listDefenderHosts(now);
+  }
+
+  updateDefenderHost(ip: string, change: DefenderHostChange): Promise<DefenderHost | undefined> {
+    return this.#driver.updateDefenderHost(ip, change);
+  }
+
+  deleteDefenderHost(ip: string): Promise<boolean> {
+    return this.#driver.deleteDefenderHost(ip);
+  }
+
+  pruneDefenderHosts(options: DefenderPruneOptions): Promise<number> {
+    return this.#driver.pruneDefenderHosts(options);
+  }
+}
