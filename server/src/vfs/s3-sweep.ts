@@ -94,16 +94,19 @@ async function unfinishedUploads(
   let keyMarker: string | undefined;
   let uploadIdMarker: string | undefined;
   for (;;) {
+    // Listed whole and filtered here: MinIO matches Prefix against whole keys only.
     const page: ListMultipartUploadsCommandOutput = await client.send(
       new ListMultipartUploadsCommand({
         Bucket: settings.bucket,
-        Prefix: settings.keyPrefix,
         ...(keyMarker === undefined
           ? {}
           : { KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
       }),
     );
-    uploads.push(...(page.Uploads ?? []));
+    const uploadsHere = (page.Uploads ?? []).filter((upload) =>
+      upload.Key?.startsWith(settings.keyPrefix),
+    );
+    uploads.push(...uploadsHere);
     if (page.IsTruncated !== true) return uploads;
     keyMarker = page.NextKeyMarker;
     uploadIdMarker = page.NextUploadIdMarker;

@@ -50,7 +50,6 @@ export class S3Upload implements VfsFile {
   #received = 0;
   /** Writes that arrived ahead of their turn, by offset, copied. */
   readonly #ahead = new Map<number, Buffer>();
-  #aheadBytes = 0;
   #uploadId: string | undefined;
   readonly #parts: CompletedPart[] = [];
   readonly #inFlight = new Set<Promise<void>>();
@@ -67,9 +66,22 @@ export class S3Upload implements VfsFile {
     return Promise.reject(unsupported('an S3 upload cannot be read back before it is closed'));
   }
 
+  /**
+   * A refused write spoils the whole upload: the client was told a range is missing, so the
+   * object must not be completed without it (close fails, nothing is stored).
+   */
   async write(data: WriteData, position: number): Promise<void> {
     this.#checkUsable();
-    const chunks = Buffer.isBuffer(data) ? [data] : data;
+    try {
+      await this.#accept(Buffer.isBuffer(data) ? [data] : data, position);
+    } catch (err) {
+      this.#failure ??=
+        err instanceof KubesftpError ? err : new KubesftpError(ErrorCode.FAILURE, String(err));
+      throw err;
+    }
+  }
+
+  async #accept(chunks: readonly Buffer[], position: number): Promise<void> {
     if (position > this.#received) {
       this.#holdAhead(chunks, position);
       return;
@@ -88,22 +100,21 @@ export class S3Upload implements VfsFile {
     if (this.#state !== 'open') throw new KubesftpError(ErrorCode.FAILURE, 'file is closed');
   }
 
-  /** A write past a gap waits (copied) for the gap to fill, within one part's worth of bytes. */
+  /** A write past a gap waits (copied) for the gap to fill, if it ends within one part. */
   #holdAhead(chunks: readonly Buffer[], position: number): void {
     const copy = Buffer.concat(chunks);
-    if (this.#aheadBytes + copy.length > this.#o.partSize || this.#ahead.has(position)) {
+    const reach = position + copy.length - this.#received;
+    if (reach > this.#o.partSize || this.#ahead.has(position)) {
       throw unsupported(
         `S3 uploads are written in order: a write at ${position} is too far ahead of ${this.#received} bytes`,
       );
     }
     this.#ahead.set(position, copy);
-    this.#aheadBytes += copy.length;
   }
 
   async #takeAhead(): Promise<void> {
     for (let next = this.#ahead.get(this.#received); next !== undefined;) {
       this.#ahead.delete(this.#received);
-      this.#aheadBytes -= next.length;
       await this.#append(next);
       next = this.#ahead.get(this.#received);
     }
@@ -216,6 +227,10 @@ export class S3Upload implements VfsFile {
 
   /** Completes the object: one PUT for a small file, else the last part and the completion. */
   async close(): Promise<void> {
+    if (this.#failure !== undefined) {
+      await this.abort();
+      throw this.#failure;
+    }
     this.#checkUsable();
     this.#state = 'closing';
     try {
