@@ -15,13 +15,14 @@ import {
 } from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
-import { providerSettings } from './dataprovider/from-config.js';
-import { createDataProvider } from './dataprovider/index.js';
+import { providerSettings, secretKeySettings } from './dataprovider/from-config.js';
+import { createDataProvider, secretBoxFor, type SecretBox } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
 import type { ActiveConnections } from './httpd/types.js';
 import { ConnectionRegistry } from './session/registry.js';
+import { sweepS3Uploads } from './vfs/backends.js';
 import { assertProcFdAvailable } from './vfs/fd.js';
 import type { SessionEvents } from './session/types.js';
 import { openUserFs, systemCommandPolicy, type UserFsSettings } from './session/user-fs.js';
@@ -53,6 +54,8 @@ export interface StartServiceOptions {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   adminPassword?: string;
+  /** Runs once the provider is ready, before any listener opens (portable mode adds its user). */
+  seed?: (provider: DataProvider) => Promise<void>;
   /** Where the generated admin password is shown, once; never the log. */
   announce(text: string): void;
   /** Throws when the ssh2 patch is missing; tests replace it. */
@@ -89,7 +92,10 @@ async function openProvider(
   log: Logger,
 ): Promise<DataProvider> {
   const { config, configDir } = loaded;
-  const provider = await createDataProvider(providerSettings(config.data_provider, configDir));
+  const provider = await createDataProvider(
+    providerSettings(config.data_provider, configDir),
+    secretKeySettings(config.secrets, configDir),
+  );
   started.add('data provider', () => provider.close());
   await provider.initialize();
   log.info({ driver: provider.driver }, 'data provider ready');
@@ -115,10 +121,13 @@ async function startParts(
   if (admin.created && admin.password !== undefined) {
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
   }
+  await options.seed?.(provider);
+  const secrets = secretBoxFor(secretKeySettings(config.secrets, loaded.configDir), provider);
+  startUploadSweep({ loaded, provider, secrets, log: logging.component('s3') });
 
   const registry = new ConnectionRegistry();
   const defender = startDefender({ loaded, logging, provider });
-  const ssh = await startSsh({ loaded, logging, provider, registry, defender });
+  const ssh = await startSsh({ loaded, logging, provider, registry, defender, secrets });
   const sftpAddress = await listenSftp(ssh, config);
   started.add('sftp listener', () => ssh.stopAccepting());
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
@@ -154,12 +163,36 @@ async function startParts(
   };
 }
 
+/** The sweep of uploads a killed server left in S3 runs beside the service, never holding it up. */
+function startUploadSweep(options: {
+  loaded: LoadedConfig;
+  provider: DataProvider;
+  secrets: SecretBox;
+  log: Logger;
+}): void {
+  const timeout = options.loaded.config.s3.abandoned_upload_timeout;
+  if (timeout === 0) return;
+  const { log } = options;
+  sweepS3Uploads({
+    provider: options.provider,
+    secrets: options.secrets,
+    olderThanMs: timeout * 1000,
+    onError: (home, err) =>
+      log.warn({ err, username: home.username, bucket: home.bucket }, 'upload sweep failed'),
+  })
+    .then((swept) => {
+      if (swept.homes > 0) log.info(swept, 'abandoned S3 uploads swept');
+    })
+    .catch((err: unknown) => log.warn({ err }, 'upload sweep failed'));
+}
+
 async function startSsh(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   provider: DataProvider;
   registry: ConnectionRegistry;
   defender: Defender;
+  secrets: SecretBox;
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
   const sftpd = config.sftpd;
@@ -177,6 +210,7 @@ async function startSsh(options: {
     setstatMode: sftpd.setstat_mode as UserFsSettings['setstatMode'],
     trackQuota: config.data_provider.track_quota as UserFsSettings['trackQuota'],
     chownAnyId: sftpd.chown_any_id,
+    secrets: options.secrets,
   };
   const userSession = { provider: options.provider, events: options.logging.events, settings };
   return createSshServer({

@@ -440,8 +440,33 @@ const defender = section(
   'Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.',
 );
 
+const secrets = section(
+  {
+    master_key_file: str('', {
+      description:
+        'File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.',
+    }),
+    master_key: str('', {
+      description:
+        'The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).',
+    }),
+  },
+  'Encryption of the secrets stored with accounts.',
+);
+
+const s3 = section(
+  {
+    abandoned_upload_timeout: int(3600, {
+      description:
+        'At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.',
+      minimum: 0,
+    }),
+  },
+  'S3 homes.',
+);
+
 export const ConfigSchema = Type.Object(
-  { sftpd, data_provider: dataProvider, httpd, defender },
+  { sftpd, data_provider: dataProvider, httpd, defender, secrets, s3 },
   { additionalProperties: false },
 );
 
@@ -450,3 +475,5 @@ export type SftpdConfig = Config['sftpd'];
 export type DataProviderConfig = Config['data_provider'];
 export type HttpdConfig = Config['httpd'];
 export type DefenderConfig = Config['defender'];
+export type SecretsConfig = Config['secrets'];
+export type S3ServerConfig = Config['s3'];

@@ -1,14 +1,11 @@
 import type { DataProvider, User } from '../dataprovider/types.js';
-import { createBackend } from '../vfs/backends.js';
+import { createBackend, type BackendSettings } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
 import { SystemCommandPolicy } from './system-commands.js';
 import type { Protocol, QuotaTracker, SessionContext, SessionEvents } from './types.js';
 
-export interface UserFsSettings {
-  umask: number;
-  uploadMode: 0 | 1 | 2;
-  setstatMode: 0 | 1;
+export interface UserFsSettings extends BackendSettings {
   trackQuota: 0 | 1 | 2;
   chownAnyId: boolean;
 }
