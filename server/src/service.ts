@@ -14,7 +14,14 @@ import { createDataProvider } from './dataprovider/index.js';
 import type { DataProvider } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
+import {
+  createMetricsRegistry,
+  registerServerMetrics,
+  type ServerMetrics,
+} from './httpd/metrics.js';
 import type { ActiveConnections } from './httpd/types.js';
+import type { Registry } from 'prom-client';
+import { ClusterSessions } from './session/cluster.js';
 import { ConnectionRegistry } from './session/registry.js';
 import { assertProcFdAvailable } from './vfs/fd.js';
 import type { SessionEvents } from './session/types.js';
@@ -110,9 +117,19 @@ async function startParts(
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
   }
 
-  const registry = new ConnectionRegistry();
+  const { registry, cluster } = startCluster({ loaded, logging, provider, started });
+  const metricsRegistry = createMetricsRegistry();
+  const metrics = registerServerMetrics(metricsRegistry, cluster);
   const defender = startDefender({ loaded, logging, provider });
-  const ssh = await startSsh({ loaded, logging, provider, registry, defender });
+  const ssh = await startSsh({
+    loaded,
+    logging,
+    provider,
+    registry,
+    cluster,
+    metrics,
+    defender,
+  });
   const sftpAddress = await listenSftp(ssh, config);
   started.add('sftp listener', () => ssh.stopAccepting());
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
@@ -127,6 +144,8 @@ async function startParts(
           provider,
           registry,
           defender,
+          cluster,
+          metricsRegistry,
         });
   return {
     sftpPort: sftpAddress.port,
@@ -142,10 +161,38 @@ async function startParts(
       registry.closeAll();
       await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
       await http?.close();
+      await cluster.stop();
       await provider.close();
       log.info('stopped');
     },
   };
+}
+
+/**
+ * Sessions counted and quota reserved in the provider, shared with every other process on
+ * it; the registry is this process's view, and a connection leaving it ends its session.
+ */
+function startCluster(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+  started: StartedParts;
+}): { registry: ConnectionRegistry; cluster: ClusterSessions } {
+  const ended: { cluster?: ClusterSessions } = {};
+  const registry = new ConnectionRegistry({ removed: (id) => ended.cluster?.end(id) });
+  const cluster = new ClusterSessions({
+    provider: options.provider,
+    registry,
+    logger: options.logging.component('cluster'),
+    ttlMs: options.loaded.config.data_provider.session_expiry * 1000,
+  });
+  ended.cluster = cluster;
+  cluster.start();
+  options.started.add('cluster sessions', () => cluster.stop());
+  options.logging
+    .component('cluster')
+    .info({ node_id: cluster.nodeId }, 'sessions counted in the data provider');
+  return { registry, cluster };
 }
 
 async function startSsh(options: {
@@ -153,6 +200,8 @@ async function startSsh(options: {
   logging: ServiceLogging;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  cluster: ClusterSessions;
+  metrics: ServerMetrics;
   defender: Defender;
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
@@ -200,16 +249,18 @@ async function startSsh(options: {
     defender: options.defender,
     provider: options.provider,
     registry: options.registry,
+    sessions: options.cluster,
     logger: options.logging.component('sshd'),
     openUserFs: (user, session) =>
       openUserFs({
         user,
         session,
-        provider: options.provider,
+        quota: options.cluster.quotaFor(session.connectionId),
         events: options.logging.events,
         settings,
       }),
     onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
+    onLoginFailure: (cause) => options.metrics.loginFailures.inc({ cause }),
   });
 }
 
@@ -243,6 +294,8 @@ async function startHttp(options: {
   provider: DataProvider;
   registry: ConnectionRegistry;
   defender: Defender;
+  cluster: ClusterSessions;
+  metricsRegistry: Registry;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
   const http = await createHttpServer({
@@ -256,6 +309,8 @@ async function startHttp(options: {
     connections: connectionsView(options.registry),
     defender: options.defender,
     version: versionString(),
+    metricsRegistry: options.metricsRegistry,
+    cluster: options.cluster,
   });
   let address: { address: string; port: number };
   try {

@@ -1,4 +1,4 @@
-import type { DataProvider, User } from '../dataprovider/types.js';
+import type { User } from '../dataprovider/types.js';
 import { createBackend } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
@@ -12,18 +12,6 @@ export interface UserFsSettings {
   chownAnyId: boolean;
 }
 
-/** The user's usage as the data provider holds it, so every pod sees the same numbers. */
-export function providerQuota(provider: DataProvider, username: string): QuotaTracker {
-  return {
-    async usage() {
-      const user = await provider.getUserByUsername(username);
-      return { size: user?.used_quota_size ?? 0, files: user?.used_quota_files ?? 0 };
-    },
-    add: (sizeDelta, filesDelta) =>
-      provider.updateQuota(username, { sizeDelta, filesDelta, reset: false }),
-  };
-}
-
 /**
  * Opens the file system a protocol session works on: the backend for the user's home (chosen
  * by the backend factory), wrapped in the policy layer.
@@ -31,7 +19,8 @@ export function providerQuota(provider: DataProvider, username: string): QuotaTr
 export async function openUserFs(options: {
   user: User;
   session: { connectionId: string; protocol: Protocol; touch(): void };
-  provider: DataProvider;
+  /** The connection's share of the user's quota (ClusterSessions.quotaFor). */
+  quota: QuotaTracker;
   events: SessionEvents;
   settings: UserFsSettings;
 }): Promise<Vfs> {
@@ -42,7 +31,7 @@ export async function openUserFs(options: {
     connectionId: session.connectionId,
     protocol: session.protocol,
     events: options.events,
-    quota: providerQuota(options.provider, user.username),
+    quota: options.quota,
     setstatMode: settings.setstatMode,
     trackQuota: settings.trackQuota,
     chownAnyId: settings.chownAnyId,
