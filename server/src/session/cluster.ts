@@ -68,8 +68,8 @@ export class ClusterSessions {
   readonly #o: ClusterSessionsOptions;
   readonly #local = new Map<string, LocalSession>();
   readonly #settlements: Settlements;
-  /** Parts that last failed to reach the provider, with the error. */
-  readonly #failing = new Map<string, string>();
+  /** Why the last background call (heartbeat, account check) failed; cleared by a success. */
+  #unreachableBecause: string | undefined;
   #feed: UserChangeFeed | undefined;
   /** undefined: the driver has no feed; false: it dropped and reconnects. */
   #feedUp: boolean | undefined;
@@ -177,7 +177,10 @@ export class ClusterSessions {
   }
 
   health(): ClusterHealth {
-    const reasons = [...this.#failing].map(([part, err]) => `${part}: ${err}`);
+    const reasons =
+      this.#unreachableBecause === undefined
+        ? []
+        : [`data provider unreachable: ${this.#unreachableBecause}`];
     if (this.#settlements.pending > 0) {
       reasons.push(`${this.#settlements.pending} quota settlements wait for the data provider`);
     }
@@ -221,22 +224,23 @@ export class ClusterSessions {
           'session rows lost in an outage made again',
         );
       }
-      this.#reachable('heartbeat');
+      this.#reachable();
     } catch (err) {
       this.#unreachable('heartbeat', err);
     }
   }
 
-  #reachable(part: string): void {
-    if (!this.#failing.delete(part)) return;
-    this.#o.logger.info({ part }, 'data provider reachable again');
+  #reachable(): void {
+    if (this.#unreachableBecause === undefined) return;
+    this.#unreachableBecause = undefined;
+    this.#o.logger.info('data provider reachable again');
   }
 
   #unreachable(part: string, err: unknown): void {
-    if (!this.#failing.has(part)) {
+    if (this.#unreachableBecause === undefined) {
       this.#o.logger.warn({ err, part }, 'data provider unreachable');
     }
-    this.#failing.set(part, err instanceof Error ? err.message : String(err));
+    this.#unreachableBecause = err instanceof Error ? err.message : String(err);
   }
 
   #schedulePoll(): void {
@@ -273,7 +277,7 @@ export class ClusterSessions {
     let revoked: string[];
     try {
       revoked = await this.#o.provider.revokedSessions(this.nodeId);
-      this.#reachable('account check');
+      this.#reachable();
     } catch (err) {
       return this.#unreachable('account check', err);
     }
