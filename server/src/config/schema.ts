@@ -312,6 +312,12 @@ const dataProvider = section(
       description:
         'Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota.',
     }),
+    session_expiry: int(30, {
+      description:
+        'Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.',
+      minimum: 3,
+      maximum: 3600,
+    }),
     pool_size: int(0, {
       description: `Most open database connections per server process; 0 means no limit. ${NETWORK_DRIVER_ONLY}`,
       minimum: 0,

@@ -23,7 +23,14 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
   User,
+  UserChangeFeed,
+  UserChangeHandlers,
 } from './types.js';
 
 /** The storable form of a password: argon2id for clear text, a known hash or '' as given. */
@@ -165,5 +172,37 @@ class HashingProvider implements DataProvider {
 
   pruneDefenderHosts(options: DefenderPruneOptions): Promise<number> {
     return this.#driver.pruneDefenderHosts(options);
+  }
+
+  claimSession(claim: SessionClaim): Promise<boolean> {
+    return this.#driver.claimSession(claim);
+  }
+
+  releaseSession(id: string): Promise<void> {
+    return this.#driver.releaseSession(id);
+  }
+
+  heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    return this.#driver.heartbeatSessions(beat);
+  }
+
+  countSessions(username: string): Promise<number> {
+    return this.#driver.countSessions(username);
+  }
+
+  revokedSessions(nodeId: string): Promise<string[]> {
+    return this.#driver.revokedSessions(nodeId);
+  }
+
+  reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    return this.#driver.reserveQuota(request);
+  }
+
+  settleQuota(settlement: QuotaSettlement): Promise<void> {
+    return this.#driver.settleQuota(settlement);
+  }
+
+  watchUserChanges(handlers: UserChangeHandlers): UserChangeFeed | undefined {
+    return this.#driver.watchUserChanges(handlers);
   }
 }

@@ -87,8 +87,8 @@ export class PolicyVfs implements Vfs {
       if (flags.read || !opensForWriting(flags)) this.#policy.check('download', at.path);
       if (!opensForWriting(flags)) return await this.#openForReading(at, flags);
       const upload = await this.#checkUpload(at, flags, hints);
-      const inner = await this.#backend.open(at, flags, attrs);
-      keepLocation = upload.quota !== undefined;
+      const inner = await this.#openTaken(at, flags, { upload, attrs });
+      keepLocation = upload.sizeAfter !== undefined;
       return new TransferFile({
         inner,
         policy: this.#policy,
@@ -98,6 +98,26 @@ export class PolicyVfs implements Vfs {
       });
     } finally {
       if (!keepLocation) at.release();
+    }
+  }
+
+  /** Opens for an upload; quota taken for it goes back when the open fails. */
+  async #openTaken(
+    at: Location,
+    flags: OpenFlags,
+    o: { upload: UploadAccounting; attrs: SetAttrs | undefined },
+  ): Promise<VfsFile> {
+    try {
+      return await this.#backend.open(at, flags, o.attrs);
+    } catch (err) {
+      const { size, files } = o.upload.taken;
+      await this.#policy.settleQuota({
+        sizeDelta: 0,
+        filesDelta: 0,
+        takenSize: size,
+        takenFiles: files,
+      });
+      throw err;
     }
   }
 
@@ -119,19 +139,37 @@ export class PolicyVfs implements Vfs {
       throw new KubesftpError(ErrorCode.FAILURE, `${at.path} is not a regular file`);
     }
     if (before !== undefined) policy.check('overwrite', at.path);
-    const remainingBytes = await policy.remainingQuota(before === undefined);
-    checkAnnouncedSize({ path: at.path, hints, sizeBefore: before?.size, remainingBytes });
+    const taken = await this.#takeForOpen(at.path, hints, before);
     return {
       sizeBefore: before?.size,
       sizeAtOpen: flags.truncate ? 0 : (before?.size ?? 0),
-      remainingBytes,
-      quota: accounting
-        ? {
-            sizeAfter: async () => (await this.#statIfExists(at))?.size,
-            add: (size, files) => policy.addQuota(size, files),
-          }
-        : undefined,
+      taken,
+      ...(accounting ? { sizeAfter: async () => (await this.#statIfExists(at))?.size } : {}),
     };
+  }
+
+  /**
+   * Quota an upload takes at its open: at least a byte, so a spent quota refuses the open
+   * itself; all an announced size (scp) would add, so what cannot fit is refused before any
+   * byte; and the file a new name adds.
+   */
+  async #takeForOpen(
+    path: string,
+    hints: OpenHints,
+    before: FileStat | undefined,
+  ): Promise<UploadAccounting['taken']> {
+    if (!this.#policy.hasQuotaLimits()) return { size: 0, files: 0 };
+    const announced = Math.max((hints.expectedSize ?? 0) - (before?.size ?? 0), 1);
+    const taken = { size: announced, files: before === undefined ? 1 : 0 };
+    try {
+      await this.#policy.takeQuota(taken.size, taken.files);
+    } catch (err) {
+      if (isKubesftpError(err, ErrorCode.QUOTA_EXCEEDED) && announced > 1) {
+        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded: ${path} does not fit`);
+      }
+      throw err;
+    }
+    return taken;
   }
 
   opendir(path: string): Promise<VfsDir> {
@@ -165,7 +203,7 @@ export class PolicyVfs implements Vfs {
         throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, `${at.path} is a directory`);
       }
       await this.#backend.remove(at);
-      if (isRegularFile(before)) await this.#policy.addQuota(-before.size, -1);
+      if (isRegularFile(before)) await this.#policy.countQuota(-before.size, -1);
       this.#policy.log({ sender: 'Remove', file_path: at.path });
     });
   }
@@ -176,7 +214,7 @@ export class PolicyVfs implements Vfs {
       this.#policy.checkRename(source.path, target.path, replaced !== undefined);
       await this.#backend.rename(source, target, options);
       if (replaced !== undefined && isRegularFile(replaced)) {
-        await this.#policy.addQuota(-replaced.size, -1);
+        await this.#policy.countQuota(-replaced.size, -1);
       }
       this.#policy.log({ sender: 'Rename', file_path: source.path, target_path: target.path });
     });
@@ -203,12 +241,16 @@ export class PolicyVfs implements Vfs {
     return this.#atBoth([existingPath, newPath], async (existing, at) => {
       this.#policy.checkLink(existing.path, at.path);
       const source = await this.#backend.stat(existing);
-      const remaining = await this.#policy.remainingQuota(true);
-      if (source.size > remaining) {
-        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'quota exceeded');
+      const limited = this.#policy.hasQuotaLimits();
+      const taken = { takenSize: limited ? source.size : 0, takenFiles: limited ? 1 : 0 };
+      await this.#policy.takeQuota(source.size, 1);
+      try {
+        await this.#backend.link(existing, at);
+      } catch (err) {
+        await this.#policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+        throw err;
       }
-      await this.#backend.link(existing, at);
-      await this.#policy.addQuota(source.size, 1);
+      await this.#policy.settleQuota({ sizeDelta: source.size, filesDelta: 1, ...taken });
       this.#policy.log({ sender: 'Link', file_path: existing.path, target_path: at.path });
     });
   }
@@ -227,16 +269,19 @@ export class PolicyVfs implements Vfs {
     if (Object.values(wanted).every((value) => value === undefined)) return;
     const size = wanted.size;
     const sizeBefore = size === undefined ? undefined : (await this.#backend.stat(at)).size;
-    if (size !== undefined && sizeBefore !== undefined && size > sizeBefore) {
-      // Growing a file by truncate costs quota like writing zeros would.
-      if (size - sizeBefore > (await policy.remainingQuota(false))) {
-        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'quota exceeded');
-      }
+    // Growing a file by truncate costs quota like writing zeros would.
+    const grown =
+      size !== undefined && sizeBefore !== undefined ? Math.max(size - sizeBefore, 0) : 0;
+    await policy.takeQuota(grown, 0);
+    const taken = { takenSize: policy.hasQuotaLimits() ? grown : 0, takenFiles: 0 };
+    try {
+      await this.#backend.setstat(at, wanted);
+    } catch (err) {
+      await policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+      throw err;
     }
-    await this.#backend.setstat(at, wanted);
-    if (size !== undefined && sizeBefore !== undefined) {
-      await policy.addQuota(size - sizeBefore, 0);
-    }
+    const sizeDelta = size !== undefined && sizeBefore !== undefined ? size - sizeBefore : 0;
+    await policy.settleQuota({ sizeDelta, filesDelta: 0, ...taken });
     policy.logSetstat(at.path, wanted);
   }
 
@@ -250,22 +295,6 @@ export class PolicyVfs implements Vfs {
 
   #statIfExists(at: Location): Promise<FileStat | undefined> {
     return orUndefinedIfMissing(this.#backend.stat(at));
-  }
-}
-
-/** An announced size is judged as the writes it stands for will be (see TransferFile). */
-function checkAnnouncedSize(upload: {
-  path: string;
-  hints: OpenHints;
-  sizeBefore: number | undefined;
-  remainingBytes: number;
-}): void {
-  const growth = (upload.hints.expectedSize ?? 0) - (upload.sizeBefore ?? 0);
-  if (growth > upload.remainingBytes) {
-    throw new KubesftpError(
-      ErrorCode.QUOTA_EXCEEDED,
-      `quota exceeded: ${upload.path} does not fit`,
-    );
   }
 }
 

@@ -1,4 +1,4 @@
-import type { DataProvider, User } from '../dataprovider/types.js';
+import type { User } from '../dataprovider/types.js';
 import { createBackend, type BackendSettings } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
@@ -10,24 +10,11 @@ export interface UserFsSettings extends BackendSettings {
   chownAnyId: boolean;
 }
 
-/** The user's usage as the data provider holds it, so every pod sees the same numbers. */
-export function providerQuota(provider: DataProvider, username: string): QuotaTracker {
-  return {
-    async usage() {
-      const user = await provider.getUserByUsername(username);
-      return { size: user?.used_quota_size ?? 0, files: user?.used_quota_files ?? 0 };
-    },
-    add: (sizeDelta, filesDelta) =>
-      provider.updateQuota(username, { sizeDelta, filesDelta, reset: false }),
-    reset: ({ size, files }) =>
-      provider.updateQuota(username, { sizeDelta: size, filesDelta: files, reset: true }),
-  };
-}
-
-interface UserSessionOptions {
+export interface UserSessionOptions {
   user: User;
   session: { connectionId: string; protocol: Protocol; touch(): void };
-  provider: DataProvider;
+  /** The connection's share of the user's quota (ClusterSessions.quotaFor). */
+  quota: QuotaTracker;
   events: SessionEvents;
   settings: UserFsSettings;
 }
@@ -39,7 +26,7 @@ function sessionContext(options: UserSessionOptions): SessionContext {
     connectionId: session.connectionId,
     protocol: session.protocol,
     events: options.events,
-    quota: providerQuota(options.provider, user.username),
+    quota: options.quota,
     setstatMode: settings.setstatMode,
     trackQuota: settings.trackQuota,
     chownAnyId: settings.chownAnyId,
