@@ -59,7 +59,8 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
     server = await startInProcessSsh({
       provider,
       configDir: work,
-      settings: { idleTimeoutMs: 1_500, maxAuthTries: 2, loginGraceMs: 1_000 },
+      // The grace leaves room for two refused passwords on a loaded machine (each costs a hash).
+      settings: { idleTimeoutMs: 1_500, maxAuthTries: 2, loginGraceMs: 4_000 },
     });
   });
 
@@ -126,7 +127,7 @@ describe('SSH connection limits with the OpenSSH client', { timeout: 90_000 }, (
       socket.on('close', () => done(Date.now() - started));
       socket.on('error', fail);
     });
-    assert.ok(closedAfter >= 900 && closedAfter < 8_000, `closed after ${closedAfter} ms`);
+    assert.ok(closedAfter >= 3_900 && closedAfter < 12_000, `closed after ${closedAfter} ms`);
     const failure = server.failures.slice(before).find((f) => f.loginType === 'no_auth_tryed');
     assert.ok(failure, 'a connection_failed record with no_auth_tryed');
   });

@@ -13,6 +13,12 @@ import type { QuotaChange, QuotaTracker, QuotaUsage } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_CHUNK_FILES = 16;
+/**
+ * Within this many chunks of a limit, space a session holds while no operation of it uses any
+ * goes back to the provider at once: an idle session must not keep the last bytes of the quota
+ * from the sessions still uploading. Farther away, it keeps its chunk for the next file.
+ */
+const NEAR_LIMIT_CHUNKS = 16;
 
 export interface QuotaPoolOptions {
   provider: DataProvider;
@@ -141,6 +147,9 @@ export class QuotaPool implements QuotaTracker {
     this.#taken.files -= change.takenFiles;
     this.#granted.size = Math.max(this.#granted.size - released.size, 0);
     this.#granted.files = Math.max(this.#granted.files - released.files, 0);
+    const unused = this.#unusedNearLimit();
+    released.size += unused.size;
+    released.files += unused.files;
     if (change.sizeDelta === 0 && change.filesDelta === 0 && released.size + released.files === 0) {
       return;
     }
@@ -152,6 +161,19 @@ export class QuotaPool implements QuotaTracker {
       releasedSize: released.size,
       releasedFiles: released.files,
     });
+  }
+
+  /** What the session gives back when it is near a limit and no operation of it holds any. */
+  #unusedNearLimit(): Amounts {
+    const idle = this.#taken.size === 0 && this.#taken.files === 0;
+    const near =
+      this.#left.size < this.#chunk.size * NEAR_LIMIT_CHUNKS ||
+      this.#left.files < this.#chunk.files * NEAR_LIMIT_CHUNKS;
+    if (!idle || !near) return { size: 0, files: 0 };
+    const unused = { ...this.#granted };
+    this.#granted.size = 0;
+    this.#granted.files = 0;
+    return unused;
   }
 
   async usage(): Promise<QuotaUsage> {
