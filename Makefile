@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed bench fuzz clean gen
+.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen
 
 all: build
 
@@ -37,6 +37,10 @@ system-deps:
 
 testbed:
 	bash test/env/setup.sh
+
+# The container image, offline (no daemon, no registry); the Containerfile says the same.
+image: build testbed
+	bash scripts/build-image.sh
 
 # Only *.test.js files: `node --test DIR` would also run every module under a test/ folder.
 TEST_FILES = find $(1) -name '*.test.js' | sort

@@ -6,19 +6,38 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { effectiveBanner, effectiveMaxAuthTries, umaskValue } from './config/effective.js';
+import { CommandService } from './commands/dispatcher.js';
+import {
+  effectiveBanner,
+  effectiveMaxAuthTries,
+  effectiveSshCommands,
+  umaskValue,
+} from './config/effective.js';
 import type { LoadedConfig } from './config/load.js';
 import { resolveConfigPaths } from './config/paths.js';
-import { providerSettings } from './dataprovider/from-config.js';
-import { createDataProvider } from './dataprovider/index.js';
-import type { DataProvider } from './dataprovider/types.js';
+import { providerSettings, secretKeySettings } from './dataprovider/from-config.js';
+import { createDataProvider, secretBoxFor, type SecretBox } from './dataprovider/index.js';
+import type { DataProvider, User } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
 import { createHttpServer, ensureAdmin } from './httpd/index.js';
+import {
+  createMetricsRegistry,
+  registerServerMetrics,
+  type ServerMetrics,
+} from './httpd/metrics.js';
 import type { ActiveConnections } from './httpd/types.js';
+import type { Registry } from 'prom-client';
+import { ClusterSessions } from './session/cluster.js';
 import { ConnectionRegistry } from './session/registry.js';
+import { sweepS3Uploads } from './vfs/backends.js';
 import { assertProcFdAvailable } from './vfs/fd.js';
-import type { SessionEvents } from './session/types.js';
-import { openUserFs, type UserFsSettings } from './session/user-fs.js';
+import type { Protocol, SessionEvents } from './session/types.js';
+import {
+  openUserFs,
+  systemCommandPolicy,
+  type UserFsSettings,
+  type UserSessionOptions,
+} from './session/user-fs.js';
 import { buildAlgorithms } from './ssh/algorithms.js';
 import type { AuthFailure } from './ssh/authenticate.js';
 import { parseMaxStartups } from './ssh/connection-gate.js';
@@ -47,6 +66,8 @@ export interface StartServiceOptions {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   adminPassword?: string;
+  /** Runs once the provider is ready, before any listener opens (portable mode adds its user). */
+  seed?: (provider: DataProvider) => Promise<void>;
   /** Where the generated admin password is shown, once; never the log. */
   announce(text: string): void;
   /** Throws when the ssh2 patch is missing; tests replace it. */
@@ -83,7 +104,10 @@ async function openProvider(
   log: Logger,
 ): Promise<DataProvider> {
   const { config, configDir } = loaded;
-  const provider = await createDataProvider(providerSettings(config.data_provider, configDir));
+  const provider = await createDataProvider(
+    providerSettings(config.data_provider, configDir),
+    secretKeySettings(config.secrets, configDir),
+  );
   started.add('data provider', () => provider.close());
   await provider.initialize();
   log.info({ driver: provider.driver }, 'data provider ready');
@@ -109,10 +133,24 @@ async function startParts(
   if (admin.created && admin.password !== undefined) {
     options.announce(`Created the admin account "admin" with password: ${admin.password}\n`);
   }
+  await options.seed?.(provider);
+  const secrets = secretBoxFor(secretKeySettings(config.secrets, loaded.configDir), provider);
+  startUploadSweep({ loaded, provider, secrets, log: logging.component('s3') });
 
-  const registry = new ConnectionRegistry();
+  const { registry, cluster } = startCluster({ loaded, logging, provider, started });
+  const metricsRegistry = createMetricsRegistry();
+  const metrics = registerServerMetrics(metricsRegistry, cluster);
   const defender = startDefender({ loaded, logging, provider });
-  const ssh = await startSsh({ loaded, logging, provider, registry, defender });
+  const ssh = await startSsh({
+    loaded,
+    logging,
+    provider,
+    registry,
+    cluster,
+    metrics,
+    defender,
+    secrets,
+  });
   const sftpAddress = await listenSftp(ssh, config);
   started.add('sftp listener', () => ssh.stopAccepting());
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
@@ -127,6 +165,8 @@ async function startParts(
           provider,
           registry,
           defender,
+          cluster,
+          metricsRegistry,
         });
   return {
     sftpPort: sftpAddress.port,
@@ -142,10 +182,61 @@ async function startParts(
       registry.closeAll();
       await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
       await http?.close();
+      await cluster.stop();
       await provider.close();
       log.info('stopped');
     },
   };
+}
+
+/** The sweep of uploads a killed server left in S3 runs beside the service, never holding it up. */
+function startUploadSweep(options: {
+  loaded: LoadedConfig;
+  provider: DataProvider;
+  secrets: SecretBox;
+  log: Logger;
+}): void {
+  const timeout = options.loaded.config.s3.abandoned_upload_timeout;
+  if (timeout === 0) return;
+  const { log } = options;
+  sweepS3Uploads({
+    provider: options.provider,
+    secrets: options.secrets,
+    olderThanMs: timeout * 1000,
+    onError: (home, err) =>
+      log.warn({ err, username: home.username, bucket: home.bucket }, 'upload sweep failed'),
+  })
+    .then((swept) => {
+      if (swept.homes > 0) log.info(swept, 'abandoned S3 uploads swept');
+    })
+    .catch((err: unknown) => log.warn({ err }, 'upload sweep failed'));
+}
+
+/**
+ * Sessions counted and quota reserved in the provider, shared with every other process on
+ * it; the registry is this process's view, and a connection leaving it ends its session.
+ */
+function startCluster(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+  started: StartedParts;
+}): { registry: ConnectionRegistry; cluster: ClusterSessions } {
+  const ended: { cluster?: ClusterSessions } = {};
+  const registry = new ConnectionRegistry({ removed: (id) => ended.cluster?.end(id) });
+  const cluster = new ClusterSessions({
+    provider: options.provider,
+    registry,
+    logger: options.logging.component('cluster'),
+    ttlMs: options.loaded.config.data_provider.session_expiry * 1000,
+  });
+  ended.cluster = cluster;
+  cluster.start();
+  options.started.add('cluster sessions', () => cluster.stop());
+  options.logging
+    .component('cluster')
+    .info({ node_id: cluster.nodeId }, 'sessions counted in the data provider');
+  return { registry, cluster };
 }
 
 async function startSsh(options: {
@@ -153,7 +244,10 @@ async function startSsh(options: {
   logging: ServiceLogging;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  cluster: ClusterSessions;
+  metrics: ServerMetrics;
   defender: Defender;
+  secrets: SecretBox;
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
   const sftpd = config.sftpd;
@@ -171,7 +265,19 @@ async function startSsh(options: {
     setstatMode: sftpd.setstat_mode as UserFsSettings['setstatMode'],
     trackQuota: config.data_provider.track_quota as UserFsSettings['trackQuota'],
     chownAnyId: sftpd.chown_any_id,
+    secrets: options.secrets,
   };
+  // Every channel of a connection draws on the one quota reservation its session holds.
+  const userSession = (
+    user: User,
+    session: { connectionId: string; protocol: Protocol; touch(): void },
+  ): UserSessionOptions => ({
+    user,
+    session,
+    quota: options.cluster.quotaFor(session.connectionId),
+    events: options.logging.events,
+    settings,
+  });
   return createSshServer({
     settings: {
       bindAddress: sftpd.bind_address,
@@ -200,16 +306,17 @@ async function startSsh(options: {
     defender: options.defender,
     provider: options.provider,
     registry: options.registry,
+    sessions: options.cluster,
     logger: options.logging.component('sshd'),
-    openUserFs: (user, session) =>
-      openUserFs({
-        user,
-        session,
-        provider: options.provider,
-        events: options.logging.events,
-        settings,
-      }),
+    openUserFs: (user, session) => openUserFs(userSession(user, session)),
+    commands: new CommandService({
+      enabled: effectiveSshCommands(sftpd.enabled_ssh_commands, sftpd.enable_scp),
+      events: options.logging.events,
+      openFs: (user, session) => openUserFs(userSession(user, session)),
+      systemPolicy: (user, session) => systemCommandPolicy(userSession(user, session)),
+    }),
     onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
+    onLoginFailure: (cause) => options.metrics.loginFailures.inc({ cause }),
   });
 }
 
@@ -243,6 +350,8 @@ async function startHttp(options: {
   provider: DataProvider;
   registry: ConnectionRegistry;
   defender: Defender;
+  cluster: ClusterSessions;
+  metricsRegistry: Registry;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
   const http = await createHttpServer({
@@ -256,6 +365,8 @@ async function startHttp(options: {
     connections: connectionsView(options.registry),
     defender: options.defender,
     version: versionString(),
+    metricsRegistry: options.metricsRegistry,
+    cluster: options.cluster,
   });
   let address: { address: string; port: number };
   try {

@@ -1,6 +1,7 @@
 /**
- * Throwaway PKI for one API server: a CA, a serving certificate for 127.0.0.1 signed by it,
- * and the key pair that signs service-account tokens. Node cannot issue X.509 certificates,
+ * Throwaway PKI for one API server: a CA, a serving certificate for its addresses signed by
+ * it, client certificates (the API server's own, to reach kubelets), and the key pair that
+ * signs service-account tokens. Node cannot issue X.509 certificates,
  * so the openssl command line does that part.
  */
 import { execFile } from 'node:child_process';
@@ -33,7 +34,18 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
-export async function createApiServerPki(dir: string): Promise<ApiServerPki> {
+export interface ServingNames {
+  /** Addresses clients dial: 127.0.0.1, and on a node bed the bridge and Service addresses. */
+  ips: string[];
+  dnsNames: string[];
+}
+
+const loopbackOnly: ServingNames = { ips: ['127.0.0.1'], dnsNames: ['localhost'] };
+
+export async function createApiServerPki(
+  dir: string,
+  names: ServingNames = loopbackOnly,
+): Promise<ApiServerPki> {
   await openssl(
     [
       'req',
@@ -71,7 +83,7 @@ export async function createApiServerPki(dir: string): Promise<ApiServerPki> {
   );
   await writeFile(
     join(dir, 'serving.ext'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n',
+    `subjectAltName=${subjectAltNames(names)}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`,
   );
   await openssl(
     [
@@ -106,4 +118,46 @@ export async function createApiServerPki(dir: string): Promise<ApiServerPki> {
     serviceAccountPublicKeyPath: join(dir, 'sa.pub'),
     serviceAccountPrivateKeyPath: join(dir, 'sa.key'),
   };
+}
+
+function subjectAltNames(names: ServingNames): string {
+  return [...names.ips.map((ip) => `IP:${ip}`), ...names.dnsNames.map((dns) => `DNS:${dns}`)].join(
+    ',',
+  );
+}
+
+/**
+ * A client certificate signed by the bed's CA, as `<name>.crt` and `<name>.key` in dir.
+ * Kubernetes reads the user from the CN and the groups from the O entries.
+ */
+export async function createClientCertificate(
+  dir: string,
+  name: string,
+  subject: { user: string; groups: string[] },
+): Promise<{ certPath: string; keyPath: string }> {
+  const organisations = subject.groups.map((group) => `/O=${group}`).join('');
+  await openssl(
+    ['req', '-new', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`].concat([
+      '-subj',
+      `${organisations}/CN=${subject.user}`,
+    ]),
+    dir,
+  );
+  await writeFile(
+    join(dir, `${name}.ext`),
+    'extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n',
+  );
+  await openssl(
+    ['x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key'].concat([
+      '-CAcreateserial',
+      '-out',
+      `${name}.crt`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    ]),
+    dir,
+  );
+  return { certPath: join(dir, `${name}.crt`), keyPath: join(dir, `${name}.key`) };
 }

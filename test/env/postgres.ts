@@ -31,6 +31,10 @@ export interface PostgresEnv {
   timings: { initdbMs: number; startMs: number };
   /** The throwaway directory (data, config); stop() removes it. */
   dir: string;
+  /** Stops the server and keeps its data, as an outage would (a fast shutdown: clients are cut). */
+  pause(): Promise<void>;
+  /** Starts the paused server again on the same port and data; resolves once it answers. */
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -75,16 +79,25 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     const initdbMs = Date.now() - initStarted;
     const port = await freeLoopbackPort();
     const started = Date.now();
-    const server = spawnManaged({
-      name: 'postgres',
-      command: requireBinary(join(postgresBinDir(), 'postgres')),
-      args: ['-D', join(dir, 'data'), '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`]
-        .concat(['-c', 'unix_socket_directories=', '-c', 'max_connections=300'])
-        // Throwaway data: durability costs time and buys nothing here.
-        .concat(['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
-      ...(user ? { user } : {}),
-      stopSignal: 'SIGINT',
-    });
+    const spawnServer = () =>
+      spawnManaged({
+        name: 'postgres',
+        command: requireBinary(join(postgresBinDir(), 'postgres')),
+        args: ['-D', join(dir, 'data'), '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`]
+          .concat(['-c', 'unix_socket_directories=', '-c', 'max_connections=300'])
+          // Throwaway data: durability costs time and buys nothing here.
+          .concat([
+            '-c',
+            'fsync=off',
+            '-c',
+            'synchronous_commit=off',
+            '-c',
+            'full_page_writes=off',
+          ]),
+        ...(user ? { user } : {}),
+        stopSignal: 'SIGINT',
+      });
+    let server = spawnServer();
     stops.push(() => server.stop());
     const connect = { host: '127.0.0.1', port, user: 'kubesftp', password, database: 'postgres' };
     const admin = async <T>(sql: string): Promise<T[]> => {
@@ -96,12 +109,14 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         await client.end();
       }
     };
-    await waitUntilReady({
-      process: server,
-      probe: async () => (await admin('SELECT 1')).length === 1,
-      timeoutMs: options.readyTimeoutMs ?? 60_000,
-      what: 'postgres',
-    });
+    const ready = () =>
+      waitUntilReady({
+        process: server,
+        probe: async () => (await admin('SELECT 1')).length === 1,
+        timeoutMs: options.readyTimeoutMs ?? 60_000,
+        what: 'postgres',
+      });
+    await ready();
     const startMs = Date.now() - started;
     let databases = 0;
     return {
@@ -118,6 +133,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       },
       timings: { initdbMs, startMs },
       dir,
+      pause: () => server.stop(),
+      resume: async () => {
+        server = spawnServer();
+        await ready();
+      },
       stop,
     };
   } catch (err) {

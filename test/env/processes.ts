@@ -45,6 +45,8 @@ exit "$status"
 
 export interface ManagedProcess {
   readonly name: string;
+  /** The pid of the binary itself (spawned without a shell), for records that outlive us. */
+  readonly pid: number | undefined;
   /** The last bytes the process wrote to stdout and stderr, for error messages. */
   outputTail(): string;
   /** Set once the process has exited, with its code or signal. */
@@ -112,6 +114,7 @@ export function spawnManaged(options: SpawnOptions): ManagedProcess {
   });
   return {
     name: options.name,
+    pid: child.pid,
     outputTail: () => tail,
     exitStatus: () => exited,
     stop: async () => {

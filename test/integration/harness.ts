@@ -295,7 +295,7 @@ export async function sftpBatch(
   port: number,
   auth: ClientAuth,
   commands: string[],
-  options: { cwd: string; extraArgs?: string[]; timeoutMs?: number },
+  options: { cwd: string; extraArgs?: string[]; timeoutMs?: number; host?: string },
 ): Promise<ClientResult> {
   const batch = join(options.cwd, `batch-${Date.now()}-${Math.random().toString(36).slice(2)}`);
   await writeFile(batch, `${commands.join('\n')}\n`);
@@ -305,7 +305,7 @@ export async function sftpBatch(
     ...(options.extraArgs ?? []),
     '-b',
     batch,
-    `${auth.username}@127.0.0.1`,
+    `${auth.username}@${options.host ?? '127.0.0.1'}`,
   ];
   return runClient('sftp', args, { env, cwd: options.cwd, timeoutMs: options.timeoutMs });
 }

@@ -5,6 +5,7 @@
  */
 import { pino } from 'pino';
 import type { DataProvider } from '../../server/src/dataprovider/types.js';
+import { ClusterSessions } from '../../server/src/session/cluster.js';
 import { ConnectionRegistry } from '../../server/src/session/registry.js';
 import type { AuthFailure } from '../../server/src/ssh/authenticate.js';
 import type { OpenUserFs } from '../../server/src/ssh/client-session.js';
@@ -22,6 +23,8 @@ export interface InProcessSsh {
   /** Every log line of the SSH server, parsed. */
   logs: Record<string, unknown>[];
   registry: ConnectionRegistry;
+  /** Sessions counted in the provider, as the service counts them. */
+  cluster: ClusterSessions;
   stop(): Promise<void>;
 }
 
@@ -52,7 +55,8 @@ export async function startInProcessSsh(options: {
 }): Promise<InProcessSsh> {
   const failures: AuthFailure[] = [];
   const logs: Record<string, unknown>[] = [];
-  const registry = new ConnectionRegistry();
+  const ended: { cluster?: ClusterSessions } = {};
+  const registry = new ConnectionRegistry({ removed: (id) => ended.cluster?.end(id) });
   const hostKeys = await loadOrCreateHostKeys({
     configDir: options.configDir,
     keys: [],
@@ -62,10 +66,19 @@ export async function startInProcessSsh(options: {
     { level: 'debug' },
     { write: (line: string) => logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
+  const cluster = new ClusterSessions({
+    provider: options.provider,
+    registry,
+    logger: logger.child({ sender: 'cluster' }),
+    ttlMs: 30_000,
+  });
+  ended.cluster = cluster;
+  cluster.start();
   const ssh = createSshServer({
     settings: { ...TEST_SETTINGS, ...options.settings, hostKeys: hostKeys.map((k) => k.key) },
     provider: options.provider,
     registry,
+    sessions: cluster,
     logger,
     openUserFs: options.openUserFs ?? (() => Promise.resolve(new MemoryVfs())),
     onConnectionFailed: (failure) => failures.push(failure),
@@ -77,9 +90,11 @@ export async function startInProcessSsh(options: {
     failures,
     logs,
     registry,
+    cluster,
     stop: async () => {
       registry.closeAll();
       await ssh.stopAccepting();
+      await cluster.stop();
     },
   };
 }

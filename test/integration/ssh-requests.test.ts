@@ -97,17 +97,17 @@ describe('SSH requests the server refuses or bounds', { timeout: 90_000 }, () =>
     await rm(work, { recursive: true, force: true });
   });
 
-  test('a command gets a message on stderr and exit status 1', async () => {
+  test('without a command service, a command gets a message on stderr and exit status 1', async () => {
     const result = await ssh('dave', '@127.0.0.1', 'ls -l /');
     assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /kubesftp: this server only serves SFTP; commands and shells/);
+    assert.match(result.stderr, /kubesftp: this server does not run commands/);
     assert.ok(result.ms < 10_000, `took ${result.ms} ms`);
   });
 
   test('a shell gets the same message; a required terminal is refused', async () => {
     const plain = await ssh('dave', '-T', '@127.0.0.1');
     assert.equal(plain.code, 1, plain.stderr);
-    assert.match(plain.stderr, /commands and shells are not available/);
+    assert.match(plain.stderr, /kubesftp: interactive shells are not available/);
     // A terminal asked for with -tt is required: OpenSSH gives up when it is refused.
     const withPty = await ssh('dave', '-tt', '@127.0.0.1');
     assert.equal(withPty.code, 255, withPty.stderr);

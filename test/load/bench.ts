@@ -7,12 +7,13 @@
  * Transfer and small-file times exclude connection setup and teardown: each is the interval the
  * client itself shows between its echo of the measured batch command and of the next one.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { cleanUpNow, installExitHandlers, onCleanup, runTimed } from './children.js';
 import type { BenchServer } from './client.js';
+import { rsyncSmall, scpDownload, scpUpload } from './command-scenarios.js';
 import { storageKind, writeRandomFile, writeSmallFiles } from './files.js';
 import { startKubesftp } from './kubesftp.js';
 import { startOpenSsh } from './openssh.js';
@@ -167,6 +168,46 @@ async function measureMemory(ctx: BenchContext): Promise<void> {
   });
 }
 
+/** `scp -O` of the large file both ways, with the first cipher: our scp beside OpenSSH's. */
+async function measureScp(ctx: BenchContext): Promise<void> {
+  const { data, settings, results } = ctx;
+  const cipher = settings.ciphers[0]!;
+  const toMiBps = (elapsedMs: number): number => settings.sizeMiB / (elapsedMs / 1000);
+  log(`${settings.sizeMiB} MiB scp -O upload and download, ${cipher}`);
+  await repeat({
+    metric: 'scpUpload',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      toMiBps(await scpUpload({ data, server, cipher, verify: run === 0 })),
+  });
+  await repeat({
+    metric: 'scpDownload',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      toMiBps(await scpDownload({ data, server, cipher, verify: run === 0 })),
+  });
+}
+
+async function measureRsync(ctx: BenchContext): Promise<void> {
+  const { data, settings, results } = ctx;
+  log(`${settings.smallFiles} small files: rsync -a`);
+  await repeat({
+    metric: 'rsyncSmall',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      (await rsyncSmall({ data, server, verify: run === 0 })) / 1000,
+  });
+}
+
 async function measureSmallFiles(ctx: BenchContext): Promise<void> {
   const { data, settings, results } = ctx;
   log(`${settings.smallFiles} small files: put -r, then ls -l`);
@@ -213,11 +254,34 @@ function rowSpecs(settings: BenchSettings): RowSpec[] {
     }));
   });
   const files = `${settings.smallFiles} x ${settings.smallFileBytes / 1024} KiB`;
+  const scpCipher = settings.ciphers[0]!.replace('@openssh.com', '');
+  const wholeRun = `whole client run, ${bestOf}`;
   return [
     ...transfers,
     {
+      metric: 'scpUpload',
+      label: `scp -O upload ${settings.sizeMiB} MiB ${scpCipher}, ${wholeRun}`,
+      unit: 'MiB/s',
+      better: 'higher',
+      combine: best('higher'),
+    },
+    {
+      metric: 'scpDownload',
+      label: `scp -O download ${settings.sizeMiB} MiB ${scpCipher}, ${wholeRun}`,
+      unit: 'MiB/s',
+      better: 'higher',
+      combine: best('higher'),
+    },
+    {
       metric: 'smallPut',
       label: `put -r ${files}, ${bestOf}`,
+      unit: 's',
+      better: 'lower',
+      combine: best('lower'),
+    },
+    {
+      metric: 'rsyncSmall',
+      label: `rsync -a ${files}, ${wholeRun}`,
       unit: 's',
       better: 'lower',
       combine: best('lower'),
@@ -296,15 +360,15 @@ async function setupFacts(
     'large file': `${settings.sizeMiB} MiB, best of ${settings.runs} runs per cipher and direction`,
     'small files': `${settings.smallFiles} x ${settings.smallFileBytes} bytes`,
     'files under': `${run.workDir} (${await storageKind(run.workDir)}), client and both servers alike`,
-    client: `/usr/bin/sftp, ${await version('ssh', ['-V'])}`,
+    client: `/usr/bin/sftp, /usr/bin/scp -O, /usr/bin/rsync; ${await version('ssh', ['-V'])}`,
     'OpenSSH server':
-      '/usr/sbin/sshd, Subsystem sftp internal-sftp; RSS sums its per-connection processes',
+      '/usr/sbin/sshd, Subsystem sftp internal-sftp, the system scp and rsync for exec; RSS sums its per-connection processes',
     kubesftp: `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`,
     machine: `${cpus().length} cores shared by client and server; one transfer at a time, the servers taking turns in an order that flips every run`,
     // Other work on the machine skews every figure; the reader must be able to see it.
     'load average (1 min)': `${run.loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`,
     times:
-      "transfer and small-file times run from the client's echo of the command to its echo of the next (login excluded)",
+      "sftp transfer and small-file times run from the client's echo of the command to its echo of the next (login excluded); scp -O and rsync rows time the whole client run, login included",
   };
 }
 
@@ -312,6 +376,8 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
   await mkdir(settings.tmpBase, { recursive: true });
   const loadAtStart = loadavg()[0]!;
   const workDir = await mkdtemp(join(settings.tmpBase, 'kubesftp-bench-'));
+  // An account with its own uid (kubesftp's rsync never runs as root) must reach its home.
+  await chmod(workDir, 0o755);
   onCleanup(() => rmSync(workDir, { recursive: true, force: true }));
   const data = await prepareData(settings, workDir);
   const slots = await startSlots(settings, { workDir, keyPath: data.keyPath });
@@ -326,11 +392,13 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
     await measureLogins(ctx);
     for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
     await measureMemory(ctx);
+    await measureScp(ctx);
     // Free the memory-backed space the large copies hold before the small-file phase.
     for (const slot of slots) {
       if (slot.server) await rm(join(slot.server.homeDir, bigFileName), { force: true });
     }
     await measureSmallFiles(ctx);
+    await measureRsync(ctx);
     return { setup: await setupFacts(settings, { workDir, loadAtStart }), rows: buildRows(ctx) };
   } finally {
     for (const slot of slots) await slot.server?.stop();

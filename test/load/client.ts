@@ -15,6 +15,8 @@ export interface BenchServer {
   readonly username: string;
   /** Server-side directory where a session starts: uploads land here, relative paths resolve here. */
   readonly homeDir: string;
+  /** How remote commands (scp, rsync) name homeDir: "" when they already start there. */
+  readonly remoteDir: string;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

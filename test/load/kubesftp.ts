@@ -13,6 +13,7 @@ import { adminToken, freePort, serveInvocation, waitForPorts } from '../integrat
 import type { BenchServer } from './client.js';
 
 const username = 'bench';
+const BENCH_UID = 4243;
 
 export interface KubesftpOptions {
   workDir: string;
@@ -32,7 +33,10 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     adminPassword,
     verbose: false,
     // sshd has no per-address bound by default; neither does kubesftp here, so both admit alike.
-    env: { KUBESFTP_SFTPD__MAX_PER_HOST_CONNECTIONS: '0' },
+    env: {
+      KUBESFTP_SFTPD__MAX_PER_HOST_CONNECTIONS: '0',
+      KUBESFTP_SFTPD__ENABLED_SSH_COMMANDS: 'scp,rsync',
+    },
   });
   const child = spawnTracked({ command: process.execPath, ...invocation });
   child.stdout!.resume();
@@ -51,6 +55,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     port: ports.sftpPort,
     username,
     homeDir,
+    remoteDir: '',
     servingPids: () => processTree(serverPid, true),
     stop: () => stopChild(child, 20_000),
   };
@@ -71,6 +76,8 @@ async function createUser(options: {
       home_dir: options.homeDir,
       permissions: { '/': ['*'] },
       status: 1,
+      // rsync never runs as root: as root, the account needs ids of its own.
+      ...(process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {}),
     }),
   });
   if (created.status !== 201 && created.status !== 200) {

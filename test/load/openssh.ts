@@ -78,6 +78,8 @@ export async function startOpenSsh(options: OpenSshOptions): Promise<BenchServer
     port,
     username: userInfo().username,
     homeDir,
+    // Commands start in the login user's own home, not in internal-sftp's directory.
+    remoteDir: homeDir,
     servingPids: () => processTree(listenerPid, false),
     stop: () => stopChild(child),
   };

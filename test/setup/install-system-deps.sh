@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients and servers the tests drive: OpenSSH client and sshd (the benchmark
-# baseline), the sftp-server binary, rsync and git, and paramiko (a Python SFTP client) in a venv
-# outside the repository. Idempotent; a no-op when all are present.
+# baseline), the sftp-server binary, rsync and git, rclone (its sftp remote checks hashes with
+# our md5sum), and paramiko (a Python SFTP client) in a venv outside the repository.
+# Idempotent; a no-op when all are present.
 set -euo pipefail
 need=()
 command -v sftp >/dev/null || need+=(openssh-client)
@@ -9,6 +10,7 @@ command -v sshd >/dev/null || [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/lib/openssh/sftp-server ] || need+=(openssh-sftp-server)
 command -v rsync >/dev/null || need+=(rsync)
 command -v git >/dev/null || need+=(git)
+command -v rclone >/dev/null || need+=(rclone)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
 if ((${#need[@]})); then
   echo "installing system packages: ${need[*]}"

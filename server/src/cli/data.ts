@@ -6,7 +6,7 @@
 import { open, readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
 import { dumpProvider, loadDump, parseDump, type LoadMode } from '../dataprovider/dump.js';
-import { providerSettings } from '../dataprovider/from-config.js';
+import { providerSettings, secretKeySettings } from '../dataprovider/from-config.js';
 import { createDataProvider } from '../dataprovider/index.js';
 import type { DataProvider } from '../dataprovider/types.js';
 import { PRIVATE_FILE_MODE } from '../private-files.js';
@@ -29,6 +29,7 @@ async function withProvider<T>(
   const loaded = await loadConfig({ configDir: options.configDir, configFile: options.configFile });
   const provider = await createDataProvider(
     providerSettings(loaded.config.data_provider, loaded.configDir),
+    secretKeySettings(loaded.config.secrets, loaded.configDir),
   );
   try {
     await provider.initialize();

@@ -72,6 +72,7 @@ const OUR_ADDITIONS = {
     max_pending_bytes: 16 * 1024 * 1024,
     chown_any_id: false,
   },
+  data_provider: { session_expiry: 30 },
   httpd: { admin_token_ttl: 3600, token_rate_limit: 20 },
   defender: {
     enabled: true,
@@ -94,7 +95,7 @@ const OUR_ADDITIONS = {
 test('defaults equal the spec defaults plus our documented additions', () => {
   const expected = {
     sftpd: { ...SPEC_DEFAULTS.sftpd, ...OUR_ADDITIONS.sftpd },
-    data_provider: SPEC_DEFAULTS.data_provider,
+    data_provider: { ...SPEC_DEFAULTS.data_provider, ...OUR_ADDITIONS.data_provider },
     httpd: { ...SPEC_DEFAULTS.httpd, ...OUR_ADDITIONS.httpd },
     defender: OUR_ADDITIONS.defender,
   };

@@ -178,8 +178,7 @@ const sftpd = section(
       default: false,
       deprecated: true,
       description:
-        'Enables SCP over exec; add "scp" to enabled_ssh_commands instead. scp in its default SFTP mode works without it.',
-      [NOT_ENFORCED]: true,
+        'Adds "scp" to enabled_ssh_commands; list "scp" there instead. scp in its default SFTP mode works without it.',
     }),
     kex_algorithms: listOf(undefined, [], {
       description: 'Key exchange algorithms in preference order; empty keeps the built-in list.',
@@ -200,8 +199,7 @@ const sftpd = section(
     }),
     enabled_ssh_commands: listOf(SSH_COMMANDS, ['md5sum', 'sha1sum', 'cd', 'pwd'], {
       description:
-        'SSH commands clients may run; "*" enables every supported command. Exec requests are refused for now.',
-      notEnforced: true,
+        'SSH commands clients may run over exec; "*" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them.',
     }),
     keyboard_interactive_auth_program: str('', {
       description:
@@ -313,6 +311,12 @@ const dataProvider = section(
     track_quota: oneOf([0, 1, 2], 2, {
       description:
         'Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota.',
+    }),
+    session_expiry: int(30, {
+      description:
+        'Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.',
+      minimum: 3,
+      maximum: 3600,
     }),
     pool_size: int(0, {
       description: `Most open database connections per server process; 0 means no limit. ${NETWORK_DRIVER_ONLY}`,
@@ -442,8 +446,33 @@ const defender = section(
   'Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.',
 );
 
+const secrets = section(
+  {
+    master_key_file: str('', {
+      description:
+        'File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.',
+    }),
+    master_key: str('', {
+      description:
+        'The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).',
+    }),
+  },
+  'Encryption of the secrets stored with accounts.',
+);
+
+const s3 = section(
+  {
+    abandoned_upload_timeout: int(3600, {
+      description:
+        'At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.',
+      minimum: 0,
+    }),
+  },
+  'S3 homes.',
+);
+
 export const ConfigSchema = Type.Object(
-  { sftpd, data_provider: dataProvider, httpd, defender },
+  { sftpd, data_provider: dataProvider, httpd, defender, secrets, s3 },
   { additionalProperties: false },
 );
 
@@ -452,3 +481,5 @@ export type SftpdConfig = Config['sftpd'];
 export type DataProviderConfig = Config['data_provider'];
 export type HttpdConfig = Config['httpd'];
 export type DefenderConfig = Config['defender'];
+export type SecretsConfig = Config['secrets'];
+export type S3ServerConfig = Config['s3'];

@@ -89,14 +89,56 @@ const filterFields = {
 };
 
 const s3Fields = {
-  bucket: Type.String(),
+  bucket: Type.String({ description: 'The bucket; it must exist.' }),
   region: Type.String(),
   access_key: Type.String(),
-  endpoint: Type.String(),
-  storage_class: Type.String(),
-  key_prefix: Type.String(),
+  endpoint: Type.String({
+    description: 'URL of an S3-compatible server (http:// or https://); empty for AWS.',
+  }),
+  storage_class: Type.String({ description: "Empty keeps the bucket's default." }),
+  key_prefix: Type.String({
+    description:
+      'The home inside the bucket, such as "tenants/alice/"; empty serves the whole bucket. No "." or ".." segments.',
+  }),
+  upload_part_size: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 5120,
+      description:
+        'MiB per part of a multipart upload (5 to 5120); 0 means 8. An upload holds at most (upload_concurrency + 2) parts in memory, never on disk.',
+    }),
+  ),
+  upload_concurrency: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 64,
+      description: 'Parts of one upload sent at once; 0 means 4.',
+    }),
+  ),
+  download_part_size: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 5120,
+      description: 'MiB per ranged GET of a sequential download; 0 means 8.',
+    }),
+  ),
+  download_concurrency: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      maximum: 64,
+      description: 'Ranged GETs of one sequential download fetched ahead at once; 0 means 3.',
+    }),
+  ),
+  force_path_style: Type.Optional(
+    Type.Boolean({
+      description:
+        'Path-style addressing (endpoint/bucket/key), as MinIO and most S3-compatible servers need; off uses virtual-hosted style (bucket.endpoint/key).',
+    }),
+  ),
 };
-const accessSecret = Type.String({ description: 'Write only: replies never include it.' });
+const accessSecret = Type.String({
+  description: 'Write only: stored encrypted and never included in replies.',
+});
 
 const FsProviderSchema = intEnum([FsProvider.local, FsProvider.s3] as const, '0 local, 1 S3.');
 

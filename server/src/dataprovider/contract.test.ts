@@ -18,6 +18,7 @@ import {
   type MariadbEnv,
   type PostgresEnv,
 } from '../../../test/env/testbed.js';
+import { clusterContract } from './contract-cluster.js';
 import { openDriver, type DataProviderConfig } from './drivers.js';
 import { createDataProvider } from './index.js';
 import { newUser as baseUser } from './test-support.js';
@@ -525,6 +526,8 @@ for (const driver of drivers) {
         ErrorCode.INVALID_ARGUMENT,
       );
     });
+
+    clusterContract({ provider: () => provider, openAnother, shared: driver.shared });
 
     if (driver.shared) {
       it('two instances on one store never lose a quota update', async () => {

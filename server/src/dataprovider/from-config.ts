@@ -2,8 +2,18 @@
  * The `data_provider` config section as the driver factory takes it. The server and the
  * dumpdata/loaddata commands open the provider the same way through this.
  */
-import type { DataProviderConfig as DataProviderSection } from '../config/schema.js';
+import { resolveConfigPath } from '../config/paths.js';
+import type { DataProviderConfig as DataProviderSection, SecretsConfig } from '../config/schema.js';
 import type { DataProviderConfig } from './drivers.js';
+import type { SecretKeySettings } from './secret-box.js';
+
+/** The `secrets` config section as the secret box takes it, the key file resolved. */
+export function secretKeySettings(section: SecretsConfig, configDir: string): SecretKeySettings {
+  return {
+    masterKeyFile: resolveConfigPath(configDir, section.master_key_file),
+    masterKey: section.master_key,
+  };
+}
 
 export function providerSettings(
   section: DataProviderSection,

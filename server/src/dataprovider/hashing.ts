@@ -2,9 +2,16 @@
  * Passwords are hashed here, before any driver sees them: a clear-text password becomes
  * argon2id, a known hash is kept as given, an empty one stays empty (on update: keep the
  * stored hash). The server opens every driver through `hashingPasswords`; the drivers
- * themselves refuse clear text, so nothing else can store one by mistake.
+ * themselves refuse clear text, so nothing else can store one by mistake. An account's S3
+ * secret is sealed here too (secret-box.ts), so no driver ever stores it in clear.
  */
 import { hashPassword, isPasswordHash } from '../auth/passwords.js';
+import {
+  NO_MASTER_KEY,
+  secretBoxFor,
+  type SecretBox,
+  type SecretKeySettings,
+} from './secret-box.js';
 import type {
   Admin,
   DataProvider,
@@ -16,7 +23,14 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
   User,
+  UserChangeFeed,
+  UserChangeHandlers,
 } from './types.js';
 
 /** The storable form of a password: argon2id for clear text, a known hash or '' as given. */
@@ -29,16 +43,39 @@ export async function withHashedPassword<T extends { password: string }>(record:
   return { ...record, password: await storablePassword(record.password) };
 }
 
-/** Wraps a driver so that its user and admin writes receive hashed passwords. */
-export function hashingPasswords(driver: DataProvider): DataProvider {
-  return new HashingProvider(driver);
+/** The account with its S3 secret sealed (a secret already sealed with this key is kept). */
+export async function withSealedSecret(user: NewUser, box: SecretBox): Promise<NewUser> {
+  const s3 = user.filesystem?.s3config;
+  if (s3 === undefined || typeof s3.access_secret !== 'string') return user;
+  const sealed = await box.sealIfClear(s3.access_secret);
+  return {
+    ...user,
+    filesystem: { ...user.filesystem, s3config: { ...s3, access_secret: sealed } },
+  };
+}
+
+/**
+ * Wraps a driver so that its user and admin writes receive hashed passwords and sealed S3
+ * secrets. Without `secrets` the key is the one the driver keeps.
+ */
+export function hashingPasswords(
+  driver: DataProvider,
+  secrets: SecretKeySettings = NO_MASTER_KEY,
+): DataProvider {
+  return new HashingProvider(driver, secretBoxFor(secrets, driver));
 }
 
 class HashingProvider implements DataProvider {
   readonly #driver: DataProvider;
+  readonly #secrets: SecretBox;
 
-  constructor(driver: DataProvider) {
+  constructor(driver: DataProvider, secrets: SecretBox) {
     this.#driver = driver;
+    this.#secrets = secrets;
+  }
+
+  async #storable(user: NewUser): Promise<NewUser> {
+    return withSealedSecret(await withHashedPassword(user), this.#secrets);
   }
 
   get driver(): string {
@@ -46,11 +83,11 @@ class HashingProvider implements DataProvider {
   }
 
   async addUser(user: NewUser): Promise<User> {
-    return this.#driver.addUser(await withHashedPassword(user));
+    return this.#driver.addUser(await this.#storable(user));
   }
 
   async updateUser(id: number, user: NewUser): Promise<User> {
-    return this.#driver.updateUser(id, await withHashedPassword(user));
+    return this.#driver.updateUser(id, await this.#storable(user));
   }
 
   async addAdmin(admin: NewAdmin): Promise<Admin> {
@@ -135,5 +172,37 @@ class HashingProvider implements DataProvider {
 
   pruneDefenderHosts(options: DefenderPruneOptions): Promise<number> {
     return this.#driver.pruneDefenderHosts(options);
+  }
+
+  claimSession(claim: SessionClaim): Promise<boolean> {
+    return this.#driver.claimSession(claim);
+  }
+
+  releaseSession(id: string): Promise<void> {
+    return this.#driver.releaseSession(id);
+  }
+
+  heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    return this.#driver.heartbeatSessions(beat);
+  }
+
+  countSessions(username: string): Promise<number> {
+    return this.#driver.countSessions(username);
+  }
+
+  revokedSessions(nodeId: string): Promise<string[]> {
+    return this.#driver.revokedSessions(nodeId);
+  }
+
+  reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    return this.#driver.reserveQuota(request);
+  }
+
+  settleQuota(settlement: QuotaSettlement): Promise<void> {
+    return this.#driver.settleQuota(settlement);
+  }
+
+  watchUserChanges(handlers: UserChangeHandlers): UserChangeFeed | undefined {
+    return this.#driver.watchUserChanges(handlers);
   }
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import { loadDump, parseDump } from './dump.js';
 import { DefenderHostMap } from './defender-hosts.js';
+import { computeGrant } from './quota-grant.js';
 import type {
   Admin,
   DataProvider,
@@ -18,7 +19,14 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
+  SessionRecord,
   User,
+  UserChangeFeed,
 } from './types.js';
 import {
   lastActiveAdmin,
@@ -42,6 +50,26 @@ function byUsername(a: { username: string }, b: { username: string }): number {
   return a.username < b.username ? -1 : 1;
 }
 
+interface StoredSession extends SessionRecord {
+  expiresAt: number;
+  reservedSize: number;
+  reservedFiles: number;
+}
+
+function storedSession(record: SessionRecord, now: number): StoredSession {
+  return {
+    id: record.id,
+    username: record.username,
+    nodeId: record.nodeId,
+    protocol: record.protocol,
+    clientIp: record.clientIp,
+    ttlMs: record.ttlMs,
+    expiresAt: now + record.ttlMs,
+    reservedSize: 0,
+    reservedFiles: 0,
+  };
+}
+
 export interface MemoryOptions {
   /** A dump to load on initialize(): data_provider.name, resolved against the config dir. */
   dumpFile?: string;
@@ -63,6 +91,7 @@ export class MemoryProvider implements DataProvider {
   readonly #admins = new Map<string, Admin>();
   readonly #secrets = new Map<string, string>();
   readonly #defenderHosts = new DefenderHostMap();
+  readonly #sessions = new Map<string, StoredSession>();
   #nextUserId = 1;
   #nextAdminId = 1;
 
@@ -231,6 +260,93 @@ export class MemoryProvider implements DataProvider {
       this.#secrets.set(name, value);
     }
     return Promise.resolve(value);
+  }
+
+  #liveSessions(username: string, now: number): StoredSession[] {
+    return [...this.#sessions.values()].filter((s) => s.username === username && s.expiresAt > now);
+  }
+
+  async claimSession(claim: SessionClaim): Promise<boolean> {
+    const user = this.#requireByName(claim.username);
+    const now = Date.now();
+    const max = claim.maxSessions > 0 ? user.max_sessions : 0;
+    if (max > 0 && this.#liveSessions(claim.username, now).length >= max) return false;
+    this.#sessions.set(claim.id, storedSession(claim, now));
+    return Promise.resolve(true);
+  }
+
+  async releaseSession(id: string): Promise<void> {
+    this.#sessions.delete(id);
+    return Promise.resolve();
+  }
+
+  async heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    const now = Date.now();
+    for (const session of this.#sessions.values()) {
+      if (session.nodeId === beat.nodeId) session.expiresAt = now + beat.ttlMs;
+      else if (session.expiresAt < now - beat.ttlMs) this.#sessions.delete(session.id);
+    }
+    const remade = beat.sessions.filter((s) => !this.#sessions.has(s.id));
+    for (const session of remade) this.#sessions.set(session.id, storedSession(session, now));
+    return Promise.resolve(remade.map((s) => s.id));
+  }
+
+  async countSessions(username: string): Promise<number> {
+    return Promise.resolve(this.#liveSessions(username, Date.now()).length);
+  }
+
+  async revokedSessions(nodeId: string): Promise<string[]> {
+    const revoked = [...this.#sessions.values()].filter((s) => {
+      if (s.nodeId !== nodeId) return false;
+      return this.#findByName(s.username)?.status !== 1;
+    });
+    return Promise.resolve(revoked.map((s) => s.id));
+  }
+
+  async reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    const user = this.#requireByName(request.session.username);
+    const now = Date.now();
+    const live = this.#liveSessions(user.username, now);
+    const grant = computeGrant(
+      {
+        quotaSize: user.quota_size,
+        quotaFiles: user.quota_files,
+        usedSize: user.used_quota_size,
+        usedFiles: user.used_quota_files,
+        reservedSize: live.reduce((sum, s) => sum + s.reservedSize, 0),
+        reservedFiles: live.reduce((sum, s) => sum + s.reservedFiles, 0),
+      },
+      request,
+    );
+    if (!grant.granted) return grant;
+    let session = this.#sessions.get(request.session.id);
+    if (session === undefined) {
+      session = storedSession(request.session, now);
+      this.#sessions.set(session.id, session);
+    }
+    session.reservedSize += grant.size;
+    session.reservedFiles += grant.files;
+    return Promise.resolve(grant);
+  }
+
+  async settleQuota(settlement: QuotaSettlement): Promise<void> {
+    const user = this.#findByName(settlement.username);
+    if (user === undefined) return;
+    validateQuotaDelta({ ...settlement, reset: false });
+    user.used_quota_size += settlement.sizeDelta;
+    user.used_quota_files += settlement.filesDelta;
+    user.last_quota_update = Date.now();
+    const session =
+      settlement.sessionId === undefined ? undefined : this.#sessions.get(settlement.sessionId);
+    if (session !== undefined) {
+      session.reservedSize = Math.max(session.reservedSize - settlement.releasedSize, 0);
+      session.reservedFiles = Math.max(session.reservedFiles - settlement.releasedFiles, 0);
+    }
+    return Promise.resolve();
+  }
+
+  watchUserChanges(): UserChangeFeed | undefined {
+    return undefined;
   }
 
   getDefenderHost(ip: string): Promise<DefenderHost | undefined> {

@@ -8,6 +8,7 @@ import mysql from 'mysql2/promise';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import { MysqlDefenderHosts } from './mysql-defender.js';
+import { MysqlSessions } from './mysql-sessions.js';
 import { MysqlPool, connectionOptions, toMysqlError, type MysqlQuery } from './mysql-pool.js';
 import type { NetworkOptions } from './network-options.js';
 import type {
@@ -21,7 +22,13 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
   User,
+  UserChangeFeed,
 } from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
@@ -75,12 +82,14 @@ export class MysqlProvider implements DataProvider {
   /** The quoted users table name, validated as an identifier first. */
   readonly #users: string;
   readonly #defenderHosts: MysqlDefenderHosts;
+  readonly #sessions: MysqlSessions;
 
   constructor(options: MysqlOptions) {
     this.#options = options;
     this.#users = `\`${validateTableName(options.usersTable, 'data_provider.users_table')}\``;
     this.#pool = new MysqlPool(options.network);
     this.#defenderHosts = new MysqlDefenderHosts(this.#pool);
+    this.#sessions = new MysqlSessions(this.#pool, this.#users);
   }
 
   /**
@@ -261,6 +270,39 @@ export class MysqlProvider implements DataProvider {
       ({ rows } = await this.#pool.query<{ value: string }>(select, { name }));
     }
     return only(rows, `secret ${name}`).value;
+  }
+
+  claimSession(claim: SessionClaim): Promise<boolean> {
+    return this.#sessions.claimSession(claim);
+  }
+
+  releaseSession(id: string): Promise<void> {
+    return this.#sessions.releaseSession(id);
+  }
+
+  heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    return this.#sessions.heartbeatSessions(beat);
+  }
+
+  countSessions(username: string): Promise<number> {
+    return this.#sessions.countSessions(username);
+  }
+
+  revokedSessions(nodeId: string): Promise<string[]> {
+    return this.#sessions.revokedSessions(nodeId);
+  }
+
+  reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    return this.#sessions.reserveQuota(request);
+  }
+
+  settleQuota(settlement: QuotaSettlement): Promise<void> {
+    return this.#sessions.settleQuota(settlement);
+  }
+
+  /** MySQL has no notifications: the server polls revokedSessions. */
+  watchUserChanges(): UserChangeFeed | undefined {
+    return undefined;
   }
 
   getDefenderHost(ip: string): Promise<DefenderHost | undefined> {

@@ -42,10 +42,9 @@ const types = {
         ) => unknown)) as typeof pg.types.getTypeParser,
 };
 
-function poolConfig(options: NetworkOptions): pg.PoolConfig {
-  // No limit means as many as the server admits; idle ones close after 10 s either way.
-  const max = options.poolSize === 0 ? Number.POSITIVE_INFINITY : options.poolSize;
-  const common = { max, types, connectionTimeoutMillis: 10_000, application_name: 'kubesftp' };
+/** The settings of one connection: the pool's, and the notification listener's. */
+export function clientConfig(options: NetworkOptions): pg.ClientConfig {
+  const common = { types, connectionTimeoutMillis: 10_000, application_name: 'kubesftp' };
   if (options.connectionString !== '') {
     return { ...common, connectionString: options.connectionString };
   }
@@ -58,6 +57,12 @@ function poolConfig(options: NetworkOptions): pg.PoolConfig {
     password: options.password,
     ssl: tlsSettings(options.sslmode),
   };
+}
+
+function poolConfig(options: NetworkOptions): pg.PoolConfig {
+  // No limit means as many as the server admits; idle ones close after 10 s either way.
+  const max = options.poolSize === 0 ? Number.POSITIVE_INFINITY : options.poolSize;
+  return { ...clientConfig(options), max };
 }
 
 /** Without parameters the text goes as is: a migration file is several statements in one. */

@@ -7,8 +7,10 @@
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import type { NetworkOptions } from './network-options.js';
-import { PgPool, type PgQuery } from './postgresql-pool.js';
+import { PgPool, clientConfig, type PgQuery } from './postgresql-pool.js';
 import { PostgresDefenderHosts } from './postgresql-defender.js';
+import { listenForUserChanges } from './postgresql-listener.js';
+import { PostgresSessions } from './postgresql-sessions.js';
 import type {
   Admin,
   DataProvider,
@@ -20,7 +22,14 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
   User,
+  UserChangeFeed,
+  UserChangeHandlers,
 } from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
@@ -68,12 +77,14 @@ export class PostgresProvider implements DataProvider {
   /** The quoted users table name, validated as an identifier first. */
   readonly #users: string;
   readonly #defenderHosts: PostgresDefenderHosts;
+  readonly #sessions: PostgresSessions;
 
   constructor(options: PostgresOptions) {
     this.#options = options;
     this.#users = `"${validateTableName(options.usersTable, 'data_provider.users_table')}"`;
     this.#pool = new PgPool(options.network);
     this.#defenderHosts = new PostgresDefenderHosts(this.#pool);
+    this.#sessions = new PostgresSessions(this.#pool, this.#users);
   }
 
   /**
@@ -251,6 +262,39 @@ export class PostgresProvider implements DataProvider {
       ({ rows } = await this.#pool.query<{ value: string }>(select, { name }));
     }
     return only(rows, `secret ${name}`).value;
+  }
+
+  claimSession(claim: SessionClaim): Promise<boolean> {
+    return this.#sessions.claimSession(claim);
+  }
+
+  releaseSession(id: string): Promise<void> {
+    return this.#sessions.releaseSession(id);
+  }
+
+  heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    return this.#sessions.heartbeatSessions(beat);
+  }
+
+  countSessions(username: string): Promise<number> {
+    return this.#sessions.countSessions(username);
+  }
+
+  revokedSessions(nodeId: string): Promise<string[]> {
+    return this.#sessions.revokedSessions(nodeId);
+  }
+
+  reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    return this.#sessions.reserveQuota(request);
+  }
+
+  settleQuota(settlement: QuotaSettlement): Promise<void> {
+    return this.#sessions.settleQuota(settlement);
+  }
+
+  /** LISTEN on a connection of its own, reconnecting when it drops. */
+  watchUserChanges(handlers: UserChangeHandlers): UserChangeFeed {
+    return listenForUserChanges(clientConfig(this.#options.network), handlers);
   }
 
   getDefenderHost(ip: string): Promise<DefenderHost | undefined> {

@@ -8,6 +8,7 @@ import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import { assertPrivateMode, createPrivateFileSync } from '../private-files.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import { SqliteDefenderHosts } from './sqlite-defender.js';
+import { SqliteSessions } from './sqlite-sessions.js';
 import type {
   Admin,
   DataProvider,
@@ -19,7 +20,13 @@ import type {
   NewAdmin,
   NewUser,
   QuotaDelta,
+  QuotaGrant,
+  QuotaRequest,
+  QuotaSettlement,
+  SessionClaim,
+  SessionHeartbeat,
   User,
+  UserChangeFeed,
 } from './types.js';
 import { USER_COLUMNS, fromUserRow, toUserParams, type UserRow } from './userrow.js';
 import {
@@ -132,6 +139,7 @@ export class SqliteProvider implements DataProvider {
   readonly #users: string;
   readonly #statements = new Map<string, Database.Statement>();
   readonly #defenderHosts: SqliteDefenderHosts;
+  readonly #sessions: SqliteSessions;
 
   constructor(options: SqliteOptions) {
     this.#options = options;
@@ -142,6 +150,7 @@ export class SqliteProvider implements DataProvider {
       this.#db.pragma(`busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     });
     this.#defenderHosts = new SqliteDefenderHosts(this.#db, guarded);
+    this.#sessions = new SqliteSessions(this.#db, this.#users, guarded);
   }
 
   /** Statements are prepared on first use: the tables exist only after initialize(). */
@@ -214,6 +223,7 @@ export class SqliteProvider implements DataProvider {
   async close(): Promise<void> {
     this.#statements.clear();
     this.#defenderHosts.clear();
+    this.#sessions.clear();
     if (this.#db.open) this.#db.close();
     return Promise.resolve();
   }
@@ -369,6 +379,41 @@ export class SqliteProvider implements DataProvider {
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, `secret ${name} was not stored`);
     return Promise.resolve(row.value);
+  }
+
+  async claimSession(claim: SessionClaim): Promise<boolean> {
+    return Promise.resolve(this.#sessions.claimSession(claim));
+  }
+
+  async releaseSession(id: string): Promise<void> {
+    this.#sessions.releaseSession(id);
+    return Promise.resolve();
+  }
+
+  async heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
+    return Promise.resolve(this.#sessions.heartbeatSessions(beat));
+  }
+
+  async countSessions(username: string): Promise<number> {
+    return Promise.resolve(this.#sessions.countSessions(username));
+  }
+
+  async revokedSessions(nodeId: string): Promise<string[]> {
+    return Promise.resolve(this.#sessions.revokedSessions(nodeId));
+  }
+
+  async reserveQuota(request: QuotaRequest): Promise<QuotaGrant> {
+    return Promise.resolve(this.#sessions.reserveQuota(request));
+  }
+
+  async settleQuota(settlement: QuotaSettlement): Promise<void> {
+    this.#sessions.settleQuota(settlement);
+    return Promise.resolve();
+  }
+
+  /** Other processes on the file are seen by polling revokedSessions. */
+  watchUserChanges(): UserChangeFeed | undefined {
+    return undefined;
   }
 
   getDefenderHost(ip: string): Promise<DefenderHost | undefined> {

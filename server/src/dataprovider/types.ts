@@ -108,12 +108,118 @@ export interface DefenderHostStore {
   pruneDefenderHosts(options: DefenderPruneOptions): Promise<number>;
 }
 
+/** A logged-in connection as the provider counts it: one row per connection, kept alive by its process. */
+export interface SessionRecord {
+  /** The connection id. */
+  id: string;
+  username: string;
+  /** The server process holding the connection; its heartbeat keeps the row alive. */
+  nodeId: string;
+  protocol: string;
+  clientIp: string;
+  /** How long the row counts without a heartbeat, in milliseconds. */
+  ttlMs: number;
+}
+
+export interface SessionClaim extends SessionRecord {
+  /**
+   * The user's max_sessions as read at login; 0 means no limit. When it is set the provider
+   * reads the current value again under the user's row lock, so concurrent logins on any
+   * number of processes cannot pass it.
+   */
+  maxSessions: number;
+}
+
+export interface SessionHeartbeat {
+  nodeId: string;
+  ttlMs: number;
+  /** The sessions the process holds: rows the provider lost (a long outage) are made again. */
+  sessions: SessionRecord[];
+}
+
+/** Space asked of the user's quota for one session, on top of what the session holds. */
+export interface QuotaRequest {
+  session: SessionRecord;
+  /** Wanted: granted in full when the quota leaves that much. */
+  size: number;
+  files: number;
+  /** Needed: granted when the quota leaves less than wanted but at least this; else refused. */
+  minSize: number;
+  minFiles: number;
+}
+
+export type QuotaGrant =
+  | {
+      granted: true;
+      size: number;
+      files: number;
+      /** What the quota leaves after this grant, Infinity where there is no limit. */
+      sizeLeft: number;
+      filesLeft: number;
+    }
+  | { granted: false; exceeded: 'size' | 'files' };
+
+/** A change of stored usage, and the part of a session's reservation it used up. */
+export interface QuotaSettlement {
+  username: string;
+  /** The session whose reservation shrinks; undefined when none was drawn on. */
+  sessionId: string | undefined;
+  sizeDelta: number;
+  filesDelta: number;
+  /** Reserved bytes and files of the session now counted in the usage (never below 0). */
+  releasedSize: number;
+  releasedFiles: number;
+}
+
+/** What a driver that pushes changes tells the server: a user changed, the feed (re)connected or dropped. */
+export interface UserChangeHandlers {
+  changed(username: string): void;
+  connected(): void;
+  disconnected(err: Error): void;
+}
+
+export interface UserChangeFeed {
+  close(): Promise<void>;
+}
+
+/**
+ * What holds across processes besides accounts: sessions counted for max_sessions, space
+ * reserved for uploads, and the news that an account was disabled or deleted.
+ */
+export interface ClusterStore {
+  /** Inserts the session row; resolves false (and inserts nothing) when max_sessions is reached. */
+  claimSession(claim: SessionClaim): Promise<boolean>;
+  /** Deletes the row, and with it whatever quota the session still held reserved. */
+  releaseSession(id: string): Promise<void>;
+  /**
+   * Extends every row of the process by ttl, makes again the listed rows the provider lost,
+   * and deletes rows expired for longer than ttl. Resolves with the ids made again.
+   */
+  heartbeatSessions(beat: SessionHeartbeat): Promise<string[]>;
+  /** Sessions of the user that have not expired. */
+  countSessions(username: string): Promise<number>;
+  /** Sessions of the process whose user was deleted or disabled: to be closed. */
+  revokedSessions(nodeId: string): Promise<string[]>;
+  /**
+   * Reserves quota for a session under the user's row lock: usage plus every live session's
+   * reservation never passes the limits the database holds now.
+   */
+  reserveQuota(request: QuotaRequest): Promise<QuotaGrant>;
+  /**
+   * Adds to the stored usage and takes the used-up part off the session's reservation,
+   * atomically. A user deleted meanwhile has nothing to settle: that resolves too.
+   */
+  settleQuota(settlement: QuotaSettlement): Promise<void>;
+  /** Pushes account changes as they commit; undefined when the driver cannot (callers poll). */
+  watchUserChanges(handlers: UserChangeHandlers): UserChangeFeed | undefined;
+}
+
 /**
  * One interface for every driver. Methods are async even where a driver is synchronous
  * (SQLite) so Postgres and MySQL fit the same seam. Failures throw KubesftpError:
  * NOT_FOUND, CONFLICT (duplicate username), INVALID_ARGUMENT, PROVIDER_UNAVAILABLE.
  */
-export interface DataProvider extends DefenderHostStore {
+export interface DataProvider extends DefenderHostStore, ClusterStore {
   readonly driver: string;
   /** Applies pending migrations; safe to call on every start and from several pods. */
   initialize(): Promise<void>;

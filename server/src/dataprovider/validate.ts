@@ -146,6 +146,24 @@ function validateFilesystem(filesystem: NewUser['filesystem']): void {
       throw invalid(`filesystem.s3config.${field}: required for the s3 provider`);
     }
   }
+  validateS3Details(s3!);
+}
+
+/** What the schema cannot say about an S3 home: part sizes S3 accepts, a URL, a clean prefix. */
+function validateS3Details(s3: NonNullable<NewUser['filesystem']['s3config']>): void {
+  for (const field of ['upload_part_size', 'download_part_size'] as const) {
+    const size = s3[field];
+    if (size !== undefined && size !== 0 && size < 5) {
+      throw invalid(`filesystem.s3config.${field}: S3 parts are 5 to 5120 MiB (0 for the default)`);
+    }
+  }
+  if (s3.endpoint !== '' && !/^https?:\/\/[^\s/]+/.test(s3.endpoint)) {
+    throw invalid('filesystem.s3config.endpoint: must be an http:// or https:// URL, or empty');
+  }
+  const segments = s3.key_prefix.split('/').filter((segment) => segment !== '');
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    throw invalid('filesystem.s3config.key_prefix: may not hold "." or ".." segments');
+  }
 }
 
 /** Throws INVALID_ARGUMENT naming the first field that cannot be stored. */

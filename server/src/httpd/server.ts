@@ -72,7 +72,10 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
     defender: deps.defender,
   });
   await registerAdminApi(app, deps, authenticator);
-  await app.register(healthRoutes, { provider: deps.provider });
+  await app.register(healthRoutes, {
+    provider: deps.provider,
+    ...(deps.cluster === undefined ? {} : { cluster: deps.cluster }),
+  });
   await app.register(metricsRoutes, { registry });
   await app.ready();
   return app;

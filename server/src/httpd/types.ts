@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
+import type { ClusterHealthSource } from './health.js';
 import type { DataProvider } from '../dataprovider/types.js';
 import type { DefenderAdmin } from './defender-routes.js';
 import type { TokenDefender } from './public-routes.js';
@@ -60,6 +61,8 @@ export interface HttpServerDeps {
   version: string;
   /** Where /metrics reads from; a fresh registry with process metrics when absent. */
   metricsRegistry?: Registry;
+  /** Cross-process state that /healthz reports; the provider alone when absent. */
+  cluster?: ClusterHealthSource;
 }
 
 export interface HttpServer {

@@ -57,17 +57,19 @@ export function toNewUser(user: User): NewUser {
   return Object.fromEntries(entries) as NewUser;
 }
 
-/** An S3 config sent without its secret keeps the stored one, since replies never show it. */
+/**
+ * An S3 config is laid over the stored one field by field, so a client may send only what
+ * changes; sent without its secret it keeps the stored one, since replies never show it.
+ */
 function mergeFilesystem(stored: UserFilesystem, input: UserInput['filesystem']): UserFilesystem {
   if (input === undefined) return stored;
   if (input.provider !== FsProvider.s3) return { provider: input.provider };
   const sent = input.s3config ?? {};
-  const keptSecret = sent.access_secret
-    ? sent.access_secret
-    : (stored.s3config?.access_secret ?? '');
+  const kept: Partial<S3Config> = stored.provider === FsProvider.s3 ? (stored.s3config ?? {}) : {};
+  const keptSecret = sent.access_secret ? sent.access_secret : (kept.access_secret ?? '');
   return {
     provider: input.provider,
-    s3config: { ...emptyS3Config, ...sent, access_secret: keptSecret },
+    s3config: { ...emptyS3Config, ...kept, ...sent, access_secret: keptSecret },
   };
 }
 

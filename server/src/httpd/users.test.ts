@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import bcrypt from 'bcryptjs';
 import { verifyPassword } from '../auth/passwords.js';
+import { NO_MASTER_KEY, isSealed, secretBoxFor } from '../dataprovider/secret-box.js';
 import { newUser } from '../dataprovider/test-support.js';
 import { startTestServer, type TestServer } from './test-support.js';
 
@@ -103,6 +104,7 @@ describe('users REST resource', () => {
       storage_class: '',
       key_prefix: '',
     });
+    assert.ok(!('access_secret' in (bob.filesystem as { s3config: object }).s3config));
     const stored = (await server.provider.getUserById(bob.id))!;
     assert.ok(stored?.password.startsWith('$argon2id$'), stored?.password);
     assert.equal(await verifyPassword('pw-bob-1234', stored.password), true);
@@ -118,7 +120,13 @@ describe('users REST resource', () => {
     const again = await server.provider.getUserById(bob.id);
     assert.equal(again?.password, stored.password);
     assert.equal(again?.filesystem.s3config?.bucket, 'b2');
-    assert.notEqual(again?.filesystem.s3config?.access_secret, '');
+    // Stored sealed, never in clear, kept as it was (not sealed twice), and it opens.
+    const sealed = stored.filesystem.s3config!.access_secret;
+    assert.ok(isSealed(sealed), sealed);
+    assert.doesNotMatch(sealed, /top-secret-key/);
+    assert.equal(again?.filesystem.s3config?.access_secret, sealed);
+    const box = secretBoxFor(NO_MASTER_KEY, server.provider);
+    assert.equal(await box.open(sealed), 'top-secret-key');
   });
 
   it('stores a bcrypt hash sent by the client as is', async () => {

@@ -44,6 +44,7 @@ const SECRET_KEYS = [
   'passphrase',
   'access_secret',
   'secret',
+  'master_key',
   'private_key',
   'privateKey',
   'token',

@@ -26,3 +26,11 @@ test('no permissions means nothing is allowed', () => {
   const perms = new Permissions({});
   assert.equal(perms.allowedIn('list', '/'), false);
 });
+
+test('a permission is granted everywhere only when "/" and every rule grant it', () => {
+  const open = new Permissions({ '/': ['*'], '/pub': ['list', 'download', 'upload'] });
+  assert.equal(open.grantsEverywhere(['list', 'download']), true);
+  assert.equal(open.grantsEverywhere(['list', 'delete']), false, '/pub does not grant delete');
+  assert.equal(new Permissions({ '/in': ['*'] }).grantsEverywhere(['list']), false);
+  assert.equal(new Permissions({ '/': ['list'] }).grantsEverywhere([]), true);
+});

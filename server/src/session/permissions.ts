@@ -96,6 +96,16 @@ export class Permissions {
     return this.#byDir.some(([dir]) => dir !== '/' && isAtOrBelow(dir, path));
   }
 
+  /**
+   * True when every path in the home has all of `perms`: "/" and every configured directory
+   * grant them. What acts on the whole home without asking (a system binary) needs this.
+   */
+  grantsEverywhere(perms: readonly Permission[]): boolean {
+    const dirs = this.#byDir.map(([dir]) => dir);
+    if (!dirs.includes('/')) return false;
+    return dirs.every((dir) => perms.every((perm) => this.allowedIn(perm, dir)));
+  }
+
   #forDir(dir: string): ReadonlySet<Permission> {
     for (const [base, perms] of this.#byDir) {
       if (isAtOrBelow(dir, base)) return perms;

@@ -95,3 +95,38 @@ test('track_quota 2 leaves users without limits untracked; 0 tracks nobody', asy
   await upload(off.fs, '/a', Buffer.alloc(10));
   assert.deepEqual(off.usage, { size: 0, files: 0 });
 });
+
+test('an announced upload size that would pass the quota is refused before any byte', async () => {
+  const { fs, inner, usage } = setup({ quota_size: 1000 });
+  await upload(fs, '/old.bin', Buffer.alloc(600));
+  const write = {
+    read: false,
+    write: true,
+    append: false,
+    create: true,
+    truncate: true,
+    exclusive: false,
+  };
+  await assert.rejects(
+    fs.open('/new.bin', write, undefined, { expectedSize: 401 }),
+    (e) => code(e) === 'QUOTA_EXCEEDED',
+  );
+  await assert.rejects(inner.stat('/new.bin'), (e) => code(e) === 'NO_SUCH_FILE');
+  // Replacing a file counts only what it grows by; what fits is accepted.
+  await (await fs.open('/old.bin', write, undefined, { expectedSize: 1000 })).abort();
+  await (await fs.open('/new.bin', write, undefined, { expectedSize: 400 })).close();
+  assert.deepEqual(usage, { size: 0, files: 2 }, 'both were left empty');
+});
+
+test('SSH commands read files without transfer records; SCP transfers say SCP', async () => {
+  const ssh = setup({}, { protocol: 'SSH' });
+  await upload(ssh.inner, '/a', Buffer.from('x'));
+  await (await ssh.fs.open('/a', READ)).close();
+  assert.equal(ssh.transfers.length, 0);
+  const scp = setup({}, { protocol: 'SCP' });
+  await upload(scp.fs, '/a', Buffer.from('x'));
+  assert.deepEqual(
+    scp.transfers.map((t) => [t.sender, t.protocol]),
+    [['Upload', 'SCP']],
+  );
+});

@@ -4,6 +4,7 @@ import type {
   FileStat,
   Location,
   OpenFlags,
+  OpenHints,
   RenameOptions,
   SetAttrs,
   StatVfs,
@@ -72,7 +73,12 @@ export class PolicyVfs implements Vfs {
     return this.#at(path, true, (at) => Promise.resolve(at.path));
   }
 
-  async open(path: string, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
+  async open(
+    path: string,
+    flags: OpenFlags,
+    attrs?: SetAttrs,
+    hints: OpenHints = {},
+  ): Promise<VfsFile> {
     this.#policy.ctx.touch();
     const at = await this.#backend.locate(path, FOLLOW);
     let keepLocation = false;
@@ -80,9 +86,9 @@ export class PolicyVfs implements Vfs {
       // Open with no access flags is a read, as OpenSSH's sftp-server opens it O_RDONLY.
       if (flags.read || !opensForWriting(flags)) this.#policy.check('download', at.path);
       if (!opensForWriting(flags)) return await this.#openForReading(at, flags);
-      const upload = await this.#checkUpload(at, flags);
-      const inner = await this.#backend.open(at, flags, attrs);
-      keepLocation = upload.quota !== undefined;
+      const upload = await this.#checkUpload(at, flags, hints);
+      const inner = await this.#openTaken(at, flags, { upload, attrs });
+      keepLocation = upload.sizeAfter !== undefined;
       return new TransferFile({
         inner,
         policy: this.#policy,
@@ -95,13 +101,33 @@ export class PolicyVfs implements Vfs {
     }
   }
 
+  /** Opens for an upload; quota taken for it goes back when the open fails. */
+  async #openTaken(
+    at: Location,
+    flags: OpenFlags,
+    o: { upload: UploadAccounting; attrs: SetAttrs | undefined },
+  ): Promise<VfsFile> {
+    try {
+      return await this.#backend.open(at, flags, o.attrs);
+    } catch (err) {
+      const { size, files } = o.upload.taken;
+      await this.#policy.settleQuota({
+        sizeDelta: 0,
+        filesDelta: 0,
+        takenSize: size,
+        takenFiles: files,
+      });
+      throw err;
+    }
+  }
+
   async #openForReading(at: Location, flags: OpenFlags): Promise<VfsFile> {
     const inner = await this.#backend.open(at, flags);
     return new TransferFile({ inner, policy: this.#policy, path: at.path });
   }
 
   /** upload, overwrite when a file is there, and quota; what quota needs at close. */
-  async #checkUpload(at: Location, flags: OpenFlags): Promise<UploadAccounting> {
+  async #checkUpload(at: Location, flags: OpenFlags, hints: OpenHints): Promise<UploadAccounting> {
     const policy = this.#policy;
     policy.check('upload', at.path);
     // What the path holds matters to the overwrite permission and to quota. When neither
@@ -113,18 +139,37 @@ export class PolicyVfs implements Vfs {
       throw new KubesftpError(ErrorCode.FAILURE, `${at.path} is not a regular file`);
     }
     if (before !== undefined) policy.check('overwrite', at.path);
-    const remainingBytes = await policy.remainingQuota(before === undefined);
+    const taken = await this.#takeForOpen(at.path, hints, before);
     return {
       sizeBefore: before?.size,
       sizeAtOpen: flags.truncate ? 0 : (before?.size ?? 0),
-      remainingBytes,
-      quota: accounting
-        ? {
-            sizeAfter: async () => (await this.#statIfExists(at))?.size,
-            add: (size, files) => policy.addQuota(size, files),
-          }
-        : undefined,
+      taken,
+      ...(accounting ? { sizeAfter: async () => (await this.#statIfExists(at))?.size } : {}),
     };
+  }
+
+  /**
+   * Quota an upload takes at its open: at least a byte, so a spent quota refuses the open
+   * itself; all an announced size (scp) would add, so what cannot fit is refused before any
+   * byte; and the file a new name adds.
+   */
+  async #takeForOpen(
+    path: string,
+    hints: OpenHints,
+    before: FileStat | undefined,
+  ): Promise<UploadAccounting['taken']> {
+    if (!this.#policy.hasQuotaLimits()) return { size: 0, files: 0 };
+    const announced = Math.max((hints.expectedSize ?? 0) - (before?.size ?? 0), 1);
+    const taken = { size: announced, files: before === undefined ? 1 : 0 };
+    try {
+      await this.#policy.takeQuota(taken.size, taken.files);
+    } catch (err) {
+      if (isKubesftpError(err, ErrorCode.QUOTA_EXCEEDED) && announced > 1) {
+        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded: ${path} does not fit`);
+      }
+      throw err;
+    }
+    return taken;
   }
 
   opendir(path: string): Promise<VfsDir> {
@@ -158,7 +203,7 @@ export class PolicyVfs implements Vfs {
         throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, `${at.path} is a directory`);
       }
       await this.#backend.remove(at);
-      if (isRegularFile(before)) await this.#policy.addQuota(-before.size, -1);
+      if (isRegularFile(before)) await this.#policy.countQuota(-before.size, -1);
       this.#policy.log({ sender: 'Remove', file_path: at.path });
     });
   }
@@ -169,7 +214,7 @@ export class PolicyVfs implements Vfs {
       this.#policy.checkRename(source.path, target.path, replaced !== undefined);
       await this.#backend.rename(source, target, options);
       if (replaced !== undefined && isRegularFile(replaced)) {
-        await this.#policy.addQuota(-replaced.size, -1);
+        await this.#policy.countQuota(-replaced.size, -1);
       }
       this.#policy.log({ sender: 'Rename', file_path: source.path, target_path: target.path });
     });
@@ -196,12 +241,16 @@ export class PolicyVfs implements Vfs {
     return this.#atBoth([existingPath, newPath], async (existing, at) => {
       this.#policy.checkLink(existing.path, at.path);
       const source = await this.#backend.stat(existing);
-      const remaining = await this.#policy.remainingQuota(true);
-      if (source.size > remaining) {
-        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'quota exceeded');
+      const limited = this.#policy.hasQuotaLimits();
+      const taken = { takenSize: limited ? source.size : 0, takenFiles: limited ? 1 : 0 };
+      await this.#policy.takeQuota(source.size, 1);
+      try {
+        await this.#backend.link(existing, at);
+      } catch (err) {
+        await this.#policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+        throw err;
       }
-      await this.#backend.link(existing, at);
-      await this.#policy.addQuota(source.size, 1);
+      await this.#policy.settleQuota({ sizeDelta: source.size, filesDelta: 1, ...taken });
       this.#policy.log({ sender: 'Link', file_path: existing.path, target_path: at.path });
     });
   }
@@ -220,16 +269,19 @@ export class PolicyVfs implements Vfs {
     if (Object.values(wanted).every((value) => value === undefined)) return;
     const size = wanted.size;
     const sizeBefore = size === undefined ? undefined : (await this.#backend.stat(at)).size;
-    if (size !== undefined && sizeBefore !== undefined && size > sizeBefore) {
-      // Growing a file by truncate costs quota like writing zeros would.
-      if (size - sizeBefore > (await policy.remainingQuota(false))) {
-        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'quota exceeded');
-      }
+    // Growing a file by truncate costs quota like writing zeros would.
+    const grown =
+      size !== undefined && sizeBefore !== undefined ? Math.max(size - sizeBefore, 0) : 0;
+    await policy.takeQuota(grown, 0);
+    const taken = { takenSize: policy.hasQuotaLimits() ? grown : 0, takenFiles: 0 };
+    try {
+      await this.#backend.setstat(at, wanted);
+    } catch (err) {
+      await policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+      throw err;
     }
-    await this.#backend.setstat(at, wanted);
-    if (size !== undefined && sizeBefore !== undefined) {
-      await policy.addQuota(size - sizeBefore, 0);
-    }
+    const sizeDelta = size !== undefined && sizeBefore !== undefined ? size - sizeBefore : 0;
+    await policy.settleQuota({ sizeDelta, filesDelta: 0, ...taken });
     policy.logSetstat(at.path, wanted);
   }
 

@@ -8,7 +8,7 @@ import { ErrorCode, KubesftpError } from '../errors.js';
 import type { FileStat, SetAttrs } from '../vfs/types.js';
 import { SETTABLE_MODE_BITS } from '../vfs/types.js';
 import { Permissions, type Operation, OPERATION_RULES } from './permissions.js';
-import type { CommandRecord, SessionContext } from './types.js';
+import type { CommandRecord, QuotaChange, SessionContext } from './types.js';
 
 export type LogRecord = Omit<CommandRecord, 'username' | 'connection_id' | 'protocol'>;
 
@@ -168,7 +168,37 @@ export class SessionPolicy {
     return user.quota_size > 0 || user.quota_files > 0;
   }
 
-  /** Bytes the user may still add; throws when a new file would pass the file-count limit. */
+  /**
+   * Takes quota for an operation about to add up to `size` bytes and `files` files: from what
+   * the session holds, or reserved in the provider first. Throws QUOTA_EXCEEDED. Users
+   * without limits take nothing.
+   */
+  async takeQuota(size: number, files: number): Promise<void> {
+    if (!this.hasQuotaLimits() || (size <= 0 && files <= 0)) return;
+    if (!this.ctx.quota.tryTake(size, files)) await this.ctx.quota.take(size, files);
+  }
+
+  /** The same without waiting, for writes: false when a reservation is needed (takeQuota). */
+  tryTakeQuota(size: number): boolean {
+    return !this.hasQuotaLimits() || this.ctx.quota.tryTake(size, 0);
+  }
+
+  /**
+   * Settles an operation: its change is counted in the stored usage when quota is tracked for
+   * the user, and what it took and did not use goes back to the session.
+   */
+  async settleQuota(change: QuotaChange): Promise<void> {
+    const counted = this.tracksQuota() ? change : { ...change, sizeDelta: 0, filesDelta: 0 };
+    const { sizeDelta, filesDelta, takenSize, takenFiles } = counted;
+    if (sizeDelta === 0 && filesDelta === 0 && takenSize === 0 && takenFiles === 0) return;
+    await this.ctx.quota.settle(counted);
+  }
+
+  /**
+   * Bytes the user may still add by the stored usage, or Infinity; throws QUOTA_EXCEEDED when
+   * nothing is left (or no file, for `newFile`). For jobs judged once before they start (a
+   * system binary), not for writes: those take their space first.
+   */
   async remainingQuota(newFile: boolean): Promise<number> {
     const { user } = this.ctx;
     if (!this.hasQuotaLimits()) return Infinity;
@@ -182,8 +212,9 @@ export class SessionPolicy {
     return remaining;
   }
 
-  async addQuota(sizeDelta: number, filesDelta: number): Promise<void> {
-    if (this.tracksQuota()) await this.ctx.quota.add(sizeDelta, filesDelta);
+  /** A change that took nothing from the quota first: a removal, a replaced file. */
+  async countQuota(sizeDelta: number, filesDelta: number): Promise<void> {
+    await this.settleQuota({ sizeDelta, filesDelta, takenSize: 0, takenFiles: 0 });
   }
 }
 

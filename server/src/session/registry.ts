@@ -12,20 +12,35 @@ export interface ActiveConnection {
   close(): void;
 }
 
+export interface RegistryOptions {
+  /** A connection left, after its sessions ended (their transfers settled). */
+  removed?(id: string): void;
+}
+
 /**
  * The connections this process serves: what the REST API lists and closes, what shutdown
- * waits for, and the local half of max_sessions.
+ * waits for, and whom a disabled user's connections are. max_sessions is counted in the
+ * data provider, across processes (ClusterSessions).
  */
 export class ConnectionRegistry {
   readonly #connections = new Map<string, ActiveConnection>();
   readonly #emptyWaiters: (() => void)[] = [];
+  readonly #options: RegistryOptions;
+
+  constructor(options: RegistryOptions = {}) {
+    this.#options = options;
+  }
 
   add(connection: ActiveConnection): void {
     this.#connections.set(connection.id, connection);
   }
 
+  has(id: string): boolean {
+    return this.#connections.has(id);
+  }
+
   remove(id: string): void {
-    this.#connections.delete(id);
+    if (this.#connections.delete(id)) this.#options.removed?.(id);
     if (this.#connections.size === 0) this.#emptyWaiters.splice(0).forEach((resolve) => resolve());
   }
 

@@ -5,7 +5,8 @@ import { MemoryBackend } from '../vfs/memory.js';
 import { flags } from '../vfs/test-support.js';
 import type { OpenFlags, Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
-import type { CommandRecord, SessionContext, TransferRecord } from './types.js';
+import { ErrorCode, KubesftpError } from '../errors.js';
+import type { CommandRecord, QuotaTracker, SessionContext, TransferRecord } from './types.js';
 
 export { READ } from '../vfs/test-support.js';
 /** A client's usual upload: create or truncate, then write. */
@@ -14,11 +15,51 @@ export const WRITE: OpenFlags = flags({ write: true, create: true, truncate: tru
 export interface PolicySetup {
   /** The policy layer, as a session sees it. */
   fs: PolicyVfs;
+  backend: MemoryBackend;
+  ctx: SessionContext;
   /** The same backend without policy, to arrange and inspect the tree. */
   inner: DirectVfs;
   usage: { size: number; files: number };
   transfers: TransferRecord[];
   commands: CommandRecord[];
+}
+
+/**
+ * A quota the way one session sees it, without a provider: space is taken against the limits
+ * and the usage plus what is taken, and settled into the usage.
+ */
+export function heldQuota(user: User, usage: { size: number; files: number }): QuotaTracker {
+  const held = { size: 0, files: 0 };
+  const fits = (size: number, files: number): boolean =>
+    (user.quota_size <= 0 || usage.size + held.size + size <= user.quota_size) &&
+    (user.quota_files <= 0 || usage.files + held.files + files <= user.quota_files);
+  const tryTake = (size: number, files: number): boolean => {
+    if (!fits(size, files)) return false;
+    held.size += size;
+    held.files += files;
+    return true;
+  };
+  return {
+    tryTake,
+    take: async (size, files) => {
+      if (!tryTake(size, files)) {
+        throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, 'quota exceeded');
+      }
+      return Promise.resolve();
+    },
+    settle: async (change) => {
+      usage.size += change.sizeDelta;
+      usage.files += change.filesDelta;
+      held.size -= change.takenSize;
+      held.files -= change.takenFiles;
+      return Promise.resolve();
+    },
+    usage: () => Promise.resolve({ ...usage }),
+    reset: (scanned) => {
+      Object.assign(usage, scanned);
+      return Promise.resolve();
+    },
+  };
 }
 
 export function setup(
@@ -42,14 +83,7 @@ export function setup(
     connectionId: 'c1',
     protocol: 'SFTP',
     events: { transfer: (r) => transfers.push(r), command: (r) => commands.push(r) },
-    quota: {
-      usage: () => Promise.resolve({ ...usage }),
-      add: (size, files) => {
-        usage.size += size;
-        usage.files += files;
-        return Promise.resolve();
-      },
-    },
+    quota: heldQuota(user, usage),
     setstatMode: 0,
     trackQuota: 1,
     chownAnyId: false,
@@ -58,7 +92,7 @@ export function setup(
   };
   const backend = new MemoryBackend({ uid: 1000, gid: 1000 });
   const inner = new DirectVfs(backend);
-  return { fs: new PolicyVfs(backend, ctx), inner, usage, transfers, commands };
+  return { fs: new PolicyVfs(backend, ctx), backend, ctx, inner, usage, transfers, commands };
 }
 
 /** Writes like a client does: a refused write is followed by the handle being abandoned. */

@@ -14,20 +14,20 @@ export interface UploadAccounting {
   sizeBefore: number | undefined;
   /** Where writes start counting from: 0 after truncation, else the size before. */
   sizeAtOpen: number;
-  /** Bytes the user may still add, or Infinity. */
-  remainingBytes: number;
-  /** Present when quota usage is tracked for this user. */
-  quota?: {
-    /** The file's size once the upload ended (atomic modes decide it at close), or undefined. */
-    sizeAfter(): Promise<number | undefined>;
-    add(sizeDelta: number, filesDelta: number): Promise<void>;
-  };
+  /** Quota taken at the open: a byte (so a full quota refuses the open) and the new file. */
+  taken: { size: number; files: number };
+  /**
+   * The file's size once the upload ended (atomic modes decide it at close), or undefined;
+   * present when quota is tracked or limited for the user, so the close can settle it.
+   */
+  sizeAfter?(): Promise<number | undefined>;
 }
 
 /**
- * A file handle that counts what crosses it, enforces the size quota while writing, judges
- * handle setstat exactly as a setstat of its path, and on close reports one transfer record and
- * the quota change. Kept thin: it sits on the hot path.
+ * A file handle that counts what crosses it, takes quota before a write grows the file (from
+ * the session's reservation, so most writes cost a comparison), judges handle setstat exactly
+ * as a setstat of its path, and on close reports one transfer record and settles the quota.
+ * Kept thin: it sits on the hot path.
  */
 export class TransferFile implements VfsFile {
   readonly #inner: VfsFile;
@@ -38,8 +38,13 @@ export class TransferFile implements VfsFile {
   /** Held while quota needs to look at the file again at close; released then. */
   readonly #location: Location | undefined;
   readonly #started = Date.now();
+  readonly #limited: boolean;
   #bytes = 0;
   #endOfData: number;
+  /** Bytes taken from the quota for this file's growth so far. */
+  #takenSize: number;
+  /** After one refusal every later write is refused too, so no accepted write leaves a hole. */
+  #refused = false;
   #finished = false;
 
   constructor(options: {
@@ -55,6 +60,8 @@ export class TransferFile implements VfsFile {
     this.#upload = options.upload;
     this.#location = options.location;
     this.#endOfData = options.upload?.sizeAtOpen ?? 0;
+    this.#takenSize = options.upload?.taken.size ?? 0;
+    this.#limited = options.policy.hasQuotaLimits();
   }
 
   async read(length: number, position: number, into?: Buffer): Promise<Buffer> {
@@ -69,7 +76,10 @@ export class TransferFile implements VfsFile {
     const upload = this.#uploadOrDenied();
     const length = writeLength(data);
     const end = position + length;
-    this.#checkGrowth(upload, end);
+    if (end > this.#endOfData || this.#refused) {
+      const taking = this.#grow(upload, end);
+      if (taking !== undefined) await taking;
+    }
     await this.#inner.write(data, position);
     this.#bytes += length;
     if (end > this.#endOfData) this.#endOfData = end;
@@ -81,7 +91,9 @@ export class TransferFile implements VfsFile {
 
   async setstat(attrs: SetAttrs): Promise<void> {
     const wanted = await this.#policy.setstatAttrs(this.#path, attrs, () => this.#inner.stat());
-    if (wanted.size !== undefined) this.#checkGrowth(this.#uploadOrDenied(), wanted.size);
+    if (wanted.size !== undefined && wanted.size > this.#endOfData) {
+      await this.#grow(this.#uploadOrDenied(), wanted.size);
+    }
     if (Object.values(wanted).every((value) => value === undefined)) return;
     await this.#inner.setstat(wanted);
     if (wanted.size !== undefined) this.#endOfData = wanted.size;
@@ -95,11 +107,33 @@ export class TransferFile implements VfsFile {
     return this.#upload;
   }
 
-  /** Growing the file to `end` must stay within the bytes the quota leaves. */
-  #checkGrowth(upload: UploadAccounting, end: number): void {
-    if (end > this.#endOfData && end - (upload.sizeBefore ?? 0) > upload.remainingBytes) {
-      throw new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded writing ${this.#path}`);
+  #quotaExceeded(cause?: unknown): KubesftpError {
+    return new KubesftpError(ErrorCode.QUOTA_EXCEEDED, `quota exceeded writing ${this.#path}`, {
+      cause,
+    });
+  }
+
+  /**
+   * Takes quota for growing the file to `end` beyond its size before the upload: at once when
+   * the session holds enough, else through a reservation (the returned promise).
+   */
+  #grow(upload: UploadAccounting, end: number): Promise<void> | undefined {
+    if (this.#refused) throw this.#quotaExceeded();
+    if (!this.#limited) return undefined;
+    const need = end - (upload.sizeBefore ?? 0) - this.#takenSize;
+    if (need <= 0) return undefined;
+    if (this.#policy.tryTakeQuota(need)) {
+      this.#takenSize += need;
+      return undefined;
     }
+    return this.#policy.takeQuota(need, 0).then(
+      () => void (this.#takenSize += need),
+      (err: unknown) => {
+        if (!(err instanceof KubesftpError && err.code === ErrorCode.QUOTA_EXCEEDED)) throw err;
+        this.#refused = true;
+        throw this.#quotaExceeded(err);
+      },
+    );
   }
 
   sync(): Promise<void> {
@@ -134,27 +168,37 @@ export class TransferFile implements VfsFile {
 
   async #report(): Promise<void> {
     const ctx = this.#policy.ctx;
-    ctx.events.transfer({
-      sender: this.#upload ? 'Upload' : 'Download',
-      elapsed_ms: Date.now() - this.#started,
-      size_bytes: this.#bytes,
-      username: ctx.user.username,
-      file_path: this.#path,
-      connection_id: ctx.connectionId,
-      // Transfers happen over SFTP or SCP only; SSH commands log as commands.
-      protocol: ctx.protocol === 'SCP' ? 'SCP' : 'SFTP',
-    });
-    if (this.#upload?.quota) await this.#account(this.#upload, this.#upload.quota);
+    // Transfers happen over SFTP or SCP only; what SSH commands read (a file to hash, say)
+    // is in their own command record.
+    if (ctx.protocol !== 'SSH') {
+      ctx.events.transfer({
+        sender: this.#upload ? 'Upload' : 'Download',
+        elapsed_ms: Date.now() - this.#started,
+        size_bytes: this.#bytes,
+        username: ctx.user.username,
+        file_path: this.#path,
+        connection_id: ctx.connectionId,
+        protocol: ctx.protocol,
+      });
+    }
+    if (this.#upload) await this.#account(this.#upload);
   }
 
   /** Quota follows what the path holds afterwards, so discarded atomic uploads cost nothing. */
-  async #account(
-    upload: UploadAccounting,
-    quota: NonNullable<UploadAccounting['quota']>,
-  ): Promise<void> {
-    const after = await quota.sizeAfter();
+  async #account(upload: UploadAccounting): Promise<void> {
+    const taken = { takenSize: this.#takenSize, takenFiles: upload.taken.files };
+    if (upload.sizeAfter === undefined) {
+      return this.#policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+    }
+    let after: number | undefined;
+    try {
+      after = await upload.sizeAfter();
+    } catch (err) {
+      await this.#policy.settleQuota({ sizeDelta: 0, filesDelta: 0, ...taken });
+      throw err;
+    }
     const filesDelta = (after === undefined ? 0 : 1) - (upload.sizeBefore === undefined ? 0 : 1);
     const sizeDelta = (after ?? 0) - (upload.sizeBefore ?? 0);
-    if (filesDelta !== 0 || sizeDelta !== 0) await quota.add(sizeDelta, filesDelta);
+    await this.#policy.settleQuota({ sizeDelta, filesDelta, ...taken });
   }
 }

@@ -5,10 +5,25 @@ export type { Protocol };
 export type TransferRecord = TransferLog;
 export type CommandRecord = CommandLog;
 
+/** An SSH command that ran to the end with exit status 0. */
+export interface SshCommandEvent {
+  username: string;
+  connectionId: string;
+  /** The command's name, as the spec's `ssh_cmd` action passes it (`md5sum`, `rsync`, ...). */
+  command: string;
+  /** The virtual path the command acted on; empty when it names none (pwd, md5sum of stdin). */
+  virtualPath: string;
+}
+
 /** Where a session reports what happened; the logger (and later actions, metrics) listen. */
 export interface SessionEvents {
   transfer(record: TransferRecord): void;
   command(record: CommandRecord): void;
+  /**
+   * The `ssh_cmd` action's trigger: an SSH command other than scp (whose files are uploads
+   * and downloads) completed successfully. Optional until actions are implemented.
+   */
+  sshCommandCompleted?(event: SshCommandEvent): void;
 }
 
 export interface QuotaUsage {
@@ -16,10 +31,31 @@ export interface QuotaUsage {
   files: number;
 }
 
-/** The user's quota usage as the data provider keeps it, shared by every pod. */
+/** A change of the stored usage, and what was taken from the quota for it. */
+export interface QuotaChange {
+  sizeDelta: number;
+  filesDelta: number;
+  /** Bytes and files taken (tryTake/take) for the operation that made the change. */
+  takenSize: number;
+  takenFiles: number;
+}
+
+/**
+ * The user's quota as one session draws on it. Space is taken before bytes are written, from
+ * a reservation the session holds in the data provider (made in chunks, so most writes ask
+ * nothing of the database), and settled into the shared usage when the operation ends.
+ */
 export interface QuotaTracker {
+  /** Takes space the session already holds; false when it must be reserved first (take). */
+  tryTake(size: number, files: number): boolean;
+  /** Takes space, reserving more when needed; throws QUOTA_EXCEEDED when the quota is spent. */
+  take(size: number, files: number): Promise<void>;
+  /** Adds the change to the stored usage; what was taken and not used goes back to the session. */
+  settle(change: QuotaChange): Promise<void>;
+  /** The stored usage (what every process has settled), for checks made before a whole job. */
   usage(): Promise<QuotaUsage>;
-  add(sizeDelta: number, filesDelta: number): Promise<void>;
+  /** Replaces the stored usage with what a scan of the home found. */
+  reset(usage: QuotaUsage): Promise<void>;
 }
 
 export interface SessionContext {

@@ -103,6 +103,8 @@ describe('engine: session start', () => {
     }
     assert.equal(extensions.has('hardlink@openssh.com'), false);
     assert.equal(extensions.has('fsync@openssh.com'), false);
+    // Without links, lsetstat would only be setstat again (an S3 home, say).
+    assert.equal(extensions.has('lsetstat@openssh.com'), false);
     assert.equal(extensions.has('limits@openssh.com'), true);
     const reply = await client.extended('statvfs@openssh.com', (b) => b.string('/'));
     assert.equal(TestClient.status(reply), StatusCode.OP_UNSUPPORTED);

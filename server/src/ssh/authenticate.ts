@@ -3,7 +3,7 @@ import type { AuthContext, ParsedKey, PublicKeyAuthContext } from 'ssh2';
 import { verifyPassword } from '../auth/passwords.js';
 import { matchPublicKey } from '../auth/publickeys.js';
 import type { DataProvider, User } from '../dataprovider/types.js';
-import { toKubesftpError } from '../errors.js';
+import { ErrorCode, isKubesftpError, toKubesftpError } from '../errors.js';
 import { checkLoginAllowed } from '../session/login.js';
 
 export type LoginType = 'public_key' | 'password' | 'keyboard-interactive' | 'no_auth_tryed';
@@ -20,15 +20,23 @@ export interface AuthFailure {
  * whether the key would do; a refused login with the right credentials is a policy matter.
  */
 export type FailureCause =
-  'unknown_user' | 'bad_credentials' | 'key_probe' | 'refused_by_policy' | 'error';
+  | 'unknown_user'
+  | 'bad_credentials'
+  | 'key_probe'
+  | 'refused_by_policy'
+  | 'provider_unavailable'
+  | 'error';
 
 export interface AuthenticatorOptions {
   provider: DataProvider;
   clientIp: string;
   /** Failed attempts before the connection is closed; negative means unlimited. */
   maxAttempts: number;
-  /** Sessions the user already has; compared with max_sessions. */
-  sessionsOf(username: string): number;
+  /**
+   * Claims the session the login opens, counted against max_sessions on every process;
+   * false when the user has no session left. Called last, once everything else allowed it.
+   */
+  claimSession(user: User): Promise<boolean>;
   onFailure(failure: AuthFailure, cause: FailureCause): void;
   /** Called when the attempt budget is spent; the caller ends the connection. */
   onTooManyAttempts(): void;
@@ -71,14 +79,20 @@ export class Authenticator {
         throw new Error('invalid credentials');
       }
       cause = 'refused_by_policy';
-      this.#checkPolicy(user);
+      await this.#checkPolicy(user);
       this.#user = user;
       ctx.accept();
     } catch (err) {
+      const unavailable = isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE);
+      const message = toKubesftpError(err).message;
       this.#fail(
         ctx,
-        { username: ctx.username, loginType, error: toKubesftpError(err).message },
-        cause,
+        {
+          username: ctx.username,
+          loginType,
+          error: unavailable ? `data provider unavailable: ${message}` : message,
+        },
+        unavailable ? 'provider_unavailable' : cause,
       );
     }
   }
@@ -95,9 +109,9 @@ export class Authenticator {
     return verifyPublicKey(ctx, user);
   }
 
-  #checkPolicy(user: User): void {
+  async #checkPolicy(user: User): Promise<void> {
     checkLoginAllowed(user, this.#options.clientIp);
-    if (user.max_sessions > 0 && this.#options.sessionsOf(user.username) >= user.max_sessions) {
+    if (!(await this.#options.claimSession(user))) {
       throw new Error(`too many open sessions: ${user.max_sessions} allowed`);
     }
   }

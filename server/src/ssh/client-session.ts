@@ -23,9 +23,10 @@ interface ClientSessionOptions {
   log: Logger;
 }
 
-/** What the client sees when it asks for a command or a shell. */
-export const COMMANDS_UNAVAILABLE =
-  'kubesftp: this server only serves SFTP; commands and shells are not available\n';
+/** What the client sees when it asks for a command and the server runs none. */
+export const COMMANDS_UNAVAILABLE = 'kubesftp: this server does not run commands\n';
+/** What the client sees when it asks for an interactive shell. */
+export const SHELL_UNAVAILABLE = 'kubesftp: interactive shells are not available\n';
 const SUBSYSTEM_UNAVAILABLE = 'kubesftp: this server only serves the sftp subsystem\n';
 const HOME_UNAVAILABLE = 'kubesftp: your home directory cannot be opened now; try again later\n';
 
@@ -44,6 +45,8 @@ function refuseRequest(channel: ServerChannel | undefined, message: string): voi
 export class ClientSession {
   readonly #o: ClientSessionOptions;
   readonly #sftpSessions = new Set<SftpSession>();
+  /** Exec requests running now, by the function that stops each when the connection ends. */
+  readonly #commands = new Map<() => void, Promise<void>>();
   /** Session channels open now, bounded by max_channels_per_connection. */
   #openChannels = 0;
   #lastActivity = Date.now();
@@ -122,13 +125,15 @@ export class ClientSession {
         this.#o.log.error({ err }, 'unable to start the sftp subsystem');
       });
     });
-    // Commands over exec (scp -O, checksums, rsync, git) are not served yet.
-    session.on('exec', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
-    session.on('shell', (accept) => refuseRequest(accept(), COMMANDS_UNAVAILABLE));
+    session.on('exec', (accept, _reject, info) =>
+      this.#startCommand({ session, channel: accept(), commandLine: info.command }),
+    );
+    session.on('shell', (accept) => refuseRequest(accept(), SHELL_UNAVAILABLE));
     session.on('pty', (_accept, reject) => reject?.());
     session.on('x11', (_accept, reject) => reject?.());
     session.on('auth-agent', (_accept, reject) => reject?.());
-    session.on('env', (accept) => accept?.());
+    // Nothing a client sets reaches a command: system binaries get a fixed environment.
+    session.on('env', (_accept, reject) => reject?.());
   }
 
   async #startSftp(channel: ServerChannel | undefined): Promise<void> {
@@ -156,6 +161,54 @@ export class ClientSession {
     }
   }
 
+  #startCommand(exec: {
+    session: Session;
+    channel: ServerChannel | undefined;
+    commandLine: string;
+  }): void {
+    const { session, channel, commandLine } = exec;
+    if (channel === undefined) return;
+    const commands = this.#o.deps.commands;
+    if (commands === undefined) return refuseRequest(channel, COMMANDS_UNAVAILABLE);
+    this.#touch();
+    const controller = new AbortController();
+    // The session reports the client's close at once; the channel only once its input was
+    // read to the end, which a command busy writing may never do. Destroying the channel
+    // fails whatever the command still waits for, so it unwinds.
+    const abort = (): void => {
+      if (controller.signal.aborted) return;
+      controller.abort();
+      channel.destroy();
+    };
+    channel.on('error', (err: Error) => this.#o.log.debug({ err }, 'exec channel error'));
+    session.once('close', abort);
+    channel.once('close', abort);
+    const running = commands
+      .run({
+        commandLine,
+        io: { input: channel, output: channel, errors: channel.stderr, closed: controller.signal },
+        user: this.#o.user,
+        connectionId: this.#o.connectionId,
+        touch: this.#touch,
+        log: this.#o.log,
+        signal: controller.signal,
+      })
+      .catch((err: unknown) => {
+        this.#o.log.error({ err }, 'ssh command ended with an error');
+        return 1;
+      })
+      .then((status) => {
+        // The client may already be gone; exit and end are then no-ops worth skipping.
+        if (controller.signal.aborted) return;
+        session.off('close', abort);
+        channel.off('close', abort);
+        channel.exit(status);
+        channel.end();
+      })
+      .finally(() => this.#commands.delete(abort));
+    this.#commands.set(abort, running);
+  }
+
   #openFs(): Promise<Vfs> {
     const { deps, user, connectionId } = this.#o;
     this.#touch();
@@ -166,6 +219,10 @@ export class ClientSession {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
     const pending = [...this.#sftpSessions].map((s) => s.close());
+    for (const [stop, running] of this.#commands) {
+      stop();
+      pending.push(running);
+    }
     Promise.allSettled(pending)
       .then(() => this.#o.deps.registry.remove(this.#o.connectionId))
       .catch(() => undefined);

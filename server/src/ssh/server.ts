@@ -3,7 +3,8 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Algorithms, ClientInfo, Connection, ServerConfig } from 'ssh2';
 import type { Logger } from 'pino';
-import type { DataProvider } from '../dataprovider/types.js';
+import type { DataProvider, User } from '../dataprovider/types.js';
+import type { CommandService } from '../commands/dispatcher.js';
 import type { HostEvent } from '../defender/index.js';
 import { normalizeClientIp } from '../session/ip-ranges.js';
 import type { ConnectionRegistry } from '../session/registry.js';
@@ -42,6 +43,17 @@ export interface SshSettings {
   sftpLimits: Pick<SftpLimits, 'maxOpenHandles' | 'maxInFlightBytes'>;
 }
 
+/** Sessions counted for max_sessions across processes (ClusterSessions). */
+export interface LoginSessions {
+  /** Claims the session of a login; false when the user has none left. */
+  claim(
+    user: User,
+    connection: { connectionId: string; clientIp: string; protocol: 'SFTP' },
+  ): Promise<boolean>;
+  /** The connection is gone; idempotent. */
+  end(connectionId: string): void;
+}
+
 /** What the SSH server asks of the brute-force defender. */
 export interface SshDefender extends GateDefender {
   /** Resolves true when the address is banned after the event. */
@@ -52,9 +64,14 @@ export interface SshServerDeps {
   settings: SshSettings;
   provider: DataProvider;
   registry: ConnectionRegistry;
+  sessions: LoginSessions;
   logger: Logger;
   openUserFs: OpenUserFs;
+  /** Serves exec requests; without it every command is refused. */
+  commands?: CommandService;
   onConnectionFailed(failure: AuthFailure & { clientIp: string }): void;
+  /** Every refused login attempt, by cause (metrics). */
+  onLoginFailure?(cause: FailureCause): void;
   /** Without one, nothing is blocked, banned or scored. */
   defender?: SshDefender;
   /** The max_startups draw, uniform in [0, 1); Math.random unless a test fixes it. */
@@ -227,9 +244,10 @@ function acceptClient(options: {
     provider: deps.provider,
     clientIp,
     maxAttempts: deps.settings.maxAuthTries,
-    sessionsOf: (username) => deps.registry.countFor(username),
+    claimSession: (user) => deps.sessions.claim(user, { connectionId, clientIp, protocol: 'SFTP' }),
     onFailure: (failure, cause) => {
       deps.onConnectionFailed({ ...failure, clientIp });
+      deps.onLoginFailure?.(cause);
       const event = DEFENDER_EVENTS[cause];
       if (event === undefined) return;
       void recordEvent(deps, clientIp, event).then((banned) => {
@@ -253,6 +271,10 @@ function acceptClient(options: {
     new ClientSession({ deps, client, user, connectionId, clientIp, clientVersion, log }).start();
   });
   client.on('error', (err) => log.debug({ err }, 'client connection error'));
+  // A connection that never reached its session: the registry will not report it gone.
+  client.once('close', () => {
+    if (!deps.registry.has(connectionId)) deps.sessions.end(connectionId);
+  });
 }
 
 function noAuthFailure(clientIp: string, error: string): AuthFailure & { clientIp: string } {

@@ -56,10 +56,27 @@ describe('local homes', () => {
     assert.equal((await stat(base)).mode & 0o7777, 0o750);
   });
 
-  test('an S3 home is refused with UNSUPPORTED until that backend exists', async () => {
-    await assert.rejects(
-      createBackend(user('/nonexistent', { filesystem: { provider: 1 } }), SETTINGS),
-      (err) => isKubesftpError(err, ErrorCode.UNSUPPORTED),
-    );
+  test('an S3 home that cannot be reached fails to open, naming the bucket', async () => {
+    const unreachable = user('/nonexistent', {
+      filesystem: {
+        provider: 1,
+        s3config: {
+          bucket: 'nowhere',
+          region: 'us-east-1',
+          access_key: 'key',
+          access_secret: 'secret',
+          // A closed loopback port: refused at once, no traffic leaves the machine.
+          endpoint: 'http://127.0.0.1:1',
+          storage_class: '',
+          key_prefix: 'p/',
+          force_path_style: true,
+        },
+      },
+    });
+    await assert.rejects(createBackend(unreachable, SETTINGS), (err) => {
+      assert.ok(isKubesftpError(err, ErrorCode.FAILURE));
+      assert.match(err.message, /bucket nowhere/);
+      return true;
+    });
   });
 });

@@ -4,15 +4,20 @@
  */
 import { chmod, chown, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { User } from '../dataprovider/types.js';
+import { FsProvider, type DataProvider, type User } from '../dataprovider/types.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { LocalBackend } from './local.js';
+import type { S3Tuning } from './s3-settings.js';
 import type { Backend } from './types.js';
 
 export interface BackendSettings {
   umask: number;
   uploadMode: 0 | 1 | 2;
   setstatMode: 0 | 1;
+  /** Opens sealed account secrets (the S3 access_secret); without it they are used as stored. */
+  secrets?: { open(sealed: string): Promise<string> };
+  /** S3 tuning that accounts do not set (tests reach rare paths with small files). */
+  s3Tuning?: S3Tuning;
 }
 
 /**
@@ -35,9 +40,22 @@ export async function ensureLocalHome(user: User): Promise<void> {
   }
 }
 
+/**
+ * The backend of a user's home. The S3 backend and the AWS SDK behind it are loaded on the
+ * first S3 login only, so a server without S3 accounts never loads them.
+ */
 export async function createBackend(user: User, settings: BackendSettings): Promise<Backend> {
-  if (user.filesystem.provider !== 0) {
-    throw new KubesftpError(ErrorCode.UNSUPPORTED, 'S3 homes are not available yet');
+  if (user.filesystem.provider === FsProvider.s3) {
+    const { openS3Backend } = await import('./s3.js');
+    const secrets = settings.secrets;
+    return openS3Backend(user, {
+      umask: settings.umask,
+      openSecret: (sealed) => (secrets ? secrets.open(sealed) : Promise.resolve(sealed)),
+      tuning: settings.s3Tuning,
+    });
+  }
+  if (user.filesystem.provider !== FsProvider.local) {
+    throw new KubesftpError(ErrorCode.UNSUPPORTED, 'unknown file system provider');
   }
   await ensureLocalHome(user);
   return new LocalBackend({
@@ -47,5 +65,37 @@ export async function createBackend(user: User, settings: BackendSettings): Prom
     setstatMode: settings.setstatMode,
     uid: user.uid,
     gid: user.gid,
+  });
+}
+
+const USER_PAGE = 500;
+
+async function s3Users(provider: Pick<DataProvider, 'listUsers'>): Promise<User[]> {
+  const users: User[] = [];
+  for (let offset = 0; ; offset += USER_PAGE) {
+    const page = await provider.listUsers({ offset, limit: USER_PAGE, order: 'ASC' });
+    users.push(...page.filter((user) => user.filesystem.provider === FsProvider.s3));
+    if (page.length < USER_PAGE) return users;
+  }
+}
+
+/**
+ * Aborts multipart uploads that a killed server left under the prefixes of S3 accounts (see
+ * s3-sweep.ts). Loads the S3 code only when there is an S3 account.
+ */
+export async function sweepS3Uploads(options: {
+  provider: Pick<DataProvider, 'listUsers'>;
+  secrets: { open(sealed: string): Promise<string> };
+  olderThanMs: number;
+  onError: (home: { username: string; bucket: string; prefix: string }, err: unknown) => void;
+}): Promise<{ homes: number; aborted: number }> {
+  const users = await s3Users(options.provider);
+  if (users.length === 0) return { homes: 0, aborted: 0 };
+  const { sweepAbandonedUploads } = await import('./s3-sweep.js');
+  return sweepAbandonedUploads({
+    users,
+    openSecret: (sealed) => options.secrets.open(sealed),
+    olderThanMs: options.olderThanMs,
+    onError: options.onError,
   });
 }

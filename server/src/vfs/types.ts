@@ -119,6 +119,12 @@ export interface VfsCapabilities {
   resumeUpload: boolean;
 }
 
+/** What a protocol knows about an open beyond SFTP's flags. */
+export interface OpenHints {
+  /** The size an upload announces up front (SCP does): quota can refuse it before any byte. */
+  expectedSize?: number;
+}
+
 export interface RenameOptions {
   /** Replace an existing target (posix-rename); otherwise an existing target is FILE_EXISTS. */
   overwrite: boolean;
@@ -130,7 +136,7 @@ export interface Vfs {
   lstat(path: string): Promise<FileStat>;
   /** The canonical virtual path, symlinks followed, never outside the root. */
   realpath(path: string): Promise<string>;
-  open(path: string, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile>;
+  open(path: string, flags: OpenFlags, attrs?: SetAttrs, hints?: OpenHints): Promise<VfsFile>;
   opendir(path: string): Promise<VfsDir>;
   mkdir(path: string, attrs?: SetAttrs): Promise<void>;
   rmdir(path: string): Promise<void>;

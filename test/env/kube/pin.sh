@@ -8,6 +8,8 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # shellcheck source=../versions.env
 source "$here/../versions.env"
 staging_version="v0.${KUBE_VERSION#v1.}"
+# Every binary setup.sh builds from k8s.io/kubernetes: the control plane and one node.
+kube_commands="kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl"
 upstream_mod="$(go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | sed -n 's/^\s*"GoMod": "\(.*\)",$/\1/p')"
 staging_modules="$(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) v0\.0\.0$#\1#p' "$upstream_mod")"
 {
@@ -18,7 +20,7 @@ staging_modules="$(sed -n 's#^\s*\(k8s\.io/[a-z0-9-]*\) v0\.0\.0$#\1#p' "$upstre
   echo
   echo "require k8s.io/kubernetes $KUBE_VERSION"
   echo
-  echo "tool k8s.io/kubernetes/cmd/kube-apiserver"
+  for command in $kube_commands; do echo "tool k8s.io/kubernetes/cmd/$command"; done
   echo
   echo "replace ("
   for module in $staging_modules; do echo "	$module => $module $staging_version"; done

@@ -75,6 +75,8 @@ export const fstatvfs: RequestRow<HandleArgs> = {
 export const lsetstat: RequestRow<{ path: string; attrs: WireAttrs }> = {
   name: 'lsetstat@openssh.com',
   writes: true,
+  // Without links it is setstat under another name; offered only where it differs.
+  capability: 'symlinks',
   decode: (reader) => ({ path: reader.string(), attrs: reader.attrs() }),
   run: async (ctx, id, { path, attrs }) => {
     await ctx.vfs.lsetstat(toVirtualPath(path), setAttrsFromWire(attrs));

@@ -1,0 +1,3 @@
+module kubesftp.test/pause
+
+go 1.22
