@@ -46,11 +46,11 @@ image: build testbed
 TEST_FILES = find $(1) -name '*.test.js' | sort
 
 unit: build
-	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server))
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/operator/src))
 
-# Drift of generated files (docs/config.md, docs/openapi.json) is checked by their tests.
+# Drift of generated files (docs/config.md, docs/openapi.json, crds/) is checked by their tests.
 test: system-deps deps build lint testbed
-	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test))
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test dist/operator))
 
 fuzz: build
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test $$($(call TEST_FILES,dist/test/fuzz))
@@ -58,10 +58,11 @@ fuzz: build
 bench: system-deps build
 	node dist/test/load/bench.js
 
-# Regenerates docs/config.md and docs/openapi.json from their sources.
+# Regenerates docs/config.md, docs/openapi.json and the CRDs from their sources.
 gen: build
 	node dist/server/src/config/gen-docs.js
 	node dist/server/src/httpd/write-openapi.js
+	node dist/operator/src/crd/write-crds.js
 
 clean:
 	rm -rf dist

@@ -99,7 +99,8 @@ export const OPERATOR_FLAGS: readonly ServeFlag[] = [
     flags: '--deletion-timeout <seconds>',
     attribute: 'deletionTimeout',
     env: 'KUBESFTP_OPERATOR_DELETION_TIMEOUT',
-    description: 'how long a deleted SftpUser waits for an unreachable database before its finalizer is dropped',
+    description:
+      'how long a deleted SftpUser waits for an unreachable database before its finalizer is dropped',
     defaultValue: 300,
     parse: parseNonNegativeInt,
   },
@@ -113,7 +114,9 @@ export const OPERATOR_FLAGS: readonly ServeFlag[] = [
   },
 ];
 
-export function toOperatorCommandOptions(values: Record<string, string | number | boolean>): OperatorCommandOptions {
+export function toOperatorCommandOptions(
+  values: Record<string, string | number | boolean>,
+): OperatorCommandOptions {
   return {
     kubeconfig: String(values['kubeconfig']),
     namespace: String(values['namespace']),

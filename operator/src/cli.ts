@@ -41,17 +41,28 @@ function metricsAddress(text: string): OperatorOptions['metrics'] {
 }
 
 export async function runOperator(options: OperatorCommandOptions): Promise<void> {
-  const logger = createLogger({ filePath: '', maxSizeMB: 10, maxBackups: 1, maxAgeDays: 1, compress: false, verbose: options.logVerbose });
+  const logger = createLogger({
+    filePath: '',
+    maxSizeMB: 10,
+    maxBackups: 1,
+    maxAgeDays: 1,
+    compress: false,
+    verbose: options.logVerbose,
+  });
   const log = logger.child('operator');
   try {
-    if (options.defaultImage === '') throw new Error('--default-image (KUBESFTP_OPERATOR_DEFAULT_IMAGE) is required');
+    if (options.defaultImage === '')
+      throw new Error('--default-image (KUBESFTP_OPERATOR_DEFAULT_IMAGE) is required');
     const running = await startOperator({
       kubeConfig: kubeConfigFrom(options.kubeconfig),
       logger: log,
       namespace: options.namespace === '' ? undefined : options.namespace,
       defaultImage: options.defaultImage,
       leaderElection: options.leaderElect
-        ? { namespace: await leaseNamespace(options.leaderElectionNamespace), ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}) }
+        ? {
+            namespace: await leaseNamespace(options.leaderElectionNamespace),
+            ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
+          }
         : undefined,
       metrics: metricsAddress(options.metricsBindAddress),
       resyncMs: options.resyncPeriod * 1000,
@@ -63,7 +74,8 @@ export async function runOperator(options: OperatorCommandOptions): Promise<void
         process.exit(1);
       },
     });
-    if (running.metricsPort !== undefined) log.info({ port: running.metricsPort }, 'metrics endpoint listening');
+    if (running.metricsPort !== undefined)
+      log.info({ port: running.metricsPort }, 'metrics endpoint listening');
     const signal = await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve);
       process.once('SIGINT', resolve);

@@ -9,7 +9,13 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EVENT_SOURCE, FIELD_MANAGER, LABELS, MANAGED_BY } from './api/group.js';
-import { keyOf, type KubeObject, type Secret, type SftpServer, type SftpUser } from './api/objects.js';
+import {
+  keyOf,
+  type KubeObject,
+  type Secret,
+  type SftpServer,
+  type SftpUser,
+} from './api/objects.js';
 import { KubeClient } from './kube/client.js';
 import { KubeEventRecorder } from './kube/events.js';
 import { SupervisedInformer, type InformerEventType } from './kube/informer.js';
@@ -66,9 +72,8 @@ type AnyInformer = SupervisedInformer<KubeObject>;
 
 /** Drops what no reconciler reads: the managed fields of every cached object. */
 function slim<T extends KubeObject>(object: T): T {
-  const { managedFields: _dropped, ...metadata } = object.metadata as T['metadata'] & {
-    managedFields?: unknown;
-  };
+  const metadata: T['metadata'] & { managedFields?: unknown } = { ...object.metadata };
+  delete metadata.managedFields;
   return { ...object, metadata };
 }
 
@@ -80,7 +85,8 @@ function slim<T extends KubeObject>(object: T): T {
 function slimSecret(secret: Secret): Secret {
   const slimmed = slim(secret);
   if (secret.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return slimmed;
-  const { data: _data, ...rest } = slimmed;
+  const rest = { ...slimmed };
+  delete rest.data;
   return rest;
 }
 
@@ -113,7 +119,11 @@ class Operator {
       observe: (info) => this.metrics.observeRequest(info),
     });
     this.#stores = new AccountStores({ logger: options.logger });
-    this.#events = new KubeEventRecorder({ client: this.client, component: EVENT_SOURCE, logger: options.logger });
+    this.#events = new KubeEventRecorder({
+      client: this.client,
+      component: EVENT_SOURCE,
+      logger: options.logger,
+    });
   }
 
   informer<T extends KubeObject>(
@@ -150,7 +160,11 @@ class Operator {
       configMaps: this.informer('configmaps', Resources.configMap, owned),
       deployments: this.informer('deployments', Resources.deployment, owned),
       services: this.informer('services', Resources.service, owned),
-      podDisruptionBudgets: this.informer('poddisruptionbudgets', Resources.podDisruptionBudget, owned),
+      podDisruptionBudgets: this.informer(
+        'poddisruptionbudgets',
+        Resources.podDisruptionBudget,
+        owned,
+      ),
       networkPolicies: this.informer('networkpolicies', Resources.networkPolicy, owned),
     };
   }
@@ -158,7 +172,10 @@ class Operator {
   async serviceMonitorsServed(): Promise<boolean> {
     const now = Date.now();
     if (this.#serviceMonitors === undefined || now - this.#serviceMonitors.at > 300_000) {
-      this.#serviceMonitors = { served: await this.client.servesGroupVersion('monitoring.coreos.com/v1'), at: now };
+      this.#serviceMonitors = {
+        served: await this.client.servesGroupVersion('monitoring.coreos.com/v1'),
+        at: now,
+      };
     }
     return this.#serviceMonitors.served;
   }

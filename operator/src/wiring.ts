@@ -6,7 +6,14 @@
  */
 import { SFTP_SERVER, SFTP_USER } from './api/group.js';
 import { controllerOf } from './api/children.js';
-import { keyOf, type KubeObject, type ObjectKey, type Secret, type SftpServer, type SftpUser } from './api/objects.js';
+import {
+  keyOf,
+  type KubeObject,
+  type ObjectKey,
+  type Secret,
+  type SftpServer,
+  type SftpUser,
+} from './api/objects.js';
 import { ConditionType, findCondition } from './api/conditions.js';
 import { canonicalJson } from './runtime/compare.js';
 import type { Cache } from './runtime/caches.js';
@@ -21,7 +28,10 @@ export function secretsOfUser(user: SftpUser): string[] {
 
 /** The Secrets a server reads, by name. */
 export function secretsOfServer(server: SftpServer): string[] {
-  return [server.spec.database.secretRef.name, server.spec.hostKeys?.secretRef?.name ?? serverNames(server.metadata.name).hostKeys];
+  return [
+    server.spec.database.secretRef.name,
+    server.spec.hostKeys?.secretRef?.name ?? serverNames(server.metadata.name).hostKeys,
+  ];
 }
 
 export interface Mapper {
@@ -30,13 +40,20 @@ export interface Mapper {
 }
 
 /** SftpUsers and SftpServers to reconcile after a change of `secret`. */
-export function keysForSecret(mapper: Mapper, secret: Secret): { users: ObjectKey[]; servers: ObjectKey[] } {
+export function keysForSecret(
+  mapper: Mapper,
+  secret: Secret,
+): { users: ObjectKey[]; servers: ObjectKey[] } {
   const namespace = secret.metadata.namespace ?? '';
   const name = secret.metadata.name;
   const owner = controllerOf(secret);
   const users = mapper.users
     .list(namespace)
-    .filter((user) => secretsOfUser(user).includes(name) || (owner?.kind === SFTP_USER.kind && owner.uid === user.metadata.uid))
+    .filter(
+      (user) =>
+        secretsOfUser(user).includes(name) ||
+        (owner?.kind === SFTP_USER.kind && owner.uid === user.metadata.uid),
+    )
     .map(keyOf);
   const servers = mapper.servers
     .list(namespace)
@@ -74,7 +91,11 @@ export function serverFingerprintForUsers(server: SftpServer): string {
 
 /** What of a user asks for a reconcile: its spec (generation), deletion and finalizers; not its status. */
 export function userFingerprint(user: SftpUser): string {
-  return canonicalJson([user.metadata.generation, user.metadata.deletionTimestamp, user.metadata.finalizers]);
+  return canonicalJson([
+    user.metadata.generation,
+    user.metadata.deletionTimestamp,
+    user.metadata.finalizers,
+  ]);
 }
 
 /**

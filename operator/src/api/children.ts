@@ -42,7 +42,9 @@ export function childMeta(input: ChildMetaInput): ObjectMeta {
       [LABELS.managedBy]: MANAGED_BY,
       [LABELS.partOf]: 'kubesftp',
     },
-    ...(input.owned === false ? {} : { ownerReferences: [ownerReference(input.owner, input.ownerKind)] }),
+    ...(input.owned === false
+      ? {}
+      : { ownerReferences: [ownerReference(input.owner, input.ownerKind)] }),
   };
 }
 

@@ -46,7 +46,7 @@ function describeDefault(value: unknown): string {
 /** A leaf without its default (the server applies its own), the default named in the text. */
 function leaf(schema: TSchema): Record<string, unknown> {
   const { default: defaultValue, ...rest } = schema as Record<string, unknown>;
-  const description = String(rest['description'] ?? '');
+  const description = typeof rest['description'] === 'string' ? rest['description'] : '';
   return defaultValue === undefined
     ? rest
     : { ...rest, description: `${description} Default: ${describeDefault(defaultValue)}.` };
@@ -54,7 +54,9 @@ function leaf(schema: TSchema): Record<string, unknown> {
 
 function section(name: string, schema: TSchema): Record<string, unknown> {
   const properties = schema.properties as Record<string, TSchema>;
-  const kept = Object.entries(properties).filter(([key]) => !(`${name}.${key}` in OPERATOR_OWNED_KEYS));
+  const kept = Object.entries(properties).filter(
+    ([key]) => !(`${name}.${key}` in OPERATOR_OWNED_KEYS),
+  );
   return {
     type: 'object',
     description: String(schema.description ?? name),

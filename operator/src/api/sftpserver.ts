@@ -26,7 +26,10 @@ const cidrList = (description: string): TArray<TString> =>
   Type.Array(Type.String({ maxLength: 64, description: 'A CIDR range, e.g. 192.0.2.0/24.' }), {
     maxItems: 128,
     description,
-    ...cel({ rule: 'self.all(r, isCIDR(r))', message: 'each entry must be a CIDR range such as 192.0.2.0/24' }),
+    ...cel({
+      rule: 'self.all(r, isCIDR(r))',
+      message: 'each entry must be a CIDR range such as 192.0.2.0/24',
+    }),
   });
 
 const ServiceSpec = Type.Object(
@@ -49,7 +52,8 @@ const ServiceSpec = Type.Object(
       Type.Integer({
         minimum: 1,
         maximum: 65535,
-        description: 'Node port for NodePort and LoadBalancer Services; the cluster picks one when unset.',
+        description:
+          'Node port for NodePort and LoadBalancer Services; the cluster picks one when unset.',
       }),
     ),
     annotations: Type.Optional(
@@ -98,7 +102,9 @@ const PersistentVolumeClaimStorage = Type.Object(
       }),
     ),
     storageClassName: Type.Optional(
-      objectName('Storage class of the claim the operator creates; the cluster default when unset.'),
+      objectName(
+        'Storage class of the claim the operator creates; the cluster default when unset.',
+      ),
     ),
   },
   {
@@ -261,7 +267,10 @@ export const SftpServerSpecSchema = Type.Object(
     resources: Type.Optional(passedThrough('Compute resources of the server container.')),
     nodeSelector: Type.Optional(stringMap('Node labels the pods must match.')),
     tolerations: Type.Optional(
-      Type.Array(passedThrough('A toleration.'), { maxItems: 64, description: 'Tolerations of the pods.' }),
+      Type.Array(passedThrough('A toleration.'), {
+        maxItems: 64,
+        description: 'Tolerations of the pods.',
+      }),
     ),
     affinity: Type.Optional(passedThrough('Affinity rules of the pods.')),
     topologySpreadConstraints: Type.Optional(
@@ -313,7 +322,8 @@ export const SftpServerStatusSchema = Type.Object(
           address: Type.Optional(
             Type.String({
               maxLength: 253,
-              description: 'Where clients connect: the load balancer address when there is one, else the cluster DNS name.',
+              description:
+                'Where clients connect: the load balancer address when there is one, else the cluster DNS name.',
             }),
           ),
           port: Type.Optional(count('Port of the Service.')),

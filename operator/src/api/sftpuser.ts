@@ -112,8 +112,7 @@ const PublicKeysFrom = Type.Object(
 
 const Quantity = Type.Unsafe<number | string>({
   'x-kubernetes-int-or-string': true,
-  description:
-    'Bytes the home may hold, as a number or a quantity such as 10Gi; 0 unlimited.',
+  description: 'Bytes the home may hold, as a number or a quantity such as 10Gi; 0 unlimited.',
   ...cel({
     rule: "type(self) == int ? self >= 0 : isQuantity(self) && quantity(self).isInteger() && !quantity(self).isLessThan(quantity('0'))",
     message: 'size must be a whole number of bytes or a quantity such as 10Gi',
@@ -128,9 +127,7 @@ export const SftpUserSpecSchema = Type.Object(
     serverRef: localReference('The SftpServer whose database holds the account. Immutable.'),
     username: Type.Optional(Username),
     password: Type.Optional(PasswordSpec),
-    publicKeys: Type.Optional(
-      fromAccount('public_keys', { schema: { maxItems: 256 } }),
-    ),
+    publicKeys: Type.Optional(fromAccount('public_keys', { schema: { maxItems: 256 } })),
     publicKeysFrom: Type.Optional(
       Type.Array(PublicKeysFrom, {
         maxItems: 16,

@@ -30,7 +30,14 @@ const KEPT = new Set([
 ]);
 
 /** Keywords of our schemas that mean nothing to the API server. */
-const DROPPED = new Set(['$id', 'title', 'examples', 'uniqueItems', 'deprecated', 'x-not-enforced']);
+const DROPPED = new Set([
+  '$id',
+  'title',
+  'examples',
+  'uniqueItems',
+  'deprecated',
+  'x-not-enforced',
+]);
 
 /** Look-around and back-references: RE2, which the API server uses, has none of them. */
 const UNSUPPORTED_PATTERN = /\(\?[=!<]|\\[1-9]/;

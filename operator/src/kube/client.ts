@@ -52,8 +52,7 @@ export interface ListOptions {
 }
 
 export type JsonPatchOperation =
-  | { op: 'test' | 'add' | 'replace'; path: string; value: unknown }
-  | { op: 'remove'; path: string };
+  { op: 'test' | 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
 
 interface Response {
   status: number;
@@ -137,7 +136,10 @@ export class KubeClient {
     }
   }
 
-  async list<T extends KubeObject>(type: ResourceType, options: ListOptions = {}): Promise<ObjectList<T>> {
+  async list<T extends KubeObject>(
+    type: ResourceType,
+    options: ListOptions = {},
+  ): Promise<ObjectList<T>> {
     return this.request<ObjectList<T>>({
       method: 'GET',
       path: resourcePath(type, { namespace: options.namespace }),
@@ -254,12 +256,20 @@ export class KubeClient {
       'user-agent': 'kubesftp-operator',
       ...(body === undefined
         ? {}
-        : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(body) }),
+        : {
+            'content-type': request.contentType ?? 'application/json',
+            'content-length': Buffer.byteLength(body),
+          }),
     };
     return new Promise<Response>((resolve, reject) => {
       const req = transport.module.request(
         url,
-        { method: request.method, headers, agent: transport.agent, ...(options.auth ? { auth: options.auth } : {}) },
+        {
+          method: request.method,
+          headers,
+          agent: transport.agent,
+          ...(options.auth ? { auth: options.auth } : {}),
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -269,7 +279,9 @@ export class KubeClient {
           res.on('error', reject);
         },
       );
-      req.setTimeout(this.#timeoutMs, () => req.destroy(new Error(`timed out after ${this.#timeoutMs} ms`)));
+      req.setTimeout(this.#timeoutMs, () =>
+        req.destroy(new Error(`timed out after ${this.#timeoutMs} ms`)),
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -277,7 +289,13 @@ export class KubeClient {
 
   /** One keep-alive agent per set of TLS credentials; a rotated client certificate gets a new one. */
   #transportFor(url: URL, options: https.RequestOptions): Transport {
-    const key = JSON.stringify([url.protocol, options.ca, options.cert, options.key, options.rejectUnauthorized]);
+    const key = JSON.stringify([
+      url.protocol,
+      options.ca,
+      options.cert,
+      options.key,
+      options.rejectUnauthorized,
+    ]);
     if (this.#transport?.key === key) return this.#transport.value;
     this.#transport?.value.agent.destroy();
     const value: Transport =
@@ -290,7 +308,9 @@ export class KubeClient {
               ca: options.ca,
               cert: options.cert,
               key: options.key,
-              ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized }),
+              ...(options.rejectUnauthorized === undefined
+                ? {}
+                : { rejectUnauthorized: options.rejectUnauthorized }),
               ...(options.servername === undefined ? {} : { servername: options.servername }),
             }),
           };

@@ -89,7 +89,10 @@ export class KubeEventRecorder implements EventRecorder {
         count: 1,
       });
     } catch (err) {
-      this.#options.logger.warn({ err: String(err), reason: event.reason }, 'could not record an event');
+      this.#options.logger.warn(
+        { err: String(err), reason: event.reason },
+        'could not record an event',
+      );
     }
   }
 }

@@ -95,7 +95,10 @@ export class SupervisedInformer<T extends KubeObject> {
       transform,
       active: () => this.#markActive(),
     });
-    const list = async (): Promise<{ items: KubernetesObject[]; metadata: { resourceVersion?: string } }> => {
+    const list = async (): Promise<{
+      items: KubernetesObject[];
+      metadata: { resourceVersion?: string };
+    }> => {
       const result = await options.client.list<T>(options.type, {
         namespace: options.namespace,
         labelSelector: options.labelSelector,
@@ -106,7 +109,7 @@ export class SupervisedInformer<T extends KubeObject> {
     this.#listWatch = new ListWatch<KubernetesObject>(
       path,
       watch as unknown as Watch,
-      list as never,
+      list,
       false,
       options.labelSelector,
     );

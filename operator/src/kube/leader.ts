@@ -72,7 +72,10 @@ export class LeaderElector {
   /** Resolves once this process holds the lease, or when `signal` aborts (false). */
   async acquire(signal: AbortSignal): Promise<boolean> {
     this.#options.logger.info(
-      { lease: `${this.#options.namespace}/${this.#options.name}`, identity: this.#options.identity },
+      {
+        lease: `${this.#options.namespace}/${this.#options.name}`,
+        identity: this.#options.identity,
+      },
       'waiting for the leader lease',
     );
     while (!signal.aborted) {

@@ -11,7 +11,12 @@ export interface ResourceType {
   namespaced: boolean;
 }
 
-function resource(apiVersion: string, kind: string, plural: string, namespaced = true): ResourceType {
+function resource(
+  apiVersion: string,
+  kind: string,
+  plural: string,
+  namespaced = true,
+): ResourceType {
   return { apiVersion, kind, plural, namespaced };
 }
 

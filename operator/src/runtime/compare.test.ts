@@ -6,14 +6,21 @@ describe('containsDesired', () => {
   it('accepts fields the API server added and refuses a changed or missing one', () => {
     const desired = { spec: { replicas: 2, ports: [{ name: 'sftp', port: 22 }] } };
     const observed = {
-      spec: { replicas: 2, ports: [{ name: 'sftp', port: 22, protocol: 'TCP' }], type: 'ClusterIP' },
+      spec: {
+        replicas: 2,
+        ports: [{ name: 'sftp', port: 22, protocol: 'TCP' }],
+        type: 'ClusterIP',
+      },
       status: {},
     };
     assert.equal(containsDesired(observed, desired), true);
     assert.equal(containsDesired({ spec: { ...observed.spec, replicas: 3 } }, desired), false);
     assert.equal(containsDesired({ spec: { replicas: 2 } }, desired), false);
     assert.equal(
-      containsDesired({ spec: { replicas: 2, ports: [...observed.spec.ports, { port: 1 }] } }, desired),
+      containsDesired(
+        { spec: { replicas: 2, ports: [...observed.spec.ports, { port: 1 }] } },
+        desired,
+      ),
       false,
       'a list with an extra item differs',
     );

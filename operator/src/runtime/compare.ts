@@ -34,7 +34,11 @@ export function containsDesired(observed: Json, desired: Json): boolean {
 export function canonicalJson(value: Json): string {
   return JSON.stringify(value, (_key, inner: Json) =>
     isObject(inner)
-      ? Object.fromEntries(Object.keys(inner).sort().map((key) => [key, inner[key]]))
+      ? Object.fromEntries(
+          Object.keys(inner)
+            .sort()
+            .map((key) => [key, inner[key]]),
+        )
       : inner,
   );
 }

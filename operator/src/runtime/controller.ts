@@ -93,8 +93,17 @@ export class Controller {
     } catch (err) {
       result = isConflict(err) ? 'conflict' : 'error';
       const retryInMs = this.queue.addRateLimited(key);
-      const log = result === 'conflict' ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log);
-      log({ controller: this.name, key, err: err instanceof Error ? err.message : String(err), retryInMs }, 'reconcile failed');
+      const log =
+        result === 'conflict' ? this.#log.debug.bind(this.#log) : this.#log.warn.bind(this.#log);
+      log(
+        {
+          controller: this.name,
+          key,
+          err: err instanceof Error ? err.message : String(err),
+          retryInMs,
+        },
+        'reconcile failed',
+      );
     } finally {
       end();
       metrics.reconciles.inc({ controller: this.name, result });

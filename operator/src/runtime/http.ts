@@ -13,7 +13,9 @@ export interface HttpEndpointOptions {
   ready: () => boolean;
 }
 
-export async function startHttpEndpoint(options: HttpEndpointOptions): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHttpEndpoint(
+  options: HttpEndpointOptions,
+): Promise<{ port: number; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {

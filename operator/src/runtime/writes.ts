@@ -38,7 +38,10 @@ export async function writeStatusIfChanged<S>(
   const { name, namespace } = options.object.metadata;
   await client.apply(
     options.type,
-    { metadata: { name, ...(namespace === undefined ? {} : { namespace }) }, status: options.status },
+    {
+      metadata: { name, ...(namespace === undefined ? {} : { namespace }) },
+      status: options.status,
+    },
     { subresource: 'status' },
   );
   return true;

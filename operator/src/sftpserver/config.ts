@@ -15,7 +15,10 @@ export interface ConfigMapObject extends KubeObject {
 }
 
 /** The config file: spec.config with the operator's keys on top. */
-export function serverConfig(server: SftpServer, hostKeyFiles: readonly string[]): Record<string, unknown> {
+export function serverConfig(
+  server: SftpServer,
+  hostKeyFiles: readonly string[],
+): Record<string, unknown> {
   const config = server.spec.config ?? {};
   return {
     ...config,
@@ -39,7 +42,10 @@ export function serverConfig(server: SftpServer, hostKeyFiles: readonly string[]
   };
 }
 
-export function buildConfigMap(server: SftpServer, hostKeyFiles: readonly string[]): ConfigMapObject {
+export function buildConfigMap(
+  server: SftpServer,
+  hostKeyFiles: readonly string[],
+): ConfigMapObject {
   const file = `${JSON.stringify(serverConfig(server, hostKeyFiles), null, 2)}\n`;
   return {
     apiVersion: Resources.configMap.apiVersion,

@@ -48,9 +48,15 @@ function problem(reason: ServerReason, message: string): DatabaseProblem {
   return { ok: false, reason, message };
 }
 
-function fieldSettings(secret: Secret, name: string, sslmode: SslMode): DatabaseSettings | DatabaseProblem {
+function fieldSettings(
+  secret: Secret,
+  name: string,
+  sslmode: SslMode,
+): DatabaseSettings | DatabaseProblem {
   const userKey = secretValue(secret, 'username') !== undefined ? 'username' : 'user';
-  const missing = ['host', 'dbname', userKey, 'password'].filter((key) => !secretValue(secret, key));
+  const missing = ['host', 'dbname', userKey, 'password'].filter(
+    (key) => !secretValue(secret, key),
+  );
   if (missing.length > 0) {
     return problem(
       ServerReason.DatabaseSecretInvalid,
@@ -79,7 +85,13 @@ function fieldSettings(secret: Secret, name: string, sslmode: SslMode): Database
     connectionString: '',
     poolSize: 4,
   };
-  return { ok: true, secretName: name, resourceVersion: secret.metadata.resourceVersion ?? '', env, network };
+  return {
+    ok: true,
+    secretName: name,
+    resourceVersion: secret.metadata.resourceVersion ?? '',
+    env,
+    network,
+  };
 }
 
 /** The settings in `secret`, or why they cannot be used. */
@@ -95,7 +107,10 @@ export function databaseSettings(options: {
   const uri = secretValue(secret, 'uri');
   if (uri === undefined || uri === '') return fieldSettings(secret, name, options.sslmode);
   if (!/^postgres(ql)?:\/\//.test(uri)) {
-    return problem(ServerReason.DatabaseSecretInvalid, `Secret ${name}: uri is not a postgresql:// URL`);
+    return problem(
+      ServerReason.DatabaseSecretInvalid,
+      `Secret ${name}: uri is not a postgresql:// URL`,
+    );
   }
   return {
     ok: true,

@@ -41,13 +41,28 @@ function fromSecret(secret: Secret, generated: boolean): HostKeysResult {
   }
   try {
     const keys = files.map((file) => describeHostKey(secretValue(secret, file) ?? ''));
-    return { ok: true, secretName: name, resourceVersion: secret.metadata.resourceVersion ?? '', files, keys, generated };
+    return {
+      ok: true,
+      secretName: name,
+      resourceVersion: secret.metadata.resourceVersion ?? '',
+      files,
+      keys,
+      generated,
+    };
   } catch (err) {
-    return { ok: false, reason: ServerReason.HostKeySecretInvalid, message: `Secret ${name}: ${(err as Error).message}` };
+    return {
+      ok: false,
+      reason: ServerReason.HostKeySecretInvalid,
+      message: `Secret ${name}: ${(err as Error).message}`,
+    };
   }
 }
 
-async function createGenerated(client: KubeClient, server: SftpServer, name: string): Promise<Secret> {
+async function createGenerated(
+  client: KubeClient,
+  server: SftpServer,
+  name: string,
+): Promise<Secret> {
   const keys = await generateHostKeys();
   const secret: Secret = {
     metadata: childMeta({
@@ -58,13 +73,18 @@ async function createGenerated(client: KubeClient, server: SftpServer, name: str
       component: 'host-keys',
     }),
     type: 'Opaque',
-    data: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+    data: Object.fromEntries(
+      Object.entries(keys).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
+    ),
   };
   try {
     return await client.create(Resources.secret, secret);
   } catch (err) {
     if (!isAlreadyExists(err)) throw withContext(`creating host-key Secret ${name}`, err);
-    const existing = await client.get<Secret>(Resources.secret, { namespace: server.metadata.namespace ?? '', name });
+    const existing = await client.get<Secret>(Resources.secret, {
+      namespace: server.metadata.namespace ?? '',
+      name,
+    });
     if (existing === undefined) throw withContext(`reading host-key Secret ${name}`, err);
     return existing;
   }
@@ -82,13 +102,18 @@ export async function resolveHostKeys(options: {
   if (given !== undefined) {
     const secret = await client.get<Secret>(Resources.secret, { namespace, name: given });
     if (secret === undefined) {
-      return { ok: false, reason: ServerReason.HostKeySecretMissing, message: `host-key Secret ${given} not found` };
+      return {
+        ok: false,
+        reason: ServerReason.HostKeySecretMissing,
+        message: `host-key Secret ${given} not found`,
+      };
     }
     return fromSecret(secret, false);
   }
   const name = serverNames(server.metadata.name).hostKeys;
   // The cache keeps the data of the operator's own Secrets; a miss may only be a lagging cache.
-  const known = options.cached(name) ?? (await client.get<Secret>(Resources.secret, { namespace, name }));
+  const known =
+    options.cached(name) ?? (await client.get<Secret>(Resources.secret, { namespace, name }));
   if (known !== undefined) return fromSecret(known, false);
   return fromSecret(await createGenerated(client, server, name), true);
 }

@@ -13,7 +13,8 @@ describe('host keys made with node:crypto', () => {
     try {
       const keys = await generateHostKeys();
       assert.deepEqual(Object.keys(keys).sort(), Object.values(HOST_KEY_FILES).sort());
-      for (const [file, pem] of Object.entries(keys)) writeFileSync(join(dir, file), pem, { mode: 0o600 });
+      for (const [file, pem] of Object.entries(keys))
+        writeFileSync(join(dir, file), pem, { mode: 0o600 });
       const loaded = await loadOrCreateHostKeys({
         configDir: dir,
         keys: Object.keys(keys).map((file) => ({ private_key: file })),
@@ -27,7 +28,11 @@ describe('host keys made with node:crypto', () => {
         }),
       );
       assert.deepEqual(byOperator, byServer);
-      assert.deepEqual(Object.keys(byServer).sort(), ['ecdsa-sha2-nistp256', 'ssh-ed25519', 'ssh-rsa']);
+      assert.deepEqual(Object.keys(byServer).sort(), [
+        'ecdsa-sha2-nistp256',
+        'ssh-ed25519',
+        'ssh-rsa',
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -39,10 +44,15 @@ describe('host keys made with node:crypto', () => {
       for (const type of ['ed25519', 'ecdsa', 'rsa']) {
         const file = join(dir, type);
         execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', file]);
-        const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], { encoding: 'utf8' });
+        const printed = execFileSync('ssh-keygen', ['-l', '-E', 'sha256', '-f', file], {
+          encoding: 'utf8',
+        });
         const described = describeHostKey(readFileSync(file, 'utf8'));
         assert.equal(printed.split(' ')[1], described.fingerprint, type);
-        assert.equal(described.publicKey, readFileSync(`${file}.pub`, 'utf8').split(' ').slice(0, 2).join(' '));
+        assert.equal(
+          described.publicKey,
+          readFileSync(`${file}.pub`, 'utf8').split(' ').slice(0, 2).join(' '),
+        );
       }
       const locked = join(dir, 'locked');
       execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'passphrase', '-f', locked]);

@@ -56,7 +56,11 @@ export function publicKeyBlob(key: KeyObject): Buffer {
   }
   if (jwk.kty === 'EC' && jwk.crv === 'P-256') {
     const point = Buffer.concat([Buffer.of(4), b64url(jwk.x), b64url(jwk.y)]);
-    return Buffer.concat([sshString('ecdsa-sha2-nistp256'), sshString('nistp256'), sshString(point)]);
+    return Buffer.concat([
+      sshString('ecdsa-sha2-nistp256'),
+      sshString('nistp256'),
+      sshString(point),
+    ]);
   }
   if (jwk.kty === 'RSA') {
     return Buffer.concat([sshString('ssh-rsa'), sshMpint(b64url(jwk.e)), sshMpint(b64url(jwk.n))]);
@@ -84,7 +88,9 @@ function opensshEd25519(privateKey: KeyObject): string {
     sshString(Buffer.concat([seed, pub])),
     sshString('kubesftp host key'),
   ]);
-  const padding = Buffer.from(Array.from({ length: (8 - (section.length % 8)) % 8 }, (_, i) => i + 1));
+  const padding = Buffer.from(
+    Array.from({ length: (8 - (section.length % 8)) % 8 }, (_, i) => i + 1),
+  );
   section = Buffer.concat([section, padding]);
   const body = Buffer.concat([
     OPENSSH_MAGIC,
@@ -112,7 +118,9 @@ export async function generateHostKey(type: HostKeyType): Promise<string> {
 /** All three host keys, keyed by their Secret keys. */
 export async function generateHostKeys(): Promise<Record<string, string>> {
   const entries = await Promise.all(
-    HOST_KEY_TYPES.map(async (type) => [HOST_KEY_FILES[type], await generateHostKey(type)] as const),
+    HOST_KEY_TYPES.map(
+      async (type) => [HOST_KEY_FILES[type], await generateHostKey(type)] as const,
+    ),
   );
   return Object.fromEntries(entries);
 }

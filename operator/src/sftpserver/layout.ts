@@ -22,8 +22,18 @@ export const PATHS = {
 /** The image's non-root user (distroless "nonroot"). */
 export const RUN_AS = 65532;
 
-export const serverNames = (server: string): Record<
-  'deployment' | 'service' | 'httpService' | 'configMap' | 'hostKeys' | 'pdb' | 'networkPolicy' | 'serviceMonitor' | 'homes',
+export const serverNames = (
+  server: string,
+): Record<
+  | 'deployment'
+  | 'service'
+  | 'httpService'
+  | 'configMap'
+  | 'hostKeys'
+  | 'pdb'
+  | 'networkPolicy'
+  | 'serviceMonitor'
+  | 'homes',
   string
 > => ({
   deployment: server,

@@ -11,7 +11,13 @@ import { Resources } from '../kube/resources.js';
 import { PORTS, serverNames } from './layout.js';
 
 const meta = (server: SftpServer, name: string, component: string): KubeObject['metadata'] =>
-  childMeta({ owner: server, ownerKind: SFTP_SERVER.kind, name, instance: server.metadata.name, component });
+  childMeta({
+    owner: server,
+    ownerKind: SFTP_SERVER.kind,
+    name,
+    instance: server.metadata.name,
+    component,
+  });
 
 export function buildService(server: SftpServer): KubeObject {
   const service = server.spec.service ?? {};
@@ -107,10 +113,17 @@ export function buildServiceMonitor(server: SftpServer): KubeObject | undefined 
     metadata: { ...metadata, labels: { ...metadata.labels, ...monitor.labels } },
     spec: {
       selector: {
-        matchLabels: { ...selectorLabels(server.metadata.name), 'app.kubernetes.io/component': 'http' },
+        matchLabels: {
+          ...selectorLabels(server.metadata.name),
+          'app.kubernetes.io/component': 'http',
+        },
       },
       endpoints: [
-        { port: 'http', path: '/metrics', ...(monitor.interval === undefined ? {} : { interval: monitor.interval }) },
+        {
+          port: 'http',
+          path: '/metrics',
+          ...(monitor.interval === undefined ? {} : { interval: monitor.interval }),
+        },
       ],
     },
   };

@@ -7,10 +7,15 @@
  * the Secret changes (the Secret informer maps it here) and at the next resync.
  */
 import type { Logger } from 'pino';
-import type { SslMode } from '../../../server/src/dataprovider/network-options.js';
 import { ServerReason } from '../api/conditions.js';
 import { SFTP_SERVER } from '../api/group.js';
-import { splitKey, type KubeObject, type ObjectKey, type Secret, type SftpServer } from '../api/objects.js';
+import {
+  splitKey,
+  type KubeObject,
+  type ObjectKey,
+  type Secret,
+  type SftpServer,
+} from '../api/objects.js';
 import type { KubeClient } from '../kube/client.js';
 import { ApiError } from '../kube/errors.js';
 import type { EventRecorder } from '../kube/events.js';
@@ -73,19 +78,29 @@ export class ServerReconciler implements Reconciler {
     if (server === undefined || server.metadata.deletionTimestamp !== undefined) return {};
     const prepared = await this.#prepare(server);
     let problem = prepared.ok ? undefined : prepared.problem;
-    let deployment: KubeObject | undefined = this.#observed(this.#o.caches.deployments, server, 'deployment');
+    let deployment: KubeObject | undefined = this.#observed(
+      this.#o.caches.deployments,
+      server,
+      'deployment',
+    );
     if (prepared.ok) {
       const applied = await this.#applyChildren(server, prepared);
       problem = applied.problem;
       deployment = applied.deployment ?? deployment;
     }
     await this.#removeDisabledChildren(server);
-    await this.#updateStatus(server, { problem, deployment, hostKeys: prepared.ok ? prepared.hostKeys : undefined });
+    await this.#updateStatus(server, {
+      problem,
+      deployment,
+      hostKeys: prepared.ok ? prepared.hostKeys : undefined,
+    });
     return problem === undefined ? {} : { requeueAfterMs: BLOCKED_RETRY_MS };
   }
 
   /** The prerequisites: host keys, database credentials, supported storage. */
-  async #prepare(server: SftpServer): Promise<({ ok: true } & Prepared) | { ok: false; problem: Problem }> {
+  async #prepare(
+    server: SftpServer,
+  ): Promise<({ ok: true } & Prepared) | { ok: false; problem: Problem }> {
     if (server.spec.storage.s3 !== undefined) {
       return {
         ok: false,
@@ -102,7 +117,12 @@ export class ServerReconciler implements Reconciler {
     });
     if (!hostKeys.ok) return { ok: false, problem: hostKeys };
     if (hostKeys.generated) {
-      this.#event(server, 'Normal', 'HostKeysGenerated', `generated host keys into Secret ${hostKeys.secretName}`);
+      this.#event(
+        server,
+        'Normal',
+        'HostKeysGenerated',
+        `generated host keys into Secret ${hostKeys.secretName}`,
+      );
     }
     const database = await this.#database(server);
     if (!database.ok) return { ok: false, problem: database };
@@ -115,7 +135,7 @@ export class ServerReconciler implements Reconciler {
       namespace: server.metadata.namespace ?? '',
       name: secretName,
     });
-    const sslmode = (server.spec.config?.data_provider?.sslmode ?? 0) as SslMode;
+    const sslmode = server.spec.config?.data_provider?.sslmode ?? 0;
     return databaseSettings({ secret, secretName, sslmode });
   }
 
@@ -129,28 +149,47 @@ export class ServerReconciler implements Reconciler {
       defaultImage: this.#o.defaultImage,
       checksum: configChecksum({
         configMap,
-        databaseSecret: { name: prepared.database.secretName, resourceVersion: prepared.database.resourceVersion },
-        hostKeySecret: { name: prepared.hostKeys.secretName, resourceVersion: prepared.hostKeys.resourceVersion },
+        databaseSecret: {
+          name: prepared.database.secretName,
+          resourceVersion: prepared.database.resourceVersion,
+        },
+        hostKeySecret: {
+          name: prepared.hostKeys.secretName,
+          resourceVersion: prepared.hostKeys.resourceVersion,
+        },
       }),
       databaseEnv: prepared.database.env,
       hostKeySecret: prepared.hostKeys.secretName,
-      homesClaim: server.spec.storage.persistentVolumeClaim?.claimName ?? serverNames(server.metadata.name).homes,
+      homesClaim:
+        server.spec.storage.persistentVolumeClaim?.claimName ??
+        serverNames(server.metadata.name).homes,
     });
-    const children: Array<[ResourceType, KubeObject | undefined, OperatorCaches[keyof OperatorCaches] | undefined]> = [
+    const children: Array<
+      [ResourceType, KubeObject | undefined, OperatorCaches[keyof OperatorCaches] | undefined]
+    > = [
       [Resources.persistentVolumeClaim, homes, undefined],
       [Resources.configMap, configMap, caches.configMaps],
       [Resources.service, buildService(server), caches.services],
       [Resources.service, buildHttpService(server), caches.services],
-      [Resources.podDisruptionBudget, buildPodDisruptionBudget(server), caches.podDisruptionBudgets],
+      [
+        Resources.podDisruptionBudget,
+        buildPodDisruptionBudget(server),
+        caches.podDisruptionBudgets,
+      ],
       [Resources.networkPolicy, buildNetworkPolicy(server), caches.networkPolicies],
       [Resources.deployment, deployment, caches.deployments],
     ];
     return children
-      .filter((entry): entry is [ResourceType, KubeObject, OperatorCaches[keyof OperatorCaches] | undefined] => entry[1] !== undefined)
+      .filter(
+        (
+          entry,
+        ): entry is [ResourceType, KubeObject, OperatorCaches[keyof OperatorCaches] | undefined] =>
+          entry[1] !== undefined,
+      )
       .map(([type, desired, cache]) => ({
         type,
         desired,
-        observed: cache?.get(desired.metadata.namespace ?? '', desired.metadata.name) as KubeObject | undefined,
+        observed: cache?.get(desired.metadata.namespace ?? '', desired.metadata.name),
       }));
   }
 
@@ -163,9 +202,10 @@ export class ServerReconciler implements Reconciler {
     const monitor = buildServiceMonitor(server);
     if (monitor !== undefined) children.push(...(await this.#serviceMonitorChild(server, monitor)));
     for (const child of children) {
-      const observed = child.type === Resources.persistentVolumeClaim || child.type === Resources.serviceMonitor
-        ? await this.#o.client.get(child.type, child.desired.metadata as { namespace: string; name: string })
-        : child.observed;
+      const observed =
+        child.type === Resources.persistentVolumeClaim || child.type === Resources.serviceMonitor
+          ? await this.#o.client.get(child.type, child.desired.metadata)
+          : child.observed;
       try {
         const { outcome, object } = await applyIfChanged(this.#o.client, { ...child, observed });
         if (child.type === Resources.deployment) deployment = object;
@@ -192,22 +232,43 @@ export class ServerReconciler implements Reconciler {
     if (await this.#o.serviceMonitorsServed()) {
       return [{ type: Resources.serviceMonitor, desired: monitor, observed: undefined }];
     }
-    this.#event(server, 'Warning', 'ServiceMonitorUnavailable', 'metrics.serviceMonitor is enabled but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed');
+    this.#event(
+      server,
+      'Warning',
+      'ServiceMonitorUnavailable',
+      'metrics.serviceMonitor is enabled but the ServiceMonitor CRD (monitoring.coreos.com/v1) is not installed',
+    );
     return [];
   }
 
   #reportApply(server: SftpServer, child: Child, outcome: ApplyOutcome): void {
     if (outcome === 'unchanged') return;
     const what = `${child.type.kind} ${child.desired.metadata.name}`;
-    this.#o.logger.info({ server: server.metadata.name, namespace: server.metadata.namespace, object: what, outcome }, `${outcome} ${what}`);
-    this.#event(server, 'Normal', outcome === 'created' ? 'Created' : 'Updated', `${outcome} ${what}`);
+    this.#o.logger.info(
+      { server: server.metadata.name, namespace: server.metadata.namespace, object: what, outcome },
+      `${outcome} ${what}`,
+    );
+    this.#event(
+      server,
+      'Normal',
+      outcome === 'created' ? 'Created' : 'Updated',
+      `${outcome} ${what}`,
+    );
   }
 
   /** Optional children that the spec no longer asks for, and that this server owns. */
   async #removeDisabledChildren(server: SftpServer): Promise<void> {
     const removable: Array<[ResourceType, boolean, KubeObject | undefined]> = [
-      [Resources.podDisruptionBudget, buildPodDisruptionBudget(server) === undefined, this.#observed(this.#o.caches.podDisruptionBudgets, server, 'pdb')],
-      [Resources.networkPolicy, buildNetworkPolicy(server) === undefined, this.#observed(this.#o.caches.networkPolicies, server, 'networkPolicy')],
+      [
+        Resources.podDisruptionBudget,
+        buildPodDisruptionBudget(server) === undefined,
+        this.#observed(this.#o.caches.podDisruptionBudgets, server, 'pdb'),
+      ],
+      [
+        Resources.networkPolicy,
+        buildNetworkPolicy(server) === undefined,
+        this.#observed(this.#o.caches.networkPolicies, server, 'networkPolicy'),
+      ],
     ];
     for (const [type, unwanted, observed] of removable) {
       if (!unwanted || observed === undefined || !this.#ownedBy(observed, server)) continue;
@@ -216,7 +277,12 @@ export class ServerReconciler implements Reconciler {
         name: observed.metadata.name,
         uid: observed.metadata.uid ?? '',
       });
-      this.#event(server, 'Normal', 'Deleted', `deleted ${type.kind} ${observed.metadata.name}, no longer asked for`);
+      this.#event(
+        server,
+        'Normal',
+        'Deleted',
+        `deleted ${type.kind} ${observed.metadata.name}, no longer asked for`,
+      );
     }
   }
 
@@ -234,17 +300,28 @@ export class ServerReconciler implements Reconciler {
 
   async #updateStatus(
     server: SftpServer,
-    observed: { problem: Problem | undefined; deployment: KubeObject | undefined; hostKeys: HostKeys | undefined },
+    observed: {
+      problem: Problem | undefined;
+      deployment: KubeObject | undefined;
+      hostKeys: HostKeys | undefined;
+    },
   ): Promise<void> {
     const status = serverStatus({
       server,
       deployment: observed.deployment,
-      service: this.#o.caches.services.get(server.metadata.namespace ?? '', serverNames(server.metadata.name).service),
+      service: this.#o.caches.services.get(
+        server.metadata.namespace ?? '',
+        serverNames(server.metadata.name).service,
+      ),
       hostKeys: observed.hostKeys?.keys ?? server.status?.hostKeys ?? [],
       problem: observed.problem,
       now: (this.#o.now ?? (() => new Date()))(),
     });
-    const written = await writeStatusIfChanged(this.#o.client, { type: Resources.sftpServer, object: server, status });
+    const written = await writeStatusIfChanged(this.#o.client, {
+      type: Resources.sftpServer,
+      object: server,
+      status,
+    });
     if (written && observed.problem !== undefined) {
       this.#event(server, 'Warning', observed.problem.reason, observed.problem.message);
     }

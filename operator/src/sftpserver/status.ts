@@ -10,7 +10,11 @@ import {
   type ConditionInput,
 } from '../api/conditions.js';
 import type { KubeObject, SftpServer } from '../api/objects.js';
-import { DEFAULT_SERVICE_PORT, type HostKeyStatus, type SftpServerStatus } from '../api/sftpserver.js';
+import {
+  DEFAULT_SERVICE_PORT,
+  type HostKeyStatus,
+  type SftpServerStatus,
+} from '../api/sftpserver.js';
 import { serverNames } from './layout.js';
 
 export interface Problem {
@@ -55,11 +59,22 @@ function readyCondition(observation: ServerObservation, wanted: number): Conditi
   if (observation.problem !== undefined) {
     return { ...base, status: false, ...observation.problem };
   }
-  if (wanted === 0) return { ...base, status: false, reason: ServerReason.ScaledToZero, message: 'replicas is 0' };
+  if (wanted === 0)
+    return { ...base, status: false, reason: ServerReason.ScaledToZero, message: 'replicas is 0' };
   if (ready > 0) {
-    return { ...base, status: true, reason: ServerReason.Available, message: `${ready} of ${wanted} pods ready` };
+    return {
+      ...base,
+      status: true,
+      reason: ServerReason.Available,
+      message: `${ready} of ${wanted} pods ready`,
+    };
   }
-  return { ...base, status: false, reason: ServerReason.NoReadyReplicas, message: `0 of ${wanted} pods ready` };
+  return {
+    ...base,
+    status: false,
+    reason: ServerReason.NoReadyReplicas,
+    message: `0 of ${wanted} pods ready`,
+  };
 }
 
 function conditionInputs(observation: ServerObservation, wanted: number): ConditionInput[] {
@@ -70,8 +85,15 @@ function conditionInputs(observation: ServerObservation, wanted: number): Condit
     {
       type: ConditionType.Progressing,
       status: problem === undefined && !done,
-      reason: done || problem !== undefined ? ServerReason.RolloutComplete : ServerReason.RolloutInProgress,
-      message: done ? 'every pod runs the current template' : problem === undefined ? 'pods are being updated' : 'blocked; see Degraded',
+      reason:
+        done || problem !== undefined
+          ? ServerReason.RolloutComplete
+          : ServerReason.RolloutInProgress,
+      message: done
+        ? 'every pod runs the current template'
+        : problem === undefined
+          ? 'pods are being updated'
+          : 'blocked; see Degraded',
     },
     {
       type: ConditionType.Degraded,
@@ -87,15 +109,22 @@ interface ServiceView {
   status?: { loadBalancer?: { ingress?: Array<{ ip?: string; hostname?: string }> } };
 }
 
-function serviceStatus(server: SftpServer, service: KubeObject | undefined): SftpServerStatus['service'] {
-  const name = serverNames(server.metadata.name).service;
-  const view = service as ServiceView | undefined;
+/** The load balancer's address when it has one, else the Service's cluster DNS name. */
+function serviceAddress(server: SftpServer, view: ServiceView | undefined): string {
   const ingress = view?.status?.loadBalancer?.ingress?.[0];
+  const dnsName = `${serverNames(server.metadata.name).service}.${server.metadata.namespace ?? 'default'}.svc`;
+  return ingress?.ip ?? ingress?.hostname ?? dnsName;
+}
+
+function serviceStatus(
+  server: SftpServer,
+  service: KubeObject | undefined,
+): SftpServerStatus['service'] {
+  const view = service as ServiceView | undefined;
   const port = view?.spec?.ports?.[0];
-  const address = ingress?.ip ?? ingress?.hostname ?? `${name}.${server.metadata.namespace ?? 'default'}.svc`;
   return {
-    name,
-    address,
+    name: serverNames(server.metadata.name).service,
+    address: serviceAddress(server, view),
     port: port?.port ?? server.spec.service?.port ?? DEFAULT_SERVICE_PORT,
     ...(port?.nodePort === undefined ? {} : { nodePort: port.nodePort }),
   };

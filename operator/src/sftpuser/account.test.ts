@@ -49,7 +49,11 @@ describe('desiredAccount', () => {
   });
 
   it('gives the defaults the REST API gives: active, every permission, home named after the user', () => {
-    const account = desiredAccount({ user: user(), passwordHash: '', publicKeys: ['ssh-ed25519 AAAA'] });
+    const account = desiredAccount({
+      user: user(),
+      passwordHash: '',
+      publicKeys: ['ssh-ed25519 AAAA'],
+    });
     assert.equal(account.username, 'alice');
     assert.equal(account.status, 1);
     assert.deepEqual(account.permissions, { '/': ['*'] });
@@ -59,7 +63,15 @@ describe('desiredAccount', () => {
 
   it('compares stored accounts field by field, the password and usage counters aside', () => {
     const desired = desiredAccount({ user: user(), passwordHash: 'h1', publicKeys: [] });
-    const stored = { ...desired, password: 'h2', id: 7, used_quota_size: 10, used_quota_files: 1, last_quota_update: 5, last_login: 9 };
+    const stored = {
+      ...desired,
+      password: 'h2',
+      id: 7,
+      used_quota_size: 10,
+      used_quota_files: 1,
+      last_quota_update: 5,
+      last_login: 9,
+    };
     assert.equal(sameAccountFields(stored, desired), true);
     assert.equal(sameAccountFields({ ...stored, max_sessions: 9 }, desired), false);
     assert.equal(sameAccountFields({ ...stored, managed_by: '' }, desired), false);

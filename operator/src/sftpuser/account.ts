@@ -3,13 +3,32 @@
  * camelCase fields map to the account properties named in api/sftpuser.ts (ACCOUNT_FIELDS);
  * everything the spec leaves out takes the same default the REST API gives.
  */
-import { FsProvider, type NewUser, type User } from '../../../server/src/dataprovider/account-schema.js';
+import {
+  FsProvider,
+  type NewUser,
+  type User,
+} from '../../../server/src/dataprovider/account-schema.js';
 import { keyOf, type SftpUser } from '../api/objects.js';
 import { PATHS } from '../sftpserver/layout.js';
 import { canonicalJson } from '../runtime/compare.js';
 
-const BINARY_SUFFIXES: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL_SUFFIXES: Record<string, number> = { '': 1, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY_SUFFIXES: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL_SUFFIXES: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /** Bytes of a Kubernetes quantity (10Gi, 500M, 1e9) or of a plain number; the CRD checked it. */
 export function quantityBytes(value: number | string | undefined): number {
@@ -43,6 +62,22 @@ export interface AccountInput {
   publicKeys: string[];
 }
 
+type Limits = Pick<
+  NewUser,
+  'max_sessions' | 'quota_size' | 'quota_files' | 'upload_bandwidth' | 'download_bandwidth'
+>;
+
+/** Sessions, quota and bandwidth; 0 (unlimited) where the spec says nothing. */
+function limitsOf(spec: SftpUser['spec']): Limits {
+  return {
+    max_sessions: spec.maxSessions ?? 0,
+    quota_size: quantityBytes(spec.quota?.size),
+    quota_files: spec.quota?.files ?? 0,
+    upload_bandwidth: spec.bandwidth?.uploadKBps ?? 0,
+    download_bandwidth: spec.bandwidth?.downloadKBps ?? 0,
+  };
+}
+
 /** The account to store for an SftpUser. */
 export function desiredAccount(input: AccountInput): NewUser {
   const { spec } = input.user;
@@ -56,23 +91,31 @@ export function desiredAccount(input: AccountInput): NewUser {
     home_dir: homeDirOf(input.user),
     uid: 0,
     gid: 0,
-    max_sessions: spec.maxSessions ?? 0,
-    quota_size: quantityBytes(spec.quota?.size),
-    quota_files: spec.quota?.files ?? 0,
+    ...limitsOf(spec),
     permissions: spec.permissions ?? { '/': ['*'] },
-    upload_bandwidth: spec.bandwidth?.uploadKBps ?? 0,
-    download_bandwidth: spec.bandwidth?.downloadKBps ?? 0,
-    filters: { allowed_ip: spec.filters?.allowedIPs ?? [], denied_ip: spec.filters?.deniedIPs ?? [] },
+    filters: {
+      allowed_ip: spec.filters?.allowedIPs ?? [],
+      denied_ip: spec.filters?.deniedIPs ?? [],
+    },
     filesystem: { provider: FsProvider.local },
     managed_by: managedByOf(input.user),
   };
 }
 
+/** What the server keeps up to date itself, and the password (compared by digest). */
+const UNCOMPARED_FIELDS = new Set([
+  'password',
+  'id',
+  'used_quota_size',
+  'used_quota_files',
+  'last_quota_update',
+  'last_login',
+]);
+
 /** Every account property but the password, as text that compares equal for equal accounts. */
 function comparable(account: NewUser | User): string {
-  const { password: _password, ...rest } = account;
   const fields = Object.fromEntries(
-    Object.entries(rest).filter(([key]) => !['id', 'used_quota_size', 'used_quota_files', 'last_quota_update', 'last_login'].includes(key)),
+    Object.entries(account).filter(([key]) => !UNCOMPARED_FIELDS.has(key)),
   );
   return canonicalJson(fields);
 }

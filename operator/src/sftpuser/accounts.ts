@@ -7,7 +7,6 @@
 import type { Logger } from 'pino';
 import { openDriver } from '../../../server/src/dataprovider/drivers.js';
 import type { DataProvider } from '../../../server/src/dataprovider/types.js';
-import type { SslMode } from '../../../server/src/dataprovider/network-options.js';
 import { UserReason } from '../api/conditions.js';
 import { keyOf, type Secret, type SftpServer } from '../api/objects.js';
 import { databaseSettings } from '../sftpserver/database.js';
@@ -44,7 +43,12 @@ export class AccountStores {
 
   #fingerprint(server: SftpServer, resourceVersion: string): string {
     const config = server.spec.config?.data_provider;
-    return JSON.stringify([server.spec.database.secretRef.name, resourceVersion, config?.users_table, config?.sslmode]);
+    return JSON.stringify([
+      server.spec.database.secretRef.name,
+      resourceVersion,
+      config?.users_table,
+      config?.sslmode,
+    ]);
   }
 
   /** The provider of `server`, opened and migrated; or why the database cannot be used. */
@@ -52,16 +56,21 @@ export class AccountStores {
     const key = keyOf(options.server);
     const current = this.#stores.get(key);
     const cachedVersion = options.cachedSecret?.metadata.resourceVersion;
-    if (current !== undefined && cachedVersion !== undefined && current.fingerprint === this.#fingerprint(options.server, cachedVersion)) {
+    if (
+      current !== undefined &&
+      cachedVersion !== undefined &&
+      current.fingerprint === this.#fingerprint(options.server, cachedVersion)
+    ) {
       return this.#whenReady(key, current);
     }
     const secret = await options.readSecret();
     const settings = databaseSettings({
       secret,
       secretName: options.server.spec.database.secretRef.name,
-      sslmode: (options.server.spec.config?.data_provider?.sslmode ?? 0) as SslMode,
+      sslmode: options.server.spec.config?.data_provider?.sslmode ?? 0,
     });
-    if (!settings.ok) return { ok: false, reason: UserReason.DatabaseUnavailable, message: settings.message };
+    if (!settings.ok)
+      return { ok: false, reason: UserReason.DatabaseUnavailable, message: settings.message };
     const fingerprint = this.#fingerprint(options.server, settings.resourceVersion);
     if (current?.fingerprint === fingerprint) return this.#whenReady(key, current);
     if (current !== undefined) this.#retire(key, current);
@@ -85,13 +94,19 @@ export class AccountStores {
       // The next attempt opens a fresh pool rather than awaiting this failed start forever.
       this.#retire(key, store);
       const message = err instanceof Error ? err.message : String(err);
-      return { ok: false, reason: UserReason.DatabaseUnavailable, message: `database of ${key}: ${message}` };
+      return {
+        ok: false,
+        reason: UserReason.DatabaseUnavailable,
+        message: `database of ${key}: ${message}`,
+      };
     }
   }
 
   #retire(key: string, store: OpenStore): void {
     if (this.#stores.get(key) === store) this.#stores.delete(key);
-    store.provider.close().catch((err: unknown) => this.#logger.debug({ err: String(err) }, 'closing a database pool'));
+    store.provider
+      .close()
+      .catch((err: unknown) => this.#logger.debug({ err: String(err) }, 'closing a database pool'));
   }
 
   /** Closes the pool of a server that is gone. */

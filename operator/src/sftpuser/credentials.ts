@@ -45,18 +45,33 @@ const missing = (name: string): CredentialsProblem => ({
   message: `Secret ${name} not found`,
 });
 
-const invalid = (message: string): CredentialsProblem => ({ ok: false, reason: UserReason.SecretInvalid, message });
+const invalid = (message: string): CredentialsProblem => ({
+  ok: false,
+  reason: UserReason.SecretInvalid,
+  message,
+});
 
 async function readSecret(options: CredentialsOptions, name: string): Promise<Secret | undefined> {
-  return options.client.get<Secret>(Resources.secret, { namespace: options.user.metadata.namespace ?? '', name });
+  return options.client.get<Secret>(Resources.secret, {
+    namespace: options.user.metadata.namespace ?? '',
+    name,
+  });
 }
 
 /** Where clients reach the server, as the generated Secret tells them. */
-export function connectionDetails(server: SftpServer): { host: string; port: number; knownHosts: string } {
+export function connectionDetails(server: SftpServer): {
+  host: string;
+  port: number;
+  knownHosts: string;
+} {
   const service = server.status?.service;
-  const host = service?.address ?? `${serverNames(server.metadata.name).service}.${server.metadata.namespace ?? 'default'}.svc`;
+  const host =
+    service?.address ??
+    `${serverNames(server.metadata.name).service}.${server.metadata.namespace ?? 'default'}.svc`;
   const port = service?.port ?? server.spec.service?.port ?? DEFAULT_SERVICE_PORT;
-  const knownHosts = (server.status?.hostKeys ?? []).map((key) => `${knownHostsLine(host, port, key)}\n`).join('');
+  const knownHosts = (server.status?.hostKeys ?? [])
+    .map((key) => `${knownHostsLine(host, port, key)}\n`)
+    .join('');
   return { host, port, knownHosts };
 }
 
@@ -81,16 +96,22 @@ function generatedSecret(options: CredentialsOptions, password: string): Secret 
       component: 'credentials',
     }),
     type: 'kubernetes.io/basic-auth',
-    data: Object.fromEntries(Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')])),
+    data: Object.fromEntries(
+      Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]),
+    ),
   };
 }
 
 /** Keeps the generated Secret: its password is made once, the connection details follow the server. */
-async function generatedPassword(options: CredentialsOptions): Promise<Credentials['password'] | CredentialsProblem> {
+async function generatedPassword(
+  options: CredentialsOptions,
+): Promise<Credentials['password'] | CredentialsProblem> {
   const name = credentialsSecretName(options.user.metadata.name);
   const current = options.cached(name) ?? (await readSecret(options, name));
   if (current !== undefined && controllerOf(current)?.uid !== options.user.metadata.uid) {
-    return invalid(`Secret ${name} exists and is not owned by this SftpUser; delete it or set password.secretRef`);
+    return invalid(
+      `Secret ${name} exists and is not owned by this SftpUser; delete it or set password.secretRef`,
+    );
   }
   const password = secretValue(current, 'password') || generatePassword();
   const { object } = await applyIfChanged(options.client, {
@@ -98,7 +119,11 @@ async function generatedPassword(options: CredentialsOptions): Promise<Credentia
     desired: generatedSecret(options, password),
     observed: current,
   });
-  return { plain: password, secretName: name, resourceVersion: object.metadata.resourceVersion ?? '' };
+  return {
+    plain: password,
+    secretName: name,
+    resourceVersion: object.metadata.resourceVersion ?? '',
+  };
 }
 
 async function referencedPassword(
@@ -109,7 +134,8 @@ async function referencedPassword(
   if (secret === undefined) return missing(ref.name);
   const key = ref.key ?? 'password';
   const plain = secretValue(secret, key);
-  if (plain === undefined || plain === '') return invalid(`Secret ${ref.name} has no ${key} key, or it is empty`);
+  if (plain === undefined || plain === '')
+    return invalid(`Secret ${ref.name} has no ${key} key, or it is empty`);
   return { plain, secretName: ref.name, resourceVersion: secret.metadata.resourceVersion ?? '' };
 }
 
@@ -121,7 +147,9 @@ export function keyLines(text: string): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
-async function publicKeys(options: CredentialsOptions): Promise<{ keys: string[]; versions: Record<string, string> } | CredentialsProblem> {
+async function publicKeys(
+  options: CredentialsOptions,
+): Promise<{ keys: string[]; versions: Record<string, string> } | CredentialsProblem> {
   const keys = [...(options.user.spec.publicKeys ?? [])];
   const versions: Record<string, string> = {};
   for (const source of options.user.spec.publicKeysFrom ?? []) {
@@ -129,18 +157,22 @@ async function publicKeys(options: CredentialsOptions): Promise<{ keys: string[]
     const secret = await readSecret(options, ref.name);
     if (secret === undefined) return missing(ref.name);
     const text = secretValue(secret, ref.key ?? 'authorized_keys');
-    if (text === undefined) return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
+    if (text === undefined)
+      return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
     keys.push(...keyLines(text));
     versions[ref.name] = secret.metadata.resourceVersion ?? '';
   }
   return { keys, versions };
 }
 
-export async function resolveCredentials(options: CredentialsOptions): Promise<Credentials | CredentialsProblem> {
+export async function resolveCredentials(
+  options: CredentialsOptions,
+): Promise<Credentials | CredentialsProblem> {
   const spec = options.user.spec.password;
   let password: Credentials['password'] | CredentialsProblem = undefined;
   if (spec?.generate === true) password = await generatedPassword(options);
-  else if (spec?.secretRef !== undefined) password = await referencedPassword(options, spec.secretRef);
+  else if (spec?.secretRef !== undefined)
+    password = await referencedPassword(options, spec.secretRef);
   if (password !== undefined && 'ok' in password) return password;
   const keys = await publicKeys(options);
   if ('ok' in keys) return keys;

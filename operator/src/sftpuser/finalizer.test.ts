@@ -3,7 +3,12 @@ import { describe, it } from 'node:test';
 import { addFinalizerPatch, removeFinalizerPatch } from './finalizer.js';
 
 const object = (finalizers?: string[]) => ({
-  metadata: { name: 'a', namespace: 'n', resourceVersion: '42', ...(finalizers ? { finalizers } : {}) },
+  metadata: {
+    name: 'a',
+    namespace: 'n',
+    resourceVersion: '42',
+    ...(finalizers ? { finalizers } : {}),
+  },
 });
 
 describe('finalizer patches', () => {

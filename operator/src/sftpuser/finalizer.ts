@@ -38,15 +38,32 @@ export function removeFinalizerPatch(object: KubeObject): JsonPatchOperation[] {
   ];
 }
 
-async function patch(client: KubeClient, type: ResourceType, object: KubeObject, operations: JsonPatchOperation[]): Promise<void> {
+async function patch(
+  client: KubeClient,
+  type: ResourceType,
+  object: KubeObject,
+  operations: JsonPatchOperation[],
+): Promise<void> {
   if (operations.length === 0) return;
-  await client.jsonPatch(type, { namespace: object.metadata.namespace, name: object.metadata.name }, operations);
+  await client.jsonPatch(
+    type,
+    { namespace: object.metadata.namespace, name: object.metadata.name },
+    operations,
+  );
 }
 
-export async function addFinalizer(client: KubeClient, type: ResourceType, object: KubeObject): Promise<void> {
+export async function addFinalizer(
+  client: KubeClient,
+  type: ResourceType,
+  object: KubeObject,
+): Promise<void> {
   if (!hasFinalizer(object)) await patch(client, type, object, addFinalizerPatch(object));
 }
 
-export async function removeFinalizer(client: KubeClient, type: ResourceType, object: KubeObject): Promise<void> {
+export async function removeFinalizer(
+  client: KubeClient,
+  type: ResourceType,
+  object: KubeObject,
+): Promise<void> {
   await patch(client, type, object, removeFinalizerPatch(object));
 }

@@ -13,7 +13,10 @@ export const DEFAULT_ITERATIONS = 600_000;
 const KEY_BYTES = 32;
 
 /** `$pbkdf2-sha256$<iterations>$<salt>$<base64 key>`; the salt is used as its literal text. */
-export async function hashPassword(plain: string, iterations = DEFAULT_ITERATIONS): Promise<string> {
+export async function hashPassword(
+  plain: string,
+  iterations = DEFAULT_ITERATIONS,
+): Promise<string> {
   const salt = randomBytes(16).toString('base64url');
   const key = await derive(plain, salt, iterations, KEY_BYTES, 'sha256');
   return `$pbkdf2-sha256$${iterations}$${salt}$${key.toString('base64')}`;

@@ -69,7 +69,11 @@ export class UserReconciler implements Reconciler {
     server: SftpServer | undefined,
   ): Promise<{ ok: true; applied: AppliedAccount } | ({ ok: false } & UserProblem)> {
     if (server === undefined) {
-      return { ok: false, reason: UserReason.ServerNotFound, message: `SftpServer ${user.spec.serverRef.name} not found` };
+      return {
+        ok: false,
+        reason: UserReason.ServerNotFound,
+        message: `SftpServer ${user.spec.serverRef.name} not found`,
+      };
     }
     const store = await this.#store(server);
     if (!store.ok) return store;
@@ -110,8 +114,16 @@ export class UserReconciler implements Reconciler {
       outcome === 'reverted'
         ? `account ${username} was changed in the database; wrote it back as declared`
         : `${outcome} account ${username} in the database of SftpServer ${user.spec.serverRef.name}`;
-    this.#o.logger.info({ sftpuser: user.metadata.name, namespace: user.metadata.namespace, outcome }, message);
-    this.#event(user, outcome === 'reverted' ? 'Warning' : 'Normal', EVENT_REASONS[outcome], message);
+    this.#o.logger.info(
+      { sftpuser: user.metadata.name, namespace: user.metadata.namespace, outcome },
+      message,
+    );
+    this.#event(
+      user,
+      outcome === 'reverted' ? 'Warning' : 'Normal',
+      EVENT_REASONS[outcome],
+      message,
+    );
   }
 
   async #writeStatus(
@@ -126,7 +138,11 @@ export class UserReconciler implements Reconciler {
       applied: outcome.ok ? outcome.applied : undefined,
       now: (this.#o.now ?? (() => new Date()))(),
     });
-    const written = await writeStatusIfChanged(this.#o.client, { type: Resources.sftpUser, object: user, status });
+    const written = await writeStatusIfChanged(this.#o.client, {
+      type: Resources.sftpUser,
+      object: user,
+      status,
+    });
     if (written && !outcome.ok) this.#event(user, 'Warning', outcome.reason, outcome.message);
   }
 
@@ -139,16 +155,27 @@ export class UserReconciler implements Reconciler {
     if (!hasFinalizer(user)) return {};
     const removed = await this.#removeAccount(user);
     if (!removed.ok) {
-      const deadline = Date.parse(user.metadata.deletionTimestamp ?? '') + this.#o.deletionTimeoutMs;
+      const deadline =
+        Date.parse(user.metadata.deletionTimestamp ?? '') + this.#o.deletionTimeoutMs;
       const left = deadline - Date.now();
       if (left > 0) {
         await this.#writeStatus(user, this.#server(user), removed);
         return { requeueAfterMs: Math.min(BLOCKED_RETRY_MS, left) };
       }
-      this.#event(user, 'Warning', 'AccountLeftBehind', `gave up removing account ${usernameOf(user)}: ${removed.message}`);
+      this.#event(
+        user,
+        'Warning',
+        'AccountLeftBehind',
+        `gave up removing account ${usernameOf(user)}: ${removed.message}`,
+      );
     }
     if (user.spec.reclaimPolicy === 'Delete') {
-      this.#event(user, 'Warning', 'HomeDataRetained', 'reclaimPolicy Delete: this version does not remove home data; it is kept');
+      this.#event(
+        user,
+        'Warning',
+        'HomeDataRetained',
+        'reclaimPolicy Delete: this version does not remove home data; it is kept',
+      );
     }
     await removeFinalizer(this.#o.client, Resources.sftpUser, user);
     return {};
@@ -157,7 +184,11 @@ export class UserReconciler implements Reconciler {
   async #removeAccount(user: SftpUser): Promise<{ ok: true } | ({ ok: false } & UserProblem)> {
     const server = this.#server(user);
     if (server === undefined) {
-      return { ok: false, reason: UserReason.ServerNotFound, message: `SftpServer ${user.spec.serverRef.name} not found` };
+      return {
+        ok: false,
+        reason: UserReason.ServerNotFound,
+        message: `SftpServer ${user.spec.serverRef.name} not found`,
+      };
     }
     const store = await this.#store(server);
     if (!store.ok) return store;
@@ -169,7 +200,11 @@ export class UserReconciler implements Reconciler {
       }
       return { ok: true };
     } catch (err) {
-      return { ok: false, reason: UserReason.DatabaseUnavailable, message: err instanceof Error ? err.message : String(err) };
+      return {
+        ok: false,
+        reason: UserReason.DatabaseUnavailable,
+        message: err instanceof Error ? err.message : String(err),
+      };
     }
   }
 

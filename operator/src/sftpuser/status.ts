@@ -37,12 +37,23 @@ function readyInput(observation: UserObservation, username: string): ConditionIn
   const base = { type: ConditionType.Ready };
   if (observation.problem !== undefined) return { ...base, status: false, ...observation.problem };
   if (observation.user.spec.suspended === true) {
-    return { ...base, status: false, reason: UserReason.Suspended, message: `${username} is suspended` };
+    return {
+      ...base,
+      status: false,
+      reason: UserReason.Suspended,
+      message: `${username} is suspended`,
+    };
   }
-  const serverReady = findCondition(observation.server?.status?.conditions, ConditionType.Ready)?.status === 'True';
+  const serverReady =
+    findCondition(observation.server?.status?.conditions, ConditionType.Ready)?.status === 'True';
   if (!serverReady) {
     const name = observation.user.spec.serverRef.name;
-    return { ...base, status: false, reason: UserReason.ServerNotReady, message: `SftpServer ${name} has no ready pod` };
+    return {
+      ...base,
+      status: false,
+      reason: UserReason.ServerNotReady,
+      message: `SftpServer ${name} has no ready pod`,
+    };
   }
   return { ...base, status: true, reason: UserReason.Ready, message: `${username} can log in` };
 }
@@ -71,8 +82,12 @@ export function userStatus(observation: UserObservation): SftpUserStatus {
     username,
     ...(applied === undefined
       ? {
-          ...(previous.appliedSecrets === undefined ? {} : { appliedSecrets: previous.appliedSecrets }),
-          ...(previous.passwordHashDigest === undefined ? {} : { passwordHashDigest: previous.passwordHashDigest }),
+          ...(previous.appliedSecrets === undefined
+            ? {}
+            : { appliedSecrets: previous.appliedSecrets }),
+          ...(previous.passwordHashDigest === undefined
+            ? {}
+            : { passwordHashDigest: previous.passwordHashDigest }),
           ...(previous.usage === undefined ? {} : { usage: previous.usage }),
         }
       : applied),

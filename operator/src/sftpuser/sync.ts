@@ -37,7 +37,7 @@ export interface SyncOptions {
   hashIterations: number;
 }
 
-function usernameTaken(existing: User, user: SftpUser): UserProblem {
+function usernameTaken(existing: User): UserProblem {
   const owner = existing.managed_by ? `SftpUser ${existing.managed_by}` : 'the REST API';
   return {
     reason: UserReason.UsernameTaken,
@@ -89,30 +89,55 @@ function writeOutcome(existing: User | undefined, options: SyncOptions): SyncOut
   const { user, credentials } = options;
   const declaredChange =
     user.status?.observedGeneration !== user.metadata.generation ||
-    JSON.stringify(user.status?.appliedSecrets ?? {}) !== JSON.stringify(credentials.appliedSecrets);
+    JSON.stringify(user.status?.appliedSecrets ?? {}) !==
+      JSON.stringify(credentials.appliedSecrets);
   return declaredChange ? 'updated' : 'reverted';
 }
 
-async function write(existing: User | undefined, account: NewUser, provider: DataProvider): Promise<User> {
-  return existing === undefined ? provider.addUser(account) : provider.updateUser(existing.id, account);
+async function write(
+  existing: User | undefined,
+  account: NewUser,
+  provider: DataProvider,
+): Promise<User> {
+  return existing === undefined
+    ? provider.addUser(account)
+    : provider.updateUser(existing.id, account);
 }
 
-export async function syncAccount(options: SyncOptions): Promise<SyncResult | ({ ok: false } & UserProblem)> {
+export async function syncAccount(
+  options: SyncOptions,
+): Promise<SyncResult | ({ ok: false } & UserProblem)> {
   const { provider, user, credentials } = options;
   try {
     const existing = await provider.getUserByUsername(usernameOf(user));
     if (existing !== undefined && existing.managed_by !== managedByOf(user)) {
-      return { ok: false, ...usernameTaken(existing, user) };
+      return { ok: false, ...usernameTaken(existing) };
     }
     const publicKeys = credentials.publicKeys;
-    const checked = desiredAccount({ user, passwordHash: existing?.password || LOCKED_PASSWORD, publicKeys });
+    const checked = desiredAccount({
+      user,
+      passwordHash: existing?.password || LOCKED_PASSWORD,
+      publicKeys,
+    });
     validateUser(checked);
-    if (existing !== undefined && passwordCurrent(existing, options) && sameAccountFields(existing, checked)) {
+    if (
+      existing !== undefined &&
+      passwordCurrent(existing, options) &&
+      sameAccountFields(existing, checked)
+    ) {
       return { ok: true, outcome: 'unchanged', applied: appliedFrom(existing, options) };
     }
-    const account = desiredAccount({ user, passwordHash: await storedHash(existing, options), publicKeys });
+    const account = desiredAccount({
+      user,
+      passwordHash: await storedHash(existing, options),
+      publicKeys,
+    });
     const stored = await write(existing, account, provider);
-    return { ok: true, outcome: writeOutcome(existing, options), applied: appliedFrom(stored, options) };
+    return {
+      ok: true,
+      outcome: writeOutcome(existing, options),
+      applied: appliedFrom(stored, options),
+    };
   } catch (err) {
     return { ok: false, ...accountProblem(err) };
   }

@@ -111,7 +111,10 @@ test('env variables apply when a flag is absent, and flags win over them', async
 test('operator takes its flags, with environment variables for those not given', async () => {
   const ran: unknown[] = [];
   const code = await runCli(['operator', '--namespace', 'tenants', '--leader-elect'], {
-    env: { KUBESFTP_OPERATOR_DEFAULT_IMAGE: 'registry.example/kubesftp:1', KUBESFTP_OPERATOR_RESYNC_PERIOD: '30' },
+    env: {
+      KUBESFTP_OPERATOR_DEFAULT_IMAGE: 'registry.example/kubesftp:1',
+      KUBESFTP_OPERATOR_RESYNC_PERIOD: '30',
+    },
     runServe: () => Promise.resolve(),
     runOperator: (options) => {
       ran.push(options);
