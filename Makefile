@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen
+.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen manifests
 
 all: build
 
@@ -63,6 +63,10 @@ gen: build
 	node dist/server/src/config/gen-docs.js
 	node dist/server/src/httpd/write-openapi.js
 	node dist/operator/src/crd/write-crds.js
+
+# Renders manifests/ from the chart with the test bed's helm.
+manifests: build testbed
+	node dist/test/operator/helm.js
 
 clean:
 	rm -rf dist
