@@ -105,6 +105,12 @@ function decode(object: KubeObject, key: string): string {
   return Buffer.from(value, 'base64').toString('utf8');
 }
 
+function decodeConfig(configMap: KubeObject): string {
+  const text = configMap.data?.['kubesftp.json'];
+  assert.ok(text !== undefined, 'the ConfigMap holds kubesftp.json');
+  return text;
+}
+
 function condition(
   object: KubeObject,
   type: string,
@@ -134,12 +140,14 @@ async function waitFor<T>(
 interface OperatorProcess {
   child: ChildProcess;
   logs: string[];
-  metricsPort: number;
-  stop(): Promise<void>;
+  metricsPort(): number;
+  /** Resolves once it leads and its controllers run; rejects if it exits first. */
+  running(timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** `kubesftp operator` as a process, with the chart's ServiceAccount's token. */
-async function startOperator(kubeconfig: string): Promise<OperatorProcess> {
+function spawnOperator(kubeconfig: string): OperatorProcess {
   const main = join(repoRoot, 'dist', 'server', 'src', 'cli', 'main.js');
   const child = spawn(
     process.execPath,
@@ -180,16 +188,18 @@ async function startOperator(kubeconfig: string): Promise<OperatorProcess> {
   exited.catch(() => undefined);
   const running = (): true | undefined =>
     logs.some((line) => line.includes('operator running')) && metricsPort > 0 ? true : undefined;
-  await Promise.race([waitFor('the operator to lead and run', running, 60_000), exited]);
   return {
     child,
     logs,
-    metricsPort,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
+    metricsPort: () => metricsPort,
+    running: async (timeoutMs = 60_000) => {
+      await Promise.race([waitFor('the operator to lead and run', running, timeoutMs), exited]);
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await gone;
     },
   };
 }
@@ -211,6 +221,8 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   let databaseUrl: string;
   let helm: Helm;
   let operator: OperatorProcess | undefined;
+  let standby: OperatorProcess | undefined;
+  let operatorKubeconfig: string;
   let pod: RunningPod | undefined;
   let work: string;
   let homes: string;
@@ -283,6 +295,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   after(async () => {
     await pod?.stop();
     await operator?.stop();
+    await standby?.stop();
     if (operator !== undefined && process.exitCode)
       process.stderr.write(`${operator.logs.slice(-80).join('\n')}\n`);
     await helm?.close();
@@ -351,7 +364,9 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       }),
     );
     await kube.kubectl(['create', 'namespace', NAMESPACE]);
-    operator = await startOperator(kubeconfig);
+    operatorKubeconfig = kubeconfig;
+    operator = spawnOperator(kubeconfig);
+    await operator.running();
     const lease = await get('lease', 'kubesftp-operator', RELEASE_NAMESPACE);
     assert.ok(
       (lease.spec?.['holderIdentity'] as string).length > 0,
@@ -542,7 +557,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     const [firstVersions, firstRow, firstWrites] = [
       await versions(),
       await row(),
-      await operatorWrites(operator!.metricsPort),
+      await operatorWrites(operator!.metricsPort()),
     ];
     assert.ok(firstWrites > 0, 'the metric counts the writes made so far');
     await apply(serverYaml);
@@ -551,7 +566,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     assert.deepEqual(await versions(), firstVersions);
     assert.deepEqual(await row(), firstRow);
     assert.equal(
-      await operatorWrites(operator!.metricsPort),
+      await operatorWrites(operator!.metricsPort()),
       firstWrites,
       'the operator made no write request',
     );
@@ -588,6 +603,79 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       serverYaml.replace('    port: 2222', '    port: 2222\n    nodePort: 30022'),
       /nodePort needs type NodePort or LoadBalancer/,
     );
+  });
+
+  void it('writes back an account changed in the database behind its back', async () => {
+    await query('UPDATE users SET quota_size = 5, status = 0 WHERE username = $1', ['alice']);
+    await waitFor(
+      'the account reverted at a resync',
+      async () => {
+        const { rows } = await query('SELECT quota_size, status FROM users WHERE username = $1', [
+          'alice',
+        ]);
+        return Number(rows[0].quota_size) === 2 ** 30 && Number(rows[0].status) === 1
+          ? true
+          : undefined;
+      },
+      (RESYNC_SECONDS + 10) * 1000,
+    );
+  });
+
+  void it('rolls the pods when the config changes: new ConfigMap, new checksum', async () => {
+    const checksum = async (): Promise<string> => {
+      const deployment = await get('deployment', SERVER);
+      const template = deployment.spec!['template'] as {
+        metadata: { annotations: Record<string, string> };
+      };
+      return template.metadata.annotations['kubesftp.io/config-checksum']!;
+    };
+    const before = await checksum();
+    await apply(serverYaml.replace('max_auth_tries: 4', 'max_auth_tries: 5'));
+    await waitFor('a new checksum', async () => ((await checksum()) !== before ? true : undefined));
+    const config = JSON.parse(decodeConfig(await get('configmap', `${SERVER}-config`))) as {
+      sftpd: { max_auth_tries: number; bind_port: number };
+    };
+    assert.equal(config.sftpd.max_auth_tries, 5);
+    assert.equal(config.sftpd.bind_port, 2022);
+  });
+
+  void it('hands over to a standby when the leader is killed, which converges what changed meanwhile', async () => {
+    standby = spawnOperator(operatorKubeconfig);
+    await waitFor('the standby to wait for the lease', () =>
+      standby!.logs.some((line) => line.includes('waiting for the leader lease'))
+        ? true
+        : undefined,
+    );
+    await sleep(1_000);
+    assert.ok(
+      !standby.logs.some((line) => line.includes('operator running')),
+      'only one operator works',
+    );
+    await operator!.stop('SIGKILL');
+    await kube.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'bob-login',
+      '-n',
+      NAMESPACE,
+      '--type',
+      'kubernetes.io/basic-auth',
+      '--from-literal=username=bob',
+      '--from-literal=password=bob-first-password',
+    ]);
+    await apply(
+      aliceYaml
+        .replaceAll('alice', 'bob')
+        .replace('    generate: true', '    secretRef:\n      name: bob-login'),
+    );
+    await standby.running(60_000);
+    [operator, standby] = [standby, undefined];
+    await waitFor('bob Synced', async () =>
+      condition(await get('sftpuser', 'bob'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const login = await sftp({ username: 'bob', password: 'bob-first-password' }, ['ls']);
+    assert.equal(login.code, 0, login.stderr);
   });
 
   void it('removes the account when the SftpUser is deleted', async () => {
