@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen
+.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen manifests
 
 all: build
 
@@ -46,11 +46,11 @@ image: build testbed
 TEST_FILES = find $(1) -name '*.test.js' | sort
 
 unit: build
-	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server))
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/operator/src))
 
-# Drift of generated files (docs/config.md, docs/openapi.json) is checked by their tests.
+# Drift of generated files (docs/config.md, docs/openapi.json, crds/) is checked by their tests.
 test: system-deps deps build lint testbed
-	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test))
+	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test dist/operator))
 
 fuzz: build
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test $$($(call TEST_FILES,dist/test/fuzz))
@@ -58,10 +58,15 @@ fuzz: build
 bench: system-deps build
 	node dist/test/load/bench.js
 
-# Regenerates docs/config.md and docs/openapi.json from their sources.
+# Regenerates docs/config.md, docs/openapi.json and the CRDs from their sources.
 gen: build
 	node dist/server/src/config/gen-docs.js
 	node dist/server/src/httpd/write-openapi.js
+	node dist/operator/src/crd/write-crds.js
+
+# Renders manifests/ from the chart with the test bed's helm.
+manifests: build testbed
+	node dist/test/operator/helm.js
 
 clean:
 	rm -rf dist

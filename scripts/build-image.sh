@@ -26,9 +26,9 @@ die() {
 [[ -f "$repo/dist/server/src/cli/main.js" ]] || die "dist/ is not built; run \`make build\`"
 node_bin="$(node -p process.execPath)"
 
-# The app's files: the server without its tests, the build info, migrations, manifests.
+# The app's files: the server and the operator without their tests, the build info, migrations.
 app_files() {
-  (cd "$repo" && find dist/server/src -type f -name '*.js' ! -name '*.test.js' -print &&
+  (cd "$repo" && find dist/server/src dist/operator/src -type f -name '*.js' ! -name '*.test.js' -print &&
     printf '%s\n' dist/build-info.json package.json package-lock.json &&
     find sql patches -type f -print) | LC_ALL=C sort
 }

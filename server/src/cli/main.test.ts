@@ -108,6 +108,37 @@ test('env variables apply when a flag is absent, and flags win over them', async
   assert.equal(emptyPath.served[0]?.logFilePath, '');
 });
 
+test('operator takes its flags, with environment variables for those not given', async () => {
+  const ran: unknown[] = [];
+  const code = await runCli(['operator', '--namespace', 'tenants', '--leader-elect'], {
+    env: {
+      KUBESFTP_OPERATOR_DEFAULT_IMAGE: 'registry.example/kubesftp:1',
+      KUBESFTP_OPERATOR_RESYNC_PERIOD: '30',
+    },
+    runServe: () => Promise.resolve(),
+    runOperator: (options) => {
+      ran.push(options);
+      return Promise.resolve();
+    },
+  });
+  assert.equal(code, 0);
+  assert.deepEqual(ran, [
+    {
+      kubeconfig: '',
+      namespace: 'tenants',
+      leaderElect: true,
+      leaderElectionNamespace: '',
+      metricsBindAddress: '0.0.0.0:8080',
+      defaultImage: 'registry.example/kubesftp:1',
+      resyncPeriod: 30,
+      userWorkers: 4,
+      passwordHashIterations: 600000,
+      deletionTimeout: 300,
+      logVerbose: false,
+    },
+  ]);
+});
+
 test('bad flags and bad env values exit 2 with a clear message and never serve', async () => {
   const cases: Array<[string[], Record<string, string>, RegExp]> = [
     [['serve', '--bogus'], {}, /unknown option '--bogus'/],
@@ -122,7 +153,8 @@ test('bad flags and bad env values exit 2 with a clear message and never serve',
     [['serve'], { KUBESFTP_LOG_MAX_BACKUPS: '2.5' }, /KUBESFTP_LOG_MAX_BACKUPS/],
     [['frobnicate'], {}, /unknown command 'frobnicate'/],
     [['portable', '--directory', '/tmp'], {}, /kubesftp portable" is not available yet/],
-    [['operator'], {}, /kubesftp operator" is not available yet/],
+    [['operator', '--resync-period', '0'], {}, /expected a whole number >= 1/],
+    [['operator'], { KUBESFTP_OPERATOR_LEADER_ELECT: 'perhaps' }, /KUBESFTP_OPERATOR_LEADER_ELECT/],
   ];
   for (const [argv, env, message] of cases) {
     const result = await run(argv, env);

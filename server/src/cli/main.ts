@@ -7,6 +7,11 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { versionString } from '../version.js';
+import {
+  OPERATOR_FLAGS,
+  toOperatorCommandOptions,
+  type OperatorCommandOptions,
+} from '../../../operator/src/cli-options.js';
 import { SERVE_FLAGS, toServeOptions, type ServeFlag, type ServeOptions } from './options.js';
 
 export const EXIT_USAGE = 2;
@@ -22,6 +27,7 @@ export interface DataRequest {
 
 export interface ProgramDeps {
   runServe: (options: ServeOptions) => Promise<void>;
+  runOperator?: (options: OperatorCommandOptions) => Promise<void>;
   runData?: (request: DataRequest) => Promise<void>;
   env?: Readonly<Record<string, string | undefined>>;
   writeOut?: (text: string) => void;
@@ -39,8 +45,12 @@ function optionFor(flag: ServeFlag): Option {
 }
 
 /** Env values fill flags left at their default; a bad env value is a usage error naming it. */
-function applyEnv(command: Command, env: Readonly<Record<string, string | undefined>>): void {
-  for (const flag of SERVE_FLAGS) {
+function applyEnv(
+  command: Command,
+  env: Readonly<Record<string, string | undefined>>,
+  flags: readonly ServeFlag[] = SERVE_FLAGS,
+): void {
+  for (const flag of flags) {
     const raw = env[flag.env];
     if (raw === undefined || command.getOptionValueSource(flag.attribute) !== 'default') continue;
     try {
@@ -119,6 +129,24 @@ async function runDataCommand(request: DataRequest): Promise<void> {
 
 type ProgramEnv = Readonly<Record<string, string | undefined>>;
 
+/** Loaded lazily: the operator's code stays out of `serve` and `--help`. */
+async function runOperatorCommand(options: OperatorCommandOptions): Promise<void> {
+  const { runOperator } = await import('../../../operator/src/cli.js');
+  await runOperator(options);
+}
+
+function addOperatorCommand(program: Command, deps: ProgramDeps, env: ProgramEnv): void {
+  const operator = program
+    .command('operator')
+    .description('run the Kubernetes operator: SftpServer and SftpUser resources');
+  for (const flag of OPERATOR_FLAGS) operator.addOption(optionFor(flag));
+  operator.action(async (_opts, command: Command) => {
+    applyEnv(command, env, OPERATOR_FLAGS);
+    const run = deps.runOperator ?? runOperatorCommand;
+    await run(toOperatorCommandOptions(command.opts()));
+  });
+}
+
 export function buildProgram(deps: ProgramDeps): Command {
   const env = deps.env ?? process.env;
   const program = new Command('kubesftp')
@@ -140,7 +168,7 @@ export function buildProgram(deps: ProgramDeps): Command {
   });
   addDataCommands(program, deps, env);
   addLaterCommand(program, 'portable', 'serve a single directory');
-  addLaterCommand(program, 'operator', 'run the Kubernetes operator');
+  addOperatorCommand(program, deps, env);
   return program;
 }
 

@@ -47,6 +47,9 @@ function count(description?: string): ReturnType<typeof Type.Integer> {
   });
 }
 
+/** A namespace (63) and an object name (253) with the slash between them fit. */
+export const MAX_MANAGED_BY_LENGTH = 512;
+
 const unixId = Type.Integer({ minimum: 0, maximum: 2147483647 });
 
 /** An enum as one `enum` keyword, so a bad value gets one error listing the allowed ones. */
@@ -172,6 +175,13 @@ const accountFields = {
   download_bandwidth: count('KB/s; 0 unlimited.'),
   filters: UserFiltersSchema,
   filesystem: UserFilesystemSchema,
+  managed_by: Type.Optional(
+    Type.String({
+      maxLength: MAX_MANAGED_BY_LENGTH,
+      description:
+        'The SftpUser ("namespace/name") whose operator writes this account; empty when the REST API manages it. The REST API refuses to change or delete a managed account.',
+    }),
+  ),
 };
 
 /** What the provider keeps up to date itself: never set through the account properties. */
@@ -205,10 +215,13 @@ export const UserReplySchema = Type.Object(
   { $id: 'User' },
 );
 
-/** The request form: every property optional; omitted ones keep their stored or default value. */
+/**
+ * The request form: every property optional; omitted ones keep their stored or default value.
+ * managed_by is not among them: only the operator sets it, through the provider.
+ */
 export const UserInputSchema = Type.Object(
   {
-    ...Type.Partial(Type.Omit(NewUserSchema, ['filters', 'filesystem'])).properties,
+    ...Type.Partial(Type.Omit(NewUserSchema, ['filters', 'filesystem', 'managed_by'])).properties,
     filters: Type.Optional(Type.Partial(UserFiltersSchema)),
     filesystem: Type.Optional(
       Type.Object(

@@ -42,6 +42,7 @@ function newUser(overrides: Partial<NewUser> = {}): NewUser {
     permissions: { '/': ['list', 'download'], '/uploads': ['*'] },
     download_bandwidth: 512,
     filters: { allowed_ip: ['192.0.2.0/24', '2001:db8::/32'], denied_ip: [] },
+    managed_by: '',
     ...overrides,
   });
 }
@@ -146,12 +147,14 @@ for (const driver of drivers) {
 
     it('creates, reads, updates and deletes users', async () => {
       assert.equal(provider.driver, driver.name);
-      const added = await provider.addUser(newUser({ public_keys: [publicKey] }));
+      const added = await provider.addUser(
+        newUser({ public_keys: [publicKey], managed_by: 'tenants/alice' }),
+      );
       assert.ok(added.id > 0);
       assert.deepEqual(
         { ...added, id: 0 },
         {
-          ...newUser({ public_keys: [publicKey] }),
+          ...newUser({ public_keys: [publicKey], managed_by: 'tenants/alice' }),
           id: 0,
           used_quota_size: 0,
           used_quota_files: 0,
@@ -172,6 +175,7 @@ for (const driver of drivers) {
       assert.equal(updated.password, MD5CRYPT_PASSWORD, 'an empty password keeps the stored hash');
       assert.equal(updated.used_quota_size, 10, 'usage counters survive an update');
       assert.deepEqual(updated.public_keys, []);
+      assert.equal(updated.managed_by, '', 'the marker is written like any property');
       assert.deepEqual(await provider.getUserById(added.id), updated);
 
       await provider.deleteUser(added.id);

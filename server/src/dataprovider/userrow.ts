@@ -22,6 +22,7 @@ export const USER_COLUMNS = [
   'download_bandwidth',
   'filters',
   'filesystem',
+  'managed_by',
 ] as const;
 
 const JSON_COLUMNS = ['public_keys', 'permissions', 'filters', 'filesystem'] as const;
@@ -32,6 +33,7 @@ export type UserRow = Record<keyof User, unknown>;
 export function toUserParams(user: NewUser): Record<string, string | number> {
   const params: Record<string, string | number> = {};
   for (const column of USER_COLUMNS) params[column] = user[column] as string | number;
+  params['managed_by'] = user.managed_by ?? '';
   for (const column of JSON_COLUMNS) params[column] = JSON.stringify(user[column]);
   return params;
 }

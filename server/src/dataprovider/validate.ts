@@ -185,7 +185,12 @@ export function storableUser(user: NewUser, existing?: User): NewUser {
   const keys = Array.isArray(user.public_keys)
     ? user.public_keys.map((k) => (typeof k === 'string' ? k.trim() : k))
     : user.public_keys;
-  const merged: NewUser = { ...user, password, public_keys: keys };
+  const merged: NewUser = {
+    ...user,
+    password,
+    public_keys: keys,
+    managed_by: user.managed_by ?? '',
+  };
   validateUser(merged);
   return merged;
 }

@@ -24,6 +24,18 @@ async function findUser(provider: DataProvider, id: number): Promise<User> {
   return user;
 }
 
+/**
+ * An account the operator writes belongs to its SftpUser: a change made here would be reverted
+ * at the operator's next pass, so it is refused and the message names where to make it.
+ */
+function refuseManaged(user: User, verb: string): void {
+  if (!user.managed_by) return;
+  throw new KubesftpError(
+    ErrorCode.CONFLICT,
+    `user ${user.username} is managed by SftpUser ${user.managed_by}: ${verb} that resource instead`,
+  );
+}
+
 function readOnlyUsers(): KubesftpError {
   return new KubesftpError(
     ErrorCode.PERMISSION_DENIED,
@@ -87,6 +99,7 @@ export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, option
     onRequest: refuseWhenReadOnly,
     handler: async (request) => {
       const existing = await findUser(provider, request.params.id);
+      refuseManaged(existing, 'change');
       if (request.body.username !== undefined && request.body.username !== existing.username) {
         throw new KubesftpError(ErrorCode.INVALID_ARGUMENT, 'username cannot be changed');
       }
@@ -104,6 +117,7 @@ export const userRoutes: FastifyPluginCallback<UserRoutesOptions> = (app, option
     }),
     onRequest: refuseWhenReadOnly,
     handler: async (request) => {
+      refuseManaged(await findUser(provider, request.params.id), 'delete');
       await provider.deleteUser(request.params.id);
       return { message: 'user deleted' };
     },

@@ -183,6 +183,39 @@ describe('users REST resource', () => {
     assert.match(reply.json<{ error: string }>().error, /username/);
   });
 
+  it('refuses with 409 naming the SftpUser to change or delete an account the operator manages', async () => {
+    const managed = await server.provider.addUser(
+      newUser({
+        username: 'olive',
+        password: '$2a$10$abcdefghijklmnopqrstuu5Pnwz1mB3Nz0lNnqH0u3q7c8iJ8bCQW',
+        home_dir: '/srv/sftp/olive',
+        managed_by: 'tenants/olive',
+      }),
+    );
+    const read = await call('GET', `/api/v1/user/${managed.id}`);
+    assert.equal(read.statusCode, 200);
+    assert.equal(read.json<UserReply>().managed_by, 'tenants/olive');
+    const change = await call('PUT', `/api/v1/user/${managed.id}`, { max_sessions: 3 });
+    assert.equal(change.statusCode, 409, change.body);
+    assert.equal(change.json().code, 'CONFLICT');
+    assert.match(change.json<{ error: string }>().error, /managed by SftpUser tenants\/olive/);
+    const remove = await call('DELETE', `/api/v1/user/${managed.id}`);
+    assert.equal(remove.statusCode, 409, remove.body);
+    assert.match(remove.json<{ error: string }>().error, /SftpUser tenants\/olive/);
+    const after = await server.provider.getUserById(managed.id);
+    assert.equal(after?.max_sessions, 0);
+    // The marker is not an input: a REST client can neither set nor clear it.
+    const created = await call('POST', '/api/v1/user', newUserBody('pia', { managed_by: 'x/y' }));
+    assert.equal(created.statusCode, 201, created.body);
+    assert.equal(created.json<UserReply>().managed_by, '');
+    const edited = await call('PUT', `/api/v1/user/${created.json<UserReply>().id}`, {
+      managed_by: 'x/y',
+      max_sessions: 4,
+    });
+    assert.equal(edited.statusCode, 200, edited.body);
+    assert.equal(edited.json<UserReply>().managed_by, '');
+  });
+
   it('answers 404 for an unknown user and 400 for a malformed id', async () => {
     for (const method of ['GET', 'PUT', 'DELETE'] as const) {
       const reply = await call(

@@ -1,0 +1,188 @@
+/**
+ * What an SftpUser logs in with: the password from its Secret (or from the Secret the
+ * operator generates for it) and the public keys given inline or in Secrets. Secrets are read
+ * from the API server, since the cache keeps no data of Secrets the operator does not own.
+ */
+import { UserReason } from '../api/conditions.js';
+import { SFTP_USER } from '../api/group.js';
+import { childMeta, controllerOf } from '../api/children.js';
+import { secretValue, type Secret, type SftpServer, type SftpUser } from '../api/objects.js';
+import { DEFAULT_SERVICE_PORT } from '../api/sftpserver.js';
+import type { KubeClient } from '../kube/client.js';
+import { Resources } from '../kube/resources.js';
+import { applyIfChanged } from '../runtime/writes.js';
+import { knownHostsLine } from '../sftpserver/hostkeys.js';
+import { credentialsSecretName, serverNames } from '../sftpserver/layout.js';
+import { usernameOf } from './account.js';
+import { generatePassword } from './password-hash.js';
+
+export interface Credentials {
+  ok: true;
+  /** The clear-text password and where it came from; undefined when the account has none. */
+  password: { plain: string; secretName: string; resourceVersion: string } | undefined;
+  publicKeys: string[];
+  /** resourceVersion of every Secret read, by name. */
+  appliedSecrets: Record<string, string>;
+}
+
+export interface CredentialsProblem {
+  ok: false;
+  reason: UserReason;
+  message: string;
+}
+
+export interface CredentialsOptions {
+  client: KubeClient;
+  user: SftpUser;
+  server: SftpServer;
+  /** The cache's copy of a Secret (data kept only for the operator's own). */
+  cached: (name: string) => Secret | undefined;
+}
+
+const missing = (name: string): CredentialsProblem => ({
+  ok: false,
+  reason: UserReason.SecretMissing,
+  message: `Secret ${name} not found`,
+});
+
+const invalid = (message: string): CredentialsProblem => ({
+  ok: false,
+  reason: UserReason.SecretInvalid,
+  message,
+});
+
+async function readSecret(options: CredentialsOptions, name: string): Promise<Secret | undefined> {
+  return options.client.get<Secret>(Resources.secret, {
+    namespace: options.user.metadata.namespace ?? '',
+    name,
+  });
+}
+
+/** Where clients reach the server, as the generated Secret tells them. */
+export function connectionDetails(server: SftpServer): {
+  host: string;
+  port: number;
+  knownHosts: string;
+} {
+  const service = server.status?.service;
+  const host =
+    service?.address ??
+    `${serverNames(server.metadata.name).service}.${server.metadata.namespace ?? 'default'}.svc`;
+  const port = service?.port ?? server.spec.service?.port ?? DEFAULT_SERVICE_PORT;
+  const knownHosts = (server.status?.hostKeys ?? [])
+    .map((key) => `${knownHostsLine(host, port, key)}\n`)
+    .join('');
+  return { host, port, knownHosts };
+}
+
+function generatedSecret(options: CredentialsOptions, password: string): Secret {
+  const { user, server } = options;
+  const { host, port, knownHosts } = connectionDetails(server);
+  const values: Record<string, string> = {
+    username: usernameOf(user),
+    password,
+    host,
+    port: String(port),
+    known_hosts: knownHosts,
+  };
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: childMeta({
+      owner: user,
+      ownerKind: SFTP_USER.kind,
+      name: credentialsSecretName(user.metadata.name),
+      instance: server.metadata.name,
+      component: 'credentials',
+    }),
+    type: 'kubernetes.io/basic-auth',
+    data: Object.fromEntries(
+      Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]),
+    ),
+  };
+}
+
+/** Keeps the generated Secret: its password is made once, the connection details follow the server. */
+async function generatedPassword(
+  options: CredentialsOptions,
+): Promise<Credentials['password'] | CredentialsProblem> {
+  const name = credentialsSecretName(options.user.metadata.name);
+  const current = options.cached(name) ?? (await readSecret(options, name));
+  if (current !== undefined && controllerOf(current)?.uid !== options.user.metadata.uid) {
+    return invalid(
+      `Secret ${name} exists and is not owned by this SftpUser; delete it or set password.secretRef`,
+    );
+  }
+  const password = secretValue(current, 'password') || generatePassword();
+  const { object } = await applyIfChanged(options.client, {
+    type: Resources.secret,
+    desired: generatedSecret(options, password),
+    observed: current,
+  });
+  return {
+    plain: password,
+    secretName: name,
+    resourceVersion: object.metadata.resourceVersion ?? '',
+  };
+}
+
+async function referencedPassword(
+  options: CredentialsOptions,
+  ref: { name: string; key?: string | undefined },
+): Promise<Credentials['password'] | CredentialsProblem> {
+  const secret = await readSecret(options, ref.name);
+  if (secret === undefined) return missing(ref.name);
+  const key = ref.key ?? 'password';
+  const plain = secretValue(secret, key);
+  if (plain === undefined || plain === '')
+    return invalid(`Secret ${ref.name} has no ${key} key, or it is empty`);
+  return { plain, secretName: ref.name, resourceVersion: secret.metadata.resourceVersion ?? '' };
+}
+
+/** authorized_keys text: one key per line; blank lines and comments skipped. */
+export function keyLines(text: string): string[] {
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'));
+}
+
+async function publicKeys(
+  options: CredentialsOptions,
+): Promise<{ keys: string[]; versions: Record<string, string> } | CredentialsProblem> {
+  const keys = [...(options.user.spec.publicKeys ?? [])];
+  const versions: Record<string, string> = {};
+  for (const source of options.user.spec.publicKeysFrom ?? []) {
+    const ref = source.secretKeyRef;
+    const secret = await readSecret(options, ref.name);
+    if (secret === undefined) return missing(ref.name);
+    const text = secretValue(secret, ref.key ?? 'authorized_keys');
+    if (text === undefined)
+      return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
+    keys.push(...keyLines(text));
+    versions[ref.name] = secret.metadata.resourceVersion ?? '';
+  }
+  return { keys, versions };
+}
+
+export async function resolveCredentials(
+  options: CredentialsOptions,
+): Promise<Credentials | CredentialsProblem> {
+  const spec = options.user.spec.password;
+  let password: Credentials['password'] | CredentialsProblem = undefined;
+  if (spec?.generate === true) password = await generatedPassword(options);
+  else if (spec?.secretRef !== undefined)
+    password = await referencedPassword(options, spec.secretRef);
+  if (password !== undefined && 'ok' in password) return password;
+  const keys = await publicKeys(options);
+  if ('ok' in keys) return keys;
+  return {
+    ok: true,
+    password,
+    publicKeys: keys.keys,
+    appliedSecrets: {
+      ...keys.versions,
+      ...(password === undefined ? {} : { [password.secretName]: password.resourceVersion }),
+    },
+  };
+}

@@ -1,0 +1,701 @@
+/**
+ * The operator on the real API server of the test bed, installed the way users install it:
+ * the chart with the real `helm install` (CRDs, ServiceAccount, RBAC), then `kubesftp operator`
+ * as a process whose kubeconfig holds a token of the chart's ServiceAccount, so every request
+ * it makes is checked against the chart's RBAC. An SftpServer and SftpUsers are applied with
+ * kubectl; the owned objects are checked, the account is read from the real PostgreSQL, and
+ * `kubesftp serve` runs as the Deployment's pod would (test/operator/pod.ts) so that the real
+ * OpenSSH `sftp` logs in with the generated password and with a key. Then: password rotation,
+ * deletion, a GitOps re-apply that writes nothing, and CEL rules refusing bad objects.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import {
+  startKubernetes,
+  startPostgres,
+  type KubernetesEnv,
+  type PostgresEnv,
+} from '../env/testbed.js';
+import {
+  askpassEnv,
+  makeKeyPair,
+  repoRoot,
+  sha256File,
+  sshOptions,
+  type ClientAuth,
+} from '../integration/harness.js';
+import { CHART_DIR, startHelm, type Helm } from './helm.js';
+import { startPod, type PodSpec, type RunningPod } from './pod.js';
+
+const run = promisify(execFile);
+const RELEASE_NAMESPACE = 'kubesftp-system';
+const NAMESPACE = 'sftp-apps';
+const SERVER = 'files';
+const IMAGE = 'kubesftp.test/kubesftp:operator-test';
+const RESYNC_SECONDS = 4;
+const SHUTDOWN_GRACE = 20;
+
+interface KubeObject {
+  metadata: {
+    name: string;
+    resourceVersion: string;
+    uid: string;
+    annotations?: Record<string, string>;
+    ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
+    finalizers?: string[];
+  };
+  data?: Record<string, string>;
+  spec?: Record<string, unknown>;
+  status?: Record<string, unknown> & {
+    conditions?: Array<{ type: string; status: string; reason: string }>;
+  };
+}
+
+const serverYaml = `apiVersion: kubesftp.io/v1alpha1
+kind: SftpServer
+metadata:
+  name: ${SERVER}
+  namespace: ${NAMESPACE}
+spec:
+  replicas: 2
+  service:
+    port: 2222
+  database:
+    secretRef:
+      name: files-db
+  storage:
+    persistentVolumeClaim:
+      size: 1Gi
+  config:
+    sftpd:
+      shutdown_grace_period: ${SHUTDOWN_GRACE}
+      max_auth_tries: 4
+`;
+
+const userYaml = (name: string, publicKey: string): string => `apiVersion: kubesftp.io/v1alpha1
+kind: SftpUser
+metadata:
+  name: ${name}
+  namespace: ${NAMESPACE}
+spec:
+  serverRef:
+    name: ${SERVER}
+  password:
+    generate: true
+  publicKeys:
+    - ${publicKey}
+  permissions:
+    /: ['*']
+  quota:
+    size: 1Gi
+`;
+
+function decode(object: KubeObject, key: string): string {
+  const value = object.data?.[key];
+  assert.ok(value !== undefined, `${object.metadata.name} has no ${key}`);
+  return Buffer.from(value, 'base64').toString('utf8');
+}
+
+function decodeConfig(configMap: KubeObject): string {
+  const text = configMap.data?.['kubesftp.json'];
+  assert.ok(text !== undefined, 'the ConfigMap holds kubesftp.json');
+  return text;
+}
+
+function condition(
+  object: KubeObject,
+  type: string,
+): { status: string; reason: string } | undefined {
+  return object.status?.conditions?.find((c) => c.type === type);
+}
+
+async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err instanceof Error ? err.message : JSON.stringify(err);
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out waiting for ${what}${last === '' ? '' : `: ${last}`}`);
+}
+
+interface OperatorProcess {
+  child: ChildProcess;
+  logs: string[];
+  metricsPort(): number;
+  /** Resolves once it leads and its controllers run; rejects if it exits first. */
+  running(timeoutMs?: number): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** `kubesftp operator` as a process, with the chart's ServiceAccount's token. */
+function spawnOperator(kubeconfig: string): OperatorProcess {
+  const main = join(repoRoot, 'dist', 'server', 'src', 'cli', 'main.js');
+  const child = spawn(
+    process.execPath,
+    [
+      main,
+      'operator',
+      '--kubeconfig',
+      kubeconfig,
+      '--default-image',
+      IMAGE,
+      '--leader-elect',
+      'true',
+      '--leader-election-namespace',
+      RELEASE_NAMESPACE,
+      '--metrics-bind-address',
+      '127.0.0.1:0',
+      '--resync-period',
+      String(RESYNC_SECONDS),
+      '--password-hash-iterations',
+      '10000',
+      '--log-verbose',
+      'true',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: string[] = [];
+  let metricsPort = 0;
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream }).on('line', (line) => {
+      logs.push(line);
+      const match = /"port":(\d+).*metrics endpoint listening/.exec(line);
+      if (match !== null) metricsPort = Number(match[1]);
+    });
+  }
+  const exited = new Promise<never>((_resolve, reject) =>
+    child.once('exit', (code) => reject(new Error(`operator exited ${code}:\n${logs.join('\n')}`))),
+  );
+  exited.catch(() => undefined);
+  const running = (): true | undefined =>
+    logs.some((line) => line.includes('operator running')) && metricsPort > 0 ? true : undefined;
+  return {
+    child,
+    logs,
+    metricsPort: () => metricsPort,
+    running: async (timeoutMs = 60_000) => {
+      await Promise.race([waitFor('the operator to lead and run', running, timeoutMs), exited]);
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((resolve) => child.once('exit', resolve));
+      child.kill(signal);
+      await gone;
+    },
+  };
+}
+
+/** Write requests the operator made (creates, applies, patches, deletes), from its metrics. */
+async function operatorWrites(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('kubesftp_operator_api_requests_total{'))
+    .filter((line) => /verb="(create|apply|patch|update|delete)"/.test(line))
+    .filter((line) => !line.includes('resource="leases"'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+}
+
+void describe('the operator on a real API server', { timeout: 600_000 }, () => {
+  let kube: KubernetesEnv;
+  let postgres: PostgresEnv;
+  let databaseUrl: string;
+  let helm: Helm;
+  let operator: OperatorProcess | undefined;
+  let standby: OperatorProcess | undefined;
+  let operatorKubeconfig: string;
+  let pod: RunningPod | undefined;
+  let work: string;
+  let homes: string;
+  let key: { privatePath: string; publicKey: string };
+  let aliceYaml: string;
+
+  const get = async (kind: string, name: string, namespace = NAMESPACE): Promise<KubeObject> =>
+    JSON.parse(
+      await kube.kubectl(['get', kind, name, '-n', namespace, '-o', 'json']),
+    ) as KubeObject;
+  const apply = (yaml: string): Promise<string> =>
+    kube.kubectl(['apply', '-f', '-'], { input: yaml });
+  const query = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      return await client.query(sql, params);
+    } finally {
+      await client.end();
+    }
+  };
+
+  /** The real sftp client, inside the pod's network namespace, checking the host key the Secret published. */
+  async function sftp(
+    auth: ClientAuth,
+    commands: string[],
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
+    const credentials = await get('secret', 'alice-credentials');
+    const knownHosts = join(work, 'known_hosts');
+    // The Secret names the Service; inside the pod the server listens on the container port.
+    const service = `[${decode(credentials, 'host')}]:${decode(credentials, 'port')}`;
+    await writeFile(
+      knownHosts,
+      decode(credentials, 'known_hosts').replaceAll(service, '[127.0.0.1]:2022'),
+    );
+    const batch = join(work, `batch-${randomBytes(4).toString('hex')}`);
+    await writeFile(batch, `${commands.join('\n')}\n`);
+    const args = [
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      ...sshOptions(2022, auth, '-P'),
+      '-b',
+      batch,
+      `${auth.username}@127.0.0.1`,
+    ];
+    const { command, args: wrapped } = pod!.inNetwork('sftp', args);
+    const env = await askpassEnv(work, auth.password);
+    return new Promise((resolve) => {
+      const child = spawn(command, wrapped, { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    });
+  }
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kubesftp-operator-'));
+    homes = join(work, 'homes');
+    await mkdir(homes);
+    key = await makeKeyPair(work, 'ed25519');
+    aliceYaml = userYaml('alice', key.publicKey);
+    [kube, postgres, helm] = await Promise.all([startKubernetes(), startPostgres(), startHelm()]);
+    databaseUrl = postgres.url(await postgres.createDatabase('operator'));
+  });
+
+  after(async () => {
+    await pod?.stop();
+    await operator?.stop();
+    await standby?.stop();
+    if (operator !== undefined && process.exitCode)
+      process.stderr.write(`${operator.logs.slice(-80).join('\n')}\n`);
+    await helm?.close();
+    await Promise.all([kube?.stop(), postgres?.stop()]);
+    await rm(work, { recursive: true, force: true });
+  });
+
+  void it('installs with helm install: CRDs, ServiceAccount and RBAC', async () => {
+    await helm.run(
+      [
+        'install',
+        'kubesftp',
+        CHART_DIR,
+        '--namespace',
+        RELEASE_NAMESPACE,
+        '--create-namespace',
+        '--set',
+        `image.repository=kubesftp.test/kubesftp,image.tag=operator-test`,
+      ],
+      { kubeconfig: kube.kubeconfigPath },
+    );
+    const crds = await kube.kubectl(['get', 'crd', '-o', 'name']);
+    assert.match(crds, /sftpservers\.kubesftp\.io/);
+    assert.match(crds, /sftpusers\.kubesftp\.io/);
+    await kube.kubectl([
+      'wait',
+      '--for',
+      'condition=Established',
+      'crd/sftpservers.kubesftp.io',
+      'crd/sftpusers.kubesftp.io',
+    ]);
+    const explained = await waitFor('kubectl explain', () =>
+      kube.kubectl(['explain', 'sftpuser.spec.password.generate']),
+    );
+    assert.match(explained, /Generate a password into the Secret/);
+    await get('serviceaccount', 'kubesftp-operator', RELEASE_NAMESPACE);
+  });
+
+  void it('runs as a process with a kubeconfig holding the ServiceAccount token', async () => {
+    const token = (
+      await kube.kubectl([
+        'create',
+        'token',
+        'kubesftp-operator',
+        '-n',
+        RELEASE_NAMESPACE,
+        '--duration',
+        '2h',
+      ])
+    ).trim();
+    const kubeconfig = join(work, 'operator.kubeconfig');
+    await writeFile(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [
+          {
+            name: 'bed',
+            cluster: { server: kube.server, 'certificate-authority': kube.caCertPath },
+          },
+        ],
+        users: [{ name: 'operator', user: { token } }],
+        contexts: [{ name: 'bed', context: { cluster: 'bed', user: 'operator' } }],
+        'current-context': 'bed',
+      }),
+    );
+    await kube.kubectl(['create', 'namespace', NAMESPACE]);
+    operatorKubeconfig = kubeconfig;
+    operator = spawnOperator(kubeconfig);
+    await operator.running();
+    const lease = await get('lease', 'kubesftp-operator', RELEASE_NAMESPACE);
+    assert.ok(
+      (lease.spec?.['holderIdentity'] as string).length > 0,
+      'the operator holds the Lease',
+    );
+  });
+
+  void it('turns an SftpServer into its ConfigMap, host-key Secret, Deployment, Services and PDB', async () => {
+    await kube.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'files-db',
+      '-n',
+      NAMESPACE,
+      `--from-literal=uri=${databaseUrl}`,
+    ]);
+    await apply(serverYaml);
+    const deployment = await waitFor('the Deployment', () =>
+      get('deployment', SERVER).catch(() => undefined),
+    );
+    for (const [kind, name] of [
+      ['configmap', `${SERVER}-config`],
+      ['secret', `${SERVER}-host-keys`],
+      ['service', SERVER],
+      ['service', `${SERVER}-http`],
+      ['poddisruptionbudget', SERVER],
+    ] as const) {
+      const object = await get(kind, name);
+      const owner = object.metadata.ownerReferences?.find((ref) => ref.controller === true);
+      assert.equal(owner?.kind, 'SftpServer', `${kind} ${name} is owned by the SftpServer`);
+    }
+    // The homes claim outlives the SftpServer: no owner, so the garbage collector keeps the data.
+    const claim = await get('persistentvolumeclaim', `${SERVER}-homes`);
+    assert.equal(claim.metadata.ownerReferences, undefined);
+    const template = deployment.spec!['template'] as {
+      metadata: { annotations: Record<string, string> };
+      spec: PodSpec & Record<string, unknown>;
+    };
+    assert.match(
+      template.metadata.annotations['kubesftp.io/config-checksum'] ?? '',
+      /^[0-9a-f]{64}$/,
+    );
+    assert.ok((template.spec['terminationGracePeriodSeconds'] as number) > SHUTDOWN_GRACE);
+    const container = template.spec.containers[0] as unknown as Record<
+      string,
+      Record<string, unknown>
+    >;
+    assert.deepEqual(container['readinessProbe']!['httpGet'], {
+      path: '/healthz',
+      port: 'http',
+      scheme: 'HTTP',
+    });
+    assert.ok(container['lifecycle']!['preStop'], 'a preStop pause lets endpoints drop the pod');
+    assert.equal(
+      (await get('service', SERVER)).spec!['ports'] &&
+        ((await get('service', SERVER)).spec!['ports'] as Array<{ port: number }>)[0]!.port,
+      2222,
+    );
+    const server = await waitFor('the server status', async () => {
+      const object = await get('sftpserver', SERVER);
+      return (object.status?.['hostKeys'] as unknown[] | undefined)?.length ? object : undefined;
+    });
+    assert.equal(condition(server, 'Degraded')?.status, 'False');
+    const hostKeys = server.status!['hostKeys'] as Array<{ type: string; fingerprint: string }>;
+    assert.ok(
+      hostKeys.some((k) => k.type === 'ssh-ed25519' && k.fingerprint.startsWith('SHA256:')),
+    );
+  });
+
+  void it('writes an SftpUser to PostgreSQL with a generated password Secret', async () => {
+    await apply(aliceYaml);
+    const user = await waitFor('alice Synced', async () => {
+      const object = await get('sftpuser', 'alice');
+      return condition(object, 'Synced')?.status === 'True' ? object : undefined;
+    });
+    assert.deepEqual(user.metadata.finalizers, ['kubesftp.io/account']);
+    const credentials = await waitFor('known_hosts in the credentials', async () => {
+      const secret = await get('secret', 'alice-credentials');
+      return decode(secret, 'known_hosts').includes('ssh-ed25519') ? secret : undefined;
+    });
+    assert.equal(decode(credentials, 'username'), 'alice');
+    assert.equal(decode(credentials, 'host'), `${SERVER}.${NAMESPACE}.svc`);
+    assert.equal(decode(credentials, 'port'), '2222');
+    assert.ok(decode(credentials, 'password').length >= 32);
+    const { rows } = await query(
+      'SELECT username, password, managed_by, quota_size, home_dir FROM users WHERE username = $1',
+      ['alice'],
+    );
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].managed_by, `${NAMESPACE}/alice`);
+    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
+    assert.equal(Number(rows[0].quota_size), 2 ** 30);
+    assert.equal(rows[0].home_dir, '/srv/sftp/alice');
+  });
+
+  void it('serves the account from a server run as the pod: password and key, bytes intact', async () => {
+    const deployment = await get('deployment', SERVER);
+    const spec = (deployment.spec!['template'] as { spec: PodSpec }).spec;
+    pod = await startPod(spec, {
+      configMap: (name) => get('configmap', name),
+      secret: (name) => get('secret', name),
+      claim: () => homes,
+      forwardPorts: [postgres.port],
+    });
+    // What the readiness probe asks, on the container's http port.
+    const probe = pod.inNetwork('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      'http://127.0.0.1:8080/healthz',
+    ]);
+    assert.equal((await run(probe.command, probe.args)).stdout, '200');
+    const credentials = await get('secret', 'alice-credentials');
+    const password = decode(credentials, 'password');
+    const upload = join(work, 'upload.bin');
+    await writeFile(upload, randomBytes(3 * 1024 * 1024 + 7));
+    const put = await sftp({ username: 'alice', password }, [`put ${upload} data.bin`]);
+    assert.equal(put.code, 0, put.stderr);
+    const download = join(work, 'download.bin');
+    const got = await sftp({ username: 'alice', keyPath: key.privatePath }, [
+      `get data.bin ${download}`,
+    ]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(await sha256File(download), await sha256File(upload));
+    const stored = join(homes, 'alice', 'data.bin');
+    assert.equal(await sha256File(stored), await sha256File(upload));
+    assert.equal(
+      (await stat(stored)).uid,
+      spec.securityContext.runAsUser,
+      'written as the pod user',
+    );
+  });
+
+  void it('applies a rotated password: the new one logs in, the old one no longer does', async () => {
+    const before = await get('secret', 'alice-credentials');
+    const old = decode(before, 'password');
+    const rotated = randomBytes(24).toString('base64url');
+    await kube.kubectl([
+      'patch',
+      'secret',
+      'alice-credentials',
+      '-n',
+      NAMESPACE,
+      '--type',
+      'merge',
+      '-p',
+      JSON.stringify({ data: { password: Buffer.from(rotated).toString('base64') } }),
+    ]);
+    await waitFor('the rotated password applied', async () => {
+      const user = await get('sftpuser', 'alice');
+      const applied = (user.status?.['appliedSecrets'] as Record<string, string> | undefined)?.[
+        'alice-credentials'
+      ];
+      return applied !== undefined && applied !== before.metadata.resourceVersion
+        ? true
+        : undefined;
+    });
+    const fresh = await sftp({ username: 'alice', password: rotated }, ['ls']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const stale = await sftp({ username: 'alice', password: old }, ['ls']);
+    assert.notEqual(stale.code, 0, 'the old password is refused');
+  });
+
+  void it('re-applying the same YAML writes nothing, through several resyncs', async () => {
+    const watched: Array<[string, string]> = [
+      ['sftpserver', SERVER],
+      ['sftpuser', 'alice'],
+      ['configmap', `${SERVER}-config`],
+      ['secret', `${SERVER}-host-keys`],
+      ['secret', 'alice-credentials'],
+      ['deployment', SERVER],
+      ['service', SERVER],
+      ['service', `${SERVER}-http`],
+      ['poddisruptionbudget', SERVER],
+    ];
+    const versions = async (): Promise<string[]> =>
+      Promise.all(
+        watched.map(
+          async ([kind, name]) =>
+            `${kind}/${name}@${(await get(kind, name)).metadata.resourceVersion}`,
+        ),
+      );
+    const row = async (): Promise<unknown> =>
+      (await query('SELECT * FROM users WHERE username = $1', ['alice'])).rows[0];
+    const [firstVersions, firstRow, firstWrites] = [
+      await versions(),
+      await row(),
+      await operatorWrites(operator!.metricsPort()),
+    ];
+    assert.ok(firstWrites > 0, 'the metric counts the writes made so far');
+    await apply(serverYaml);
+    await apply(aliceYaml);
+    await sleep((RESYNC_SECONDS * 2 + 2) * 1000);
+    assert.deepEqual(await versions(), firstVersions);
+    assert.deepEqual(await row(), firstRow);
+    assert.equal(
+      await operatorWrites(operator!.metricsPort()),
+      firstWrites,
+      'the operator made no write request',
+    );
+  });
+
+  void it('refuses bad objects at admission with readable CEL messages', async () => {
+    const refused = async (yaml: string, message: RegExp): Promise<void> => {
+      await assert.rejects(apply(yaml), (err: Error) => {
+        assert.match(err.message, message);
+        return true;
+      });
+    };
+    await refused(
+      aliceYaml.replace('    generate: true', '    generate: true\n    secretRef:\n      name: x'),
+      /set either secretRef or generate: true/,
+    );
+    await refused(
+      aliceYaml.replace(`    name: ${SERVER}`, '    name: elsewhere'),
+      /serverRef is immutable/,
+    );
+    await refused(
+      aliceYaml.replace('spec:\n', 'spec:\n  username: bob\n'),
+      /spec\.username is immutable/,
+    );
+    await refused(
+      aliceYaml.replace("/: ['*']", "/uploads/: ['*']"),
+      /permissions must include "\/"/,
+    );
+    await refused(
+      serverYaml.replace('      size: 1Gi', '      size: 1Gi\n      claimName: other'),
+      /set claimName to use an existing claim, or size to have one created, not both/,
+    );
+    await refused(
+      serverYaml.replace('    port: 2222', '    port: 2222\n    nodePort: 30022'),
+      /nodePort needs type NodePort or LoadBalancer/,
+    );
+  });
+
+  void it('writes back an account changed in the database behind its back', async () => {
+    await query('UPDATE users SET quota_size = 5, status = 0 WHERE username = $1', ['alice']);
+    await waitFor(
+      'the account reverted at a resync',
+      async () => {
+        const { rows } = await query('SELECT quota_size, status FROM users WHERE username = $1', [
+          'alice',
+        ]);
+        return Number(rows[0].quota_size) === 2 ** 30 && Number(rows[0].status) === 1
+          ? true
+          : undefined;
+      },
+      (RESYNC_SECONDS + 10) * 1000,
+    );
+  });
+
+  void it('rolls the pods when the config changes: new ConfigMap, new checksum', async () => {
+    const checksum = async (): Promise<string> => {
+      const deployment = await get('deployment', SERVER);
+      const template = deployment.spec!['template'] as {
+        metadata: { annotations: Record<string, string> };
+      };
+      return template.metadata.annotations['kubesftp.io/config-checksum']!;
+    };
+    const before = await checksum();
+    await apply(serverYaml.replace('max_auth_tries: 4', 'max_auth_tries: 5'));
+    await waitFor('a new checksum', async () => ((await checksum()) !== before ? true : undefined));
+    const config = JSON.parse(decodeConfig(await get('configmap', `${SERVER}-config`))) as {
+      sftpd: { max_auth_tries: number; bind_port: number };
+    };
+    assert.equal(config.sftpd.max_auth_tries, 5);
+    assert.equal(config.sftpd.bind_port, 2022);
+  });
+
+  void it('hands over to a standby when the leader is killed, which converges what changed meanwhile', async () => {
+    standby = spawnOperator(operatorKubeconfig);
+    await waitFor('the standby to wait for the lease', () =>
+      standby!.logs.some((line) => line.includes('waiting for the leader lease'))
+        ? true
+        : undefined,
+    );
+    await sleep(1_000);
+    assert.ok(
+      !standby.logs.some((line) => line.includes('operator running')),
+      'only one operator works',
+    );
+    await operator!.stop('SIGKILL');
+    await kube.kubectl([
+      'create',
+      'secret',
+      'generic',
+      'bob-login',
+      '-n',
+      NAMESPACE,
+      '--type',
+      'kubernetes.io/basic-auth',
+      '--from-literal=username=bob',
+      '--from-literal=password=bob-first-password',
+    ]);
+    await apply(
+      aliceYaml
+        .replaceAll('alice', 'bob')
+        .replace('    generate: true', '    secretRef:\n      name: bob-login'),
+    );
+    await standby.running(60_000);
+    [operator, standby] = [standby, undefined];
+    await waitFor('bob Synced', async () =>
+      condition(await get('sftpuser', 'bob'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const login = await sftp({ username: 'bob', password: 'bob-first-password' }, ['ls']);
+    assert.equal(login.code, 0, login.stderr);
+  });
+
+  void it('removes the account when the SftpUser is deleted', async () => {
+    const password = decode(await get('secret', 'alice-credentials'), 'password');
+    await kube.kubectl([
+      'delete',
+      'sftpuser',
+      'alice',
+      '-n',
+      NAMESPACE,
+      '--wait=true',
+      '--timeout=60s',
+    ]);
+    const { rows } = await query('SELECT 1 FROM users WHERE username = $1', ['alice']);
+    assert.equal(rows.length, 0);
+    const login = await sftp({ username: 'alice', password }, ['ls']).catch(() => ({
+      code: 1,
+      stdout: '',
+      stderr: '',
+    }));
+    assert.notEqual(login.code, 0);
+  });
+});
