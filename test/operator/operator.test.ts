@@ -42,6 +42,7 @@ const NAMESPACE = 'sftp-apps';
 const SERVER = 'files';
 const IMAGE = 'kubesftp.test/kubesftp:operator-test';
 const RESYNC_SECONDS = 4;
+const DELETION_TIMEOUT_SECONDS = 5;
 const SHUTDOWN_GRACE = 20;
 
 interface KubeObject {
@@ -168,6 +169,8 @@ function spawnOperator(kubeconfig: string): OperatorProcess {
       String(RESYNC_SECONDS),
       '--password-hash-iterations',
       '10000',
+      '--deletion-timeout',
+      String(DELETION_TIMEOUT_SECONDS),
       '--log-verbose',
       'true',
     ],
@@ -461,6 +464,21 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
     assert.equal(Number(rows[0].quota_size), 2 ** 30);
     assert.equal(rows[0].home_dir, '/srv/sftp/alice');
+    await waitFor('the AccountCreated Event', async () => {
+      const events = JSON.parse(
+        await kube.kubectl([
+          'get',
+          'events',
+          '-n',
+          NAMESPACE,
+          '--field-selector',
+          'involvedObject.name=alice',
+          '-o',
+          'json',
+        ]),
+      ) as { items: Array<{ reason: string; message: string }> };
+      return events.items.some((event) => event.reason === 'AccountCreated') ? true : undefined;
+    });
   });
 
   void it('serves the account from a server run as the pod: password and key, bytes intact', async () => {
@@ -472,7 +490,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       claim: () => homes,
       forwardPorts: [postgres.port],
     });
-    // What the readiness probe asks, on the container's http port.
+    // What the readiness probe asks, on the container's http port, until the pod is ready.
     const probe = pod.inNetwork('curl', [
       '-sS',
       '-o',
@@ -481,7 +499,9 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       '%{http_code}',
       'http://127.0.0.1:8080/healthz',
     ]);
-    assert.equal((await run(probe.command, probe.args)).stdout, '200');
+    await waitFor('the pod to be ready', async () =>
+      (await run(probe.command, probe.args)).stdout === '200' ? true : undefined,
+    );
     const credentials = await get('secret', 'alice-credentials');
     const password = decode(credentials, 'password');
     const upload = join(work, 'upload.bin');
@@ -676,6 +696,46 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     );
     const login = await sftp({ username: 'bob', password: 'bob-first-password' }, ['ls']);
     assert.equal(login.code, 0, login.stderr);
+  });
+
+  void it('reports a missing server on the user, and deleting that user does not hang', async () => {
+    await apply(
+      aliceYaml.replaceAll('alice', 'carol').replace(`    name: ${SERVER}`, '    name: nowhere'),
+    );
+    const carol = await waitFor('carol refused', async () => {
+      const object = await get('sftpuser', 'carol');
+      return condition(object, 'Synced')?.status === 'False' ? object : undefined;
+    });
+    assert.equal(condition(carol, 'Synced')?.reason, 'ServerNotFound');
+    assert.equal(condition(carol, 'Ready')?.status, 'False');
+    const started = Date.now();
+    await kube.kubectl(
+      ['delete', 'sftpuser', 'carol', '-n', NAMESPACE, '--wait=true', '--timeout=90s'],
+      {
+        timeoutMs: 100_000,
+      },
+    );
+    assert.ok(
+      Date.now() - started >= DELETION_TIMEOUT_SECONDS * 1000 - 1000,
+      'it waited for the server first',
+    );
+    const events = JSON.parse(
+      await kube.kubectl([
+        'get',
+        'events',
+        '-n',
+        NAMESPACE,
+        '--field-selector',
+        'involvedObject.name=carol',
+        '-o',
+        'json',
+      ]),
+    ) as { items: Array<{ reason: string; type: string }> };
+    assert.ok(
+      events.items.some(
+        (event) => event.reason === 'AccountLeftBehind' && event.type === 'Warning',
+      ),
+    );
   });
 
   void it('removes the account when the SftpUser is deleted', async () => {
