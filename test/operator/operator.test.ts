@@ -236,6 +236,20 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     JSON.parse(
       await kube.kubectl(['get', kind, name, '-n', namespace, '-o', 'json']),
     ) as KubeObject;
+  const eventsOf = async (name: string): Promise<Array<{ reason: string; type: string }>> => {
+    const selector = `involvedObject.name=${name}`;
+    const list = await kube.kubectl([
+      'get',
+      'events',
+      '-n',
+      NAMESPACE,
+      '--field-selector',
+      selector,
+      '-o',
+      'json',
+    ]);
+    return (JSON.parse(list) as { items: Array<{ reason: string; type: string }> }).items;
+  };
   const apply = (yaml: string): Promise<string> =>
     kube.kubectl(['apply', '-f', '-'], { input: yaml });
   const query = async (sql: string, params: unknown[] = []): Promise<pg.QueryResult> => {
@@ -464,21 +478,11 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
     assert.equal(Number(rows[0].quota_size), 2 ** 30);
     assert.equal(rows[0].home_dir, '/srv/sftp/alice');
-    await waitFor('the AccountCreated Event', async () => {
-      const events = JSON.parse(
-        await kube.kubectl([
-          'get',
-          'events',
-          '-n',
-          NAMESPACE,
-          '--field-selector',
-          'involvedObject.name=alice',
-          '-o',
-          'json',
-        ]),
-      ) as { items: Array<{ reason: string; message: string }> };
-      return events.items.some((event) => event.reason === 'AccountCreated') ? true : undefined;
-    });
+    await waitFor('the AccountCreated Event', async () =>
+      (await eventsOf('alice')).some((event) => event.reason === 'AccountCreated')
+        ? true
+        : undefined,
+    );
   });
 
   void it('serves the account from a server run as the pod: password and key, bytes intact', async () => {
@@ -719,22 +723,9 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       Date.now() - started >= DELETION_TIMEOUT_SECONDS * 1000 - 1000,
       'it waited for the server first',
     );
-    const events = JSON.parse(
-      await kube.kubectl([
-        'get',
-        'events',
-        '-n',
-        NAMESPACE,
-        '--field-selector',
-        'involvedObject.name=carol',
-        '-o',
-        'json',
-      ]),
-    ) as { items: Array<{ reason: string; type: string }> };
+    const events = await eventsOf('carol');
     assert.ok(
-      events.items.some(
-        (event) => event.reason === 'AccountLeftBehind' && event.type === 'Warning',
-      ),
+      events.some((event) => event.reason === 'AccountLeftBehind' && event.type === 'Warning'),
     );
   });
 
