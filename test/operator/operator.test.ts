@@ -61,6 +61,22 @@ interface KubeObject {
   };
 }
 
+const SERVICE_MONITOR_CRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+`;
+
 const serverYaml = `apiVersion: kubesftp.io/v1alpha1
 kind: SftpServer
 metadata:
@@ -349,6 +365,12 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     );
     assert.match(explained, /Generate a password into the Secret/);
     await get('serviceaccount', 'kubesftp-operator', RELEASE_NAMESPACE);
+    // The plain manifests are accepted by the same API server.
+    const manifests = join(repoRoot, 'manifests');
+    assert.match(
+      await kube.kubectl(['apply', '-k', manifests, '--dry-run=server']),
+      /serviceaccount\/kubesftp-operator/,
+    );
   });
 
   void it('runs as a process with a kubeconfig holding the ServiceAccount token', async () => {
@@ -627,6 +649,45 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       serverYaml.replace('    port: 2222', '    port: 2222\n    nodePort: 30022'),
       /nodePort needs type NodePort or LoadBalancer/,
     );
+  });
+
+  void it('adds a NetworkPolicy and a ServiceMonitor when asked, and removes them when no longer asked', async () => {
+    // The Prometheus Operator's CRD, reduced to what the API server needs to serve the kind.
+    await apply(SERVICE_MONITOR_CRD);
+    await kube.kubectl([
+      'wait',
+      '--for',
+      'condition=Established',
+      'crd/servicemonitors.monitoring.coreos.com',
+    ]);
+    const extras = [
+      '  networkPolicy:',
+      '    enabled: true',
+      '  metrics:',
+      '    serviceMonitor:',
+      '      enabled: true',
+      '      interval: 30s',
+      '',
+    ].join('\n');
+    await apply(serverYaml + extras);
+    const owned = async (kind: string): Promise<KubeObject> =>
+      waitFor(`the ${kind}`, async () => {
+        const object = await get(kind, SERVER).catch(() => undefined);
+        return object?.metadata.ownerReferences?.[0]?.kind === 'SftpServer' ? object : undefined;
+      });
+    const policy = await owned('networkpolicy');
+    const ingress = policy.spec!['ingress'] as Array<{ ports: Array<{ port: number }> }>;
+    assert.deepEqual(ingress[0]!.ports, [{ protocol: 'TCP', port: 2022 }]);
+    const monitor = await owned('servicemonitor');
+    assert.deepEqual(monitor.spec!['endpoints'], [
+      { port: 'http', path: '/metrics', interval: '30s' },
+    ]);
+    await apply(serverYaml);
+    for (const kind of ['networkpolicy', 'servicemonitor']) {
+      await waitFor(`the ${kind} removed`, async () =>
+        (await get(kind, SERVER).catch(() => undefined)) === undefined ? true : undefined,
+      );
+    }
   });
 
   void it('writes back an account changed in the database behind its back', async () => {

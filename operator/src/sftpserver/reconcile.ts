@@ -260,6 +260,11 @@ export class ServerReconciler implements Reconciler {
   async #removeDisabledChildren(server: SftpServer): Promise<void> {
     const removable: Array<[ResourceType, boolean, KubeObject | undefined]> = [
       [
+        Resources.serviceMonitor,
+        buildServiceMonitor(server) === undefined,
+        await this.#uncachedServiceMonitor(server),
+      ],
+      [
         Resources.podDisruptionBudget,
         buildPodDisruptionBudget(server) === undefined,
         this.#observed(this.#o.caches.podDisruptionBudgets, server, 'pdb'),
@@ -284,6 +289,18 @@ export class ServerReconciler implements Reconciler {
         `deleted ${type.kind} ${observed.metadata.name}, no longer asked for`,
       );
     }
+  }
+
+  /**
+   * The ServiceMonitor of a server that no longer asks for one: not cached (its kind may not be
+   * served), so read; a 404 (no such object, or no such kind) means none.
+   */
+  async #uncachedServiceMonitor(server: SftpServer): Promise<KubeObject | undefined> {
+    if (buildServiceMonitor(server) !== undefined) return undefined;
+    return this.#o.client.get(Resources.serviceMonitor, {
+      namespace: server.metadata.namespace ?? '',
+      name: serverNames(server.metadata.name).serviceMonitor,
+    });
   }
 
   #observed(
