@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real clients and servers the tests drive: OpenSSH client and sshd (the benchmark
 # baseline), the sftp-server binary, rsync and git, rclone (its sftp remote checks hashes with
-# our md5sum), and paramiko (a Python SFTP client) in a venv outside the repository.
+# our md5sum), and paramiko (a Python SFTP client) in a venv outside the repository; unshare,
+# nsenter, setpriv, ip and curl run `kubesftp serve` as an operator-built pod would
+# (test/operator/pod.ts).
 # Idempotent; a no-op when all are present.
 set -euo pipefail
 need=()
@@ -12,6 +14,9 @@ command -v rsync >/dev/null || need+=(rsync)
 command -v git >/dev/null || need+=(git)
 command -v rclone >/dev/null || need+=(rclone)
 command -v python3 >/dev/null || need+=(python3 python3-venv)
+{ command -v unshare && command -v nsenter && command -v setpriv; } >/dev/null || need+=(util-linux)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
 if ((${#need[@]})); then
   echo "installing system packages: ${need[*]}"
   SUDO=""
