@@ -407,6 +407,7 @@ void describe('kubesftp end to end on a real node', { timeout: 1_800_000 }, () =
         `the download (${finished - downloadStarted} ms) ended before its pod was told to stop`,
       );
       timings['slowDownload'] = finished - downloadStarted;
+      timings['servingPodStopping'] = stopping - downloadStarted;
       // Every pod is new and says the new banner.
       const after = await waitFor(
         'two new Ready pods',
