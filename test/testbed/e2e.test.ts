@@ -260,6 +260,23 @@ void describe('kubesftp end to end on a real node', { timeout: 1_800_000 }, () =
       const lease = await get('lease', `${RELEASE}-operator`, RELEASE_NAMESPACE);
       const [operatorPod] = await list(['pods', '-n', RELEASE_NAMESPACE]);
       assert.equal(lease.spec?.['holderIdentity'], operatorPod?.metadata.name);
+      // In-cluster config: the kubernetes Service's address, which kube-proxy sends to the
+      // API server on the bridge (the only endpoint, named in its serving certificate).
+      const serviceHost = await kubectl(
+        [
+          ['exec', '-n', RELEASE_NAMESPACE, operatorPod!.metadata.name, '--'],
+          ['/usr/local/bin/node', '-p', 'process.env.KUBERNETES_SERVICE_HOST'],
+        ].flat(),
+      );
+      const apiService = await get('service', 'kubernetes', 'default');
+      assert.equal(serviceHost.trim(), apiService.spec?.['clusterIP']);
+      const endpoints = await get('endpoints', 'kubernetes', 'default');
+      assert.deepEqual(
+        (endpoints as unknown as { subsets: Array<{ addresses: Array<{ ip: string }> }> }).subsets
+          .flatMap((subset) => subset.addresses)
+          .map((address) => address.ip),
+        [node.address],
+      );
       timings['operatorReady'] = Date.now() - installStarted;
     },
   );
@@ -274,6 +291,14 @@ void describe('kubesftp end to end on a real node', { timeout: 1_800_000 }, () =
       await chown(homes, POD_UID, POD_UID);
       await apply(homesVolume(homes));
       await kubectl(['create', 'namespace', NAMESPACE]);
+      // PostgreSQL listens on loopback and the bridge, nowhere else.
+      const { stdout: listening } = await run('ss', ['-ltnH', `sport = :${postgres.port}`]);
+      const addresses = listening
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map((line) => line.trim().split(/\s+/)[3]!.replace(/:\d+$/, ''))
+        .sort();
+      assert.deepEqual(addresses, [node.address, '127.0.0.1'].sort());
       const database = await postgres.createDatabase('e2e');
       await kubectl(
         [
