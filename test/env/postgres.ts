@@ -4,7 +4,7 @@
  * an unprivileged user and stopped with the test process however it ends.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile, chown } from 'node:fs/promises';
+import { appendFile, writeFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import {
@@ -25,8 +25,8 @@ export interface PostgresEnv {
   password: string;
   /** Creates an empty database and returns its name. */
   createDatabase(prefix?: string): Promise<string>;
-  /** postgres://user:password@127.0.0.1:port/database */
-  url(database: string): string;
+  /** postgres://user:password@host:port/database, the host 127.0.0.1 unless given. */
+  url(database: string, host?: string): string;
   /** Milliseconds spent in initdb and until the server accepted connections. */
   timings: { initdbMs: number; startMs: number };
   /** The throwaway directory (data, config); stop() removes it. */
@@ -40,6 +40,11 @@ export interface PostgresEnv {
 
 export interface StartPostgresOptions {
   readyTimeoutMs?: number;
+  /**
+   * Also listen on this address (the test bed bridge's, for pods) and admit password logins
+   * from the clients range; never a public interface.
+   */
+  alsoListen?: { address: string; clients: string };
 }
 
 async function initCluster(
@@ -65,6 +70,11 @@ async function initCluster(
   });
 }
 
+/** initdb admits loopback only; pods on the bridge log in with the same password. */
+async function admitClients(dir: string, clients: string): Promise<void> {
+  await appendFile(join(dir, 'data', 'pg_hba.conf'), `host all all ${clients} scram-sha-256\n`);
+}
+
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresEnv> {
   const user = await serverUser('postgres');
   const dir = await ownedTempDir('kubesftp-pg-', user);
@@ -76,14 +86,16 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   try {
     const initStarted = Date.now();
     await initCluster(dir, user, password);
+    if (options.alsoListen !== undefined) await admitClients(dir, options.alsoListen.clients);
     const initdbMs = Date.now() - initStarted;
+    const listen = ['127.0.0.1', options.alsoListen?.address].filter(Boolean).join(',');
     const port = await freeLoopbackPort();
     const started = Date.now();
     const spawnServer = () =>
       spawnManaged({
         name: 'postgres',
         command: requireBinary(join(postgresBinDir(), 'postgres')),
-        args: ['-D', join(dir, 'data'), '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`]
+        args: ['-D', join(dir, 'data'), '-c', `listen_addresses=${listen}`, '-c', `port=${port}`]
           .concat(['-c', 'unix_socket_directories=', '-c', 'max_connections=300'])
           // Throwaway data: durability costs time and buys nothing here.
           .concat([
@@ -124,7 +136,8 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       port,
       user: 'kubesftp',
       password,
-      url: (database) => `postgres://kubesftp:${password}@127.0.0.1:${port}/${database}`,
+      url: (database, host = '127.0.0.1') =>
+        `postgres://kubesftp:${password}@${host}:${port}/${database}`,
       createDatabase: async (prefix = 'kubesftp') => {
         const name = `${prefix}_${++databases}_${randomBytes(3).toString('hex')}`;
         // A name made above from safe characters; CREATE DATABASE takes no parameters.

@@ -6,7 +6,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +26,8 @@ import {
   serverPod,
   service,
 } from './node-manifests.js';
+import { sshIdent } from './ssh-ident.js';
+import { waitFor } from './wait.js';
 
 const adminPassword = randomBytes(12).toString('hex');
 const app = { app: 'kubesftp' };
@@ -44,43 +45,6 @@ interface PodJson {
 }
 interface ServiceJson {
   spec: { clusterIP: string; ports: { name: string; port: number; nodePort?: number }[] };
-}
-
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined>,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err instanceof Error ? err.message : String(err);
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ''}`);
-}
-
-/** The SSH identification line a server sends first. */
-function sshIdent(host: string, port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host, port, timeout: 5_000 });
-    let received = '';
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('latin1');
-      const end = received.indexOf('\r\n');
-      if (end >= 0) {
-        socket.destroy();
-        resolve(received.slice(0, end));
-      }
-    });
-    socket.once('timeout', () => socket.destroy(new Error(`${host}:${port}: no SSH ident`)));
-    socket.once('error', reject);
-  });
 }
 
 async function httpStatus(url: string): Promise<number> {
