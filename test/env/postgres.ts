@@ -40,6 +40,8 @@ export interface PostgresEnv {
 
 export interface StartPostgresOptions {
   readyTimeoutMs?: number;
+  /** Server settings passed as -c name=value after the test defaults, which they override. */
+  settings?: Record<string, string>;
 }
 
 async function initCluster(
@@ -86,14 +88,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         args: ['-D', join(dir, 'data'), '-c', 'listen_addresses=127.0.0.1', '-c', `port=${port}`]
           .concat(['-c', 'unix_socket_directories=', '-c', 'max_connections=300'])
           // Throwaway data: durability costs time and buys nothing here.
-          .concat([
-            '-c',
-            'fsync=off',
-            '-c',
-            'synchronous_commit=off',
-            '-c',
-            'full_page_writes=off',
-          ]),
+          .concat(['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'])
+          .concat(
+            Object.entries(options.settings ?? {}).flatMap(([name, value]) => [
+              '-c',
+              `${name}=${value}`,
+            ]),
+          ),
         ...(user ? { user } : {}),
         stopSignal: 'SIGINT',
       });
