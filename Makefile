@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench fuzz clean gen manifests
+.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench bench-providers fuzz clean gen manifests
 
 all: build
 
@@ -55,8 +55,13 @@ test: system-deps deps build lint testbed
 fuzz: build
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test $$($(call TEST_FILES,dist/test/fuzz))
 
+# kubesftp beside OpenSSH's sshd, then what each data provider costs a login and an upload.
 bench: system-deps build
 	node dist/test/load/bench.js
+	node dist/test/load/provider-bench.js
+
+bench-providers: system-deps build
+	node dist/test/load/provider-bench.js
 
 # Regenerates docs/config.md, docs/openapi.json and the CRDs from their sources.
 gen: build

@@ -45,6 +45,8 @@ export interface StartPostgresOptions {
    * from the clients range; never a public interface.
    */
   alsoListen?: { address: string; clients: string };
+  /** Server settings passed as -c name=value after the test defaults, which they override. */
+  settings?: Record<string, string>;
 }
 
 async function initCluster(
@@ -98,14 +100,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         args: ['-D', join(dir, 'data'), '-c', `listen_addresses=${listen}`, '-c', `port=${port}`]
           .concat(['-c', 'unix_socket_directories=', '-c', 'max_connections=300'])
           // Throwaway data: durability costs time and buys nothing here.
-          .concat([
-            '-c',
-            'fsync=off',
-            '-c',
-            'synchronous_commit=off',
-            '-c',
-            'full_page_writes=off',
-          ]),
+          .concat(['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'])
+          .concat(
+            Object.entries(options.settings ?? {}).flatMap(([name, value]) => [
+              '-c',
+              `${name}=${value}`,
+            ]),
+          ),
         ...(user ? { user } : {}),
         stopSignal: 'SIGINT',
       });

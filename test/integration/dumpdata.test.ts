@@ -2,10 +2,12 @@
  * A SQLite install moves to PostgreSQL in two commands of the real CLI: `kubesftp dumpdata`
  * with the old config, `kubesftp loaddata` with the new one. Accounts, password hashes, keys
  * and usage arrive unchanged; loading again skips or replaces; the memory driver starts from
- * the same file.
+ * the same file, and a real server logs the users in with the OpenSSH sftp from it and from
+ * the same dump loaded into the kv driver.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +20,7 @@ import {
 import { newUser } from '../../server/src/dataprovider/test-support.js';
 import type { User } from '../../server/src/dataprovider/types.js';
 import { startPostgres, type PostgresEnv } from '../env/testbed.js';
-import { makeKeyPair, repoRoot } from './harness.js';
+import { makeKeyPair, repoRoot, sftpBatch, sha256File, startServer } from './harness.js';
 
 const cli = join(repoRoot, 'dist/server/src/cli/main.js');
 
@@ -223,6 +225,69 @@ describe(
         missing.initialize(),
         /data_provider\.name: the memory driver cannot load the dump/,
       );
+    });
+
+    it('serves real logins from the dump on the memory driver, and from it loaded into kv', async () => {
+      // The dump of the first test, with homes this test may write, open to loopback.
+      const dump = JSON.parse(await readFile(join(work, 'accounts.json'), 'utf8')) as {
+        users: User[];
+      };
+      for (const user of dump.users) {
+        user.home_dir = join(work, 'homes', user.username);
+        user.filters.allowed_ip = [];
+        await mkdir(join(user.home_dir, 'in'), { recursive: true });
+      }
+      const dumpFile = join(work, 'homes.json');
+      await writeFile(dumpFile, JSON.stringify(dump), { mode: 0o600 });
+      const kvEnv = {
+        KUBESFTP_DATA_PROVIDER__DRIVER: 'kv',
+        KUBESFTP_DATA_PROVIDER__NAME: 'kv.mdb',
+      };
+      const loaded = await kubesftp(['loaddata', '--config-dir', work, '--input', dumpFile], kvEnv);
+      assert.equal(loaded.code, 0, loaded.stderr);
+      assert.match(loaded.stdout, /users 2 added, 0 replaced, 0 skipped; admins 1 added/);
+
+      const payload = join(work, 'payload.bin');
+      await writeFile(payload, randomBytes(100_000));
+      const servers = [
+        { KUBESFTP_DATA_PROVIDER__DRIVER: 'memory', KUBESFTP_DATA_PROVIDER__NAME: dumpFile },
+        { ...kvEnv, KUBESFTP_DATA_PROVIDER__NAME: join(work, 'kv.mdb') },
+      ];
+      for (const env of servers) {
+        const server = await startServer(env);
+        try {
+          const driver = env.KUBESFTP_DATA_PROVIDER__DRIVER;
+          const alice = await sftpBatch(
+            server.sftpPort,
+            { username: 'alice', password: 'alice secret' },
+            [`put ${payload} ${driver}.bin`],
+            { cwd: work },
+          );
+          assert.equal(alice.code, 0, alice.stderr);
+          assert.equal(
+            await sha256File(join(work, 'homes', 'alice', `${driver}.bin`)),
+            await sha256File(payload),
+          );
+          const bob = await sftpBatch(
+            server.sftpPort,
+            { username: 'bob', keyPath: join(work, 'id_ed25519') },
+            ['ls /', `-put ${payload} /refused.bin`],
+            { cwd: work },
+          );
+          assert.equal(bob.code, 0, bob.stderr);
+          assert.match(bob.stdout, /in/);
+          assert.match(bob.stderr, /Permission denied/, 'bob may only write under /in');
+          const denied = await sftpBatch(
+            server.sftpPort,
+            { username: 'alice', password: 'wrong' },
+            ['ls'],
+            { cwd: work },
+          );
+          assert.notEqual(denied.code, 0);
+        } finally {
+          await server.stop();
+        }
+      }
     });
   },
 );

@@ -11,7 +11,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { cleanUpNow, installExitHandlers, onCleanup, runTimed } from './children.js';
+import { onCleanup, runBenchmarkMain, runTimed } from './children.js';
 import type { BenchServer } from './client.js';
 import { rsyncSmall, scpDownload, scpUpload } from './command-scenarios.js';
 import { storageKind, writeRandomFile, writeSmallFiles } from './files.js';
@@ -406,14 +406,7 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
   }
 }
 
-async function main(): Promise<void> {
-  // `node --test dist/test` loads every file under a test/ directory; a gigabyte benchmark
-  // must not run as part of the unit suite.
-  if (process.env.NODE_TEST_CONTEXT !== undefined) {
-    console.log('benchmark skipped under the test runner: run it with `make bench`');
-    return;
-  }
-  installExitHandlers();
+runBenchmarkMain(async () => {
   const settings = readSettings(process.env);
   const report = await runBenchmark(settings);
   process.stdout.write(formatReport(report));
@@ -421,16 +414,6 @@ async function main(): Promise<void> {
     await writeFile(settings.outPath, reportJson(report));
     log(`JSON written to ${settings.outPath}`);
   }
-  // Anything still tracked (a server that half-started) would keep the event loop alive.
-  cleanUpNow();
   const failed = report.rows.some((row) => Object.keys(row.errors ?? {}).length > 0);
   if (failed) process.exitCode = 1;
-}
-
-main().catch((err: unknown) => {
-  process.stderr.write(
-    `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-  );
-  cleanUpNow();
-  process.exitCode = 1;
 });

@@ -130,3 +130,24 @@ export function runTimed(options: RunOptions): Promise<RunResult> {
     });
   });
 }
+
+/**
+ * Runs a benchmark's body as the program, unless under the test runner: `node --test dist/test`
+ * loads every file under a test/ directory, and a benchmark must not run inside the suite.
+ */
+export function runBenchmarkMain(body: () => Promise<void>): void {
+  if (process.env.NODE_TEST_CONTEXT !== undefined) {
+    console.log('benchmark skipped under the test runner: run it with `make bench`');
+    return;
+  }
+  installExitHandlers();
+  body()
+    .catch((err: unknown) => {
+      process.stderr.write(
+        `benchmark failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+      );
+      process.exitCode = 1;
+    })
+    // Anything still tracked (a server that half-started) would keep the event loop alive.
+    .finally(cleanUpNow);
+}

@@ -18,10 +18,16 @@ const BENCH_UID = 4243;
 export interface KubesftpOptions {
   workDir: string;
   publicKey: string;
+  /** Directory under workDir for config and home; "kubesftp" when unset. */
+  dirName?: string;
+  /** More server settings (a data provider), as KUBESFTP_* variables. */
+  env?: Record<string, string>;
+  /** The user's quota_size; 0 (none) when unset. */
+  quotaSize?: number;
 }
 
 export async function startKubesftp(options: KubesftpOptions): Promise<BenchServer> {
-  const dir = resolve(options.workDir, 'kubesftp');
+  const dir = resolve(options.workDir, options.dirName ?? 'kubesftp');
   const configDir = join(dir, 'config');
   const homeDir = join(dir, 'home');
   await mkdir(configDir, { recursive: true });
@@ -36,6 +42,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     env: {
       KUBESFTP_SFTPD__MAX_PER_HOST_CONNECTIONS: '0',
       KUBESFTP_SFTPD__ENABLED_SSH_COMMANDS: 'scp,rsync',
+      ...options.env,
     },
   });
   const child = spawnTracked({ command: process.execPath, ...invocation });
@@ -44,7 +51,13 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   try {
     ports = await waitForPorts(child);
     const token = await adminToken(ports.httpPort, adminPassword);
-    await createUser({ httpPort: ports.httpPort, token, publicKey: options.publicKey, homeDir });
+    await createUser({
+      httpPort: ports.httpPort,
+      token,
+      publicKey: options.publicKey,
+      homeDir,
+      quotaSize: options.quotaSize ?? 0,
+    });
   } catch (err) {
     await stopChild(child);
     throw err;
@@ -66,6 +79,7 @@ async function createUser(options: {
   token: string;
   publicKey: string;
   homeDir: string;
+  quotaSize: number;
 }): Promise<void> {
   const created = await fetch(`http://127.0.0.1:${options.httpPort}/api/v1/user`, {
     method: 'POST',
@@ -76,6 +90,7 @@ async function createUser(options: {
       home_dir: options.homeDir,
       permissions: { '/': ['*'] },
       status: 1,
+      quota_size: options.quotaSize,
       // rsync never runs as root: as root, the account needs ids of its own.
       ...(process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {}),
     }),

@@ -49,6 +49,11 @@ export function tableLines(report: BenchReport): string[] {
       ratio === undefined ? '-' : `${ratio.toFixed(2)}${row.better === 'higher' ? ' k/O' : ' O/k'}`,
     ];
   });
+  return alignedTable(header, cells);
+}
+
+/** Text lines of a table: the first column left-aligned, the figures right-aligned. */
+export function alignedTable(header: string[], cells: string[][]): string[] {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...cells.map((cell) => cell[column]!.length)),
   );

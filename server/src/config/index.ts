@@ -1,6 +1,5 @@
 export {
   ConfigSchema,
-  AVAILABLE_DRIVERS,
   PROVIDER_DRIVERS,
   type Config,
   type SftpdConfig,

@@ -168,12 +168,15 @@ test('syntax errors name the file', async () => {
   assert.match(await loadError(loadConfig({ configDir: dir, env: {} })), /kubesftp\.json/);
 });
 
-test('drivers that are not available yet stop loading with a clear message', async () => {
+test('the bolt driver of the spec loads, as our kv driver does; an unknown driver is refused', async () => {
   const dir = await dirWith({});
-  const message = await loadError(
-    loadConfig({ configDir: dir, env: { KUBESFTP_DATA_PROVIDER__DRIVER: 'bolt' } }),
-  );
-  assert.match(message, /data_provider\.driver: driver bolt is not available yet/);
+  for (const driver of ['bolt', 'kv']) {
+    const env = { KUBESFTP_DATA_PROVIDER__DRIVER: driver };
+    const loaded = await loadConfig({ configDir: dir, env });
+    assert.equal(loaded.config.data_provider.driver, driver);
+  }
+  const env = { KUBESFTP_DATA_PROVIDER__DRIVER: 'boltdb' };
+  assert.match(await loadError(loadConfig({ configDir: dir, env })), /data_provider\.driver/);
 });
 
 test('relative paths resolve against the config dir, absolute and empty ones stay', async () => {

@@ -3,10 +3,9 @@
  * validation. Env overrides apply with or without a config file.
  */
 import path from 'node:path';
-import { ErrorCode, KubesftpError } from '../errors.js';
 import { applyEnvOverrides, type EnvOrigins } from './env.js';
 import { findConfigFile, parseConfigFile } from './formats.js';
-import { AVAILABLE_DRIVERS, type Config } from './schema.js';
+import { type Config } from './schema.js';
 import { validateConfig } from './validate.js';
 import { configWarnings, type ConfigWarning } from './warnings.js';
 
@@ -27,16 +26,6 @@ export interface LoadedConfig {
   warnings: ConfigWarning[];
 }
 
-function checkDriverAvailable(config: Config): void {
-  const driver = config.data_provider.driver;
-  if (!AVAILABLE_DRIVERS.includes(driver)) {
-    throw new KubesftpError(
-      ErrorCode.CONFIG_INVALID,
-      `data_provider.driver: driver ${driver} is not available yet (available: ${AVAILABLE_DRIVERS.join(', ')})`,
-    );
-  }
-}
-
 export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConfig> {
   const configDir = path.resolve(options.configDir);
   const ref = await findConfigFile(configDir, options.configFile ?? 'kubesftp');
@@ -45,6 +34,5 @@ export async function loadConfig(options: LoadConfigOptions): Promise<LoadedConf
   const envOrigins = applyEnvOverrides(parsed.tree, options.env ?? process.env);
   const origins = new Map([...parsed.origins, ...envOrigins]);
   const config = validateConfig(parsed.tree, origins);
-  checkDriverAvailable(config);
   return { config, configDir, configFilePath: ref?.filePath, warnings: configWarnings(config) };
 }

@@ -92,14 +92,8 @@ export const SSH_COMMANDS = [
   'rsync',
 ] as const;
 export const HOST_KEY_TYPES = ['ed25519', 'rsa', 'ecdsa'] as const;
-export const PROVIDER_DRIVERS = ['sqlite', 'memory', 'postgresql', 'mysql', 'bolt'] as const;
-/** Drivers this build can start; the others are accepted by the schema but refused at load. */
-export const AVAILABLE_DRIVERS: readonly ProviderDriver[] = [
-  'sqlite',
-  'memory',
-  'postgresql',
-  'mysql',
-];
+/** `bolt`, SFTPGo's embedded key/value store, names our kv driver (an LMDB file). */
+export const PROVIDER_DRIVERS = ['sqlite', 'memory', 'postgresql', 'mysql', 'kv', 'bolt'] as const;
 export type ProviderDriver = (typeof PROVIDER_DRIVERS)[number];
 
 function actionsSection<T extends string>(
@@ -279,11 +273,11 @@ const dataProvider = section(
   {
     driver: oneOf(PROVIDER_DRIVERS, 'sqlite', {
       description:
-        'Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump). bolt is not available yet and stops startup.',
+        'Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump), kv (an embedded LMDB key/value file; bolt is accepted as another name for it, but an SFTPGo bolt file itself is refused, not read).',
     }),
     name: str('kubesftp.db', {
       description:
-        'sqlite: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.',
+        'sqlite, kv: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.',
     }),
     host: str('', { description: `Database host. ${NETWORK_DRIVER_ONLY}` }),
     port: int(5432, {

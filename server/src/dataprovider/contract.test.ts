@@ -1,5 +1,5 @@
 /**
- * One behaviour contract, run against every driver: memory, sqlite on a temp file, and
+ * One behaviour contract, run against every driver: memory, sqlite and kv on a temp file, and
  * PostgreSQL and MariaDB servers started for this file (a fresh database per test). Drivers
  * whose store can be shared also run it from two provider instances at once, as two server
  * processes would.
@@ -76,6 +76,12 @@ const drivers: DriverFixture[] = [
     shared: true,
     settings: async (dir) =>
       Promise.resolve({ driver: 'sqlite', name: 'kubesftp.db', configDir: dir }),
+  },
+  {
+    name: 'kv',
+    shared: true,
+    settings: async (dir) =>
+      Promise.resolve({ driver: 'kv', name: 'kubesftp.mdb', configDir: dir }),
   },
   {
     name: 'postgresql',

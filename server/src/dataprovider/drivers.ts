@@ -10,7 +10,10 @@ import type { NetworkOptions } from './network-options.js';
 
 export interface DataProviderConfig {
   driver: string;
-  /** sqlite: the database file; memory: a .json dump to load, if any; SQL servers: the database. */
+  /**
+   * sqlite, kv: the database file; memory: a .json dump to load, if any; SQL servers: the
+   * database.
+   */
   name: string;
   /** The base of relative file names. */
   configDir: string;
@@ -22,9 +25,6 @@ export interface DataProviderConfig {
   network?: Partial<NetworkOptions>;
 }
 
-/** Drivers the configuration accepts that this version does not ship yet. */
-const PLANNED_DRIVERS = new Set(['bolt']);
-
 function configInvalid(message: string): KubesftpError {
   return new KubesftpError(ErrorCode.CONFIG_INVALID, message);
 }
@@ -33,16 +33,25 @@ function filePath(cfg: DataProviderConfig): string {
   return isAbsolute(cfg.name) ? cfg.name : resolve(cfg.configDir, cfg.name);
 }
 
+function requireFileName(cfg: DataProviderConfig, what: string): void {
+  if (cfg.name === '') throw configInvalid(`data_provider.name: the ${what} file is required`);
+}
+
 async function openSqlite(cfg: DataProviderConfig): Promise<DataProvider> {
-  if (cfg.name === '') {
-    throw configInvalid('data_provider.name: the sqlite database file is required');
-  }
+  requireFileName(cfg, 'sqlite database');
   const { SqliteProvider } = await import('./sqlite.js');
   return new SqliteProvider({
     path: filePath(cfg),
     usersTable: cfg.usersTable || 'users',
     ...(cfg.migrationsDir === undefined ? {} : { migrationsDir: cfg.migrationsDir }),
   });
+}
+
+/** The LMDB file of the key/value driver; `bolt`, SFTPGo's name for its embedded store, opens it too. */
+async function openKv(cfg: DataProviderConfig): Promise<DataProvider> {
+  requireFileName(cfg, 'kv database');
+  const { KvProvider } = await import('./kv.js');
+  return new KvProvider({ path: filePath(cfg) });
 }
 
 /**
@@ -80,10 +89,12 @@ export async function openDriver(cfg: DataProviderConfig): Promise<DataProvider>
       return openSqlite(cfg);
     case 'memory':
       return openMemory(cfg);
+    case 'kv':
+    case 'bolt':
+      return openKv(cfg);
     case 'postgresql':
     case 'mysql':
       return openNetwork(cfg);
   }
-  const reason = PLANNED_DRIVERS.has(cfg.driver) ? 'is not available yet' : 'is not a known driver';
-  throw configInvalid(`data_provider.driver: ${JSON.stringify(cfg.driver)} ${reason}`);
+  throw configInvalid(`data_provider.driver: ${JSON.stringify(cfg.driver)} is not a known driver`);
 }

@@ -277,17 +277,24 @@ describe('createDataProvider', () => {
     assert.ok(existsSync(absolutePath));
   });
 
-  it('names the key for drivers that are not available or unknown', async () => {
-    for (const driver of ['bolt', 'oracle']) {
-      await assert.rejects(createDataProvider({ driver, name: 'x', configDir: dir }), (err) => {
+  it('names the key for an unknown driver and a file driver without a file', async () => {
+    await assert.rejects(
+      createDataProvider({ driver: 'oracle', name: 'x', configDir: dir }),
+      (err) => {
         assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID));
-        assert.match(err.message, /^data_provider\.driver: /);
+        assert.match(err.message, /^data_provider\.driver: "oracle" is not a known driver/);
+        return true;
+      },
+    );
+    for (const driver of ['sqlite', 'kv', 'bolt']) {
+      await assert.rejects(createDataProvider({ driver, name: '', configDir: dir }), (err) => {
+        assert.ok(isKubesftpError(err, ErrorCode.CONFIG_INVALID));
+        assert.match(
+          err.message,
+          /^data_provider\.name: the (sqlite|kv) database file is required/,
+        );
         return true;
       });
     }
-    await rejectsWith(
-      createDataProvider({ driver: 'sqlite', name: '', configDir: dir }),
-      ErrorCode.CONFIG_INVALID,
-    );
   });
 });
