@@ -139,10 +139,11 @@ export async function startS3Fixture(options: S3FixtureOptions = {}): Promise<S3
         return { size: head.ContentLength ?? -1, mtime: head.LastModified! };
       },
       openUploads: async (prefix) => {
-        const open = await client.send(
-          new ListMultipartUploadsCommand({ Bucket: s3.bucket, Prefix: prefix }),
-        );
-        return (open.Uploads ?? []).map((upload) => upload.Key!);
+        // Listed whole and filtered: MinIO matches Prefix against whole keys only.
+        const open = await client.send(new ListMultipartUploadsCommand({ Bucket: s3.bucket }));
+        return (open.Uploads ?? [])
+          .map((upload) => upload.Key!)
+          .filter((key) => key.startsWith(prefix));
       },
       usage: async (username) => {
         const got = await running.api('GET', `/api/v1/user?username=${username}`);
