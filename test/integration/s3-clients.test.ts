@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { openRawSession } from '../attack/raw-session.js';
+import { openRawSession, statusName } from '../attack/raw-session.js';
+import { OpenFlag, StatusCode } from '../../server/src/sftp/constants.js';
 import { runProgram } from './commands-fixture.js';
 import { scp, sftpBatch, sha256File, startServer, type ClientAuth } from './harness.js';
 import { MiB, s3configFor, startS3Fixture, type S3Fixture } from './s3-fixture.js';
@@ -188,6 +189,66 @@ describe('OpenSSH sftp, scp and rclone on an S3 home', { timeout: 300_000 }, () 
       'no hard links, fsync, or lsetstat (setstat under another name without symlinks)',
     );
     assert.ok(s3.includes('posix-rename@openssh.com') && s3.includes('statvfs@openssh.com'));
+  });
+
+  test('writes out of order: a short gap is waited for, a write behind or far ahead is OP_UNSUPPORTED and stores nothing', async () => {
+    const raw = await openRawSession({
+      port: fx.server.sftpPort,
+      username: 'alice',
+      password: 'pw-alice',
+    });
+    const flags = OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC;
+    try {
+      // Within one part of what was received: held until the gap before it fills.
+      const ordered = await raw.sftp.open('/gap.bin', flags);
+      assert.equal(ordered.status, StatusCode.OK);
+      const a = randomBytes(40_000);
+      const b = randomBytes(30_000);
+      assert.equal(await raw.sftp.write(ordered.handle!, 40_000, b), StatusCode.OK);
+      assert.equal(await raw.sftp.write(ordered.handle!, 0, a), StatusCode.OK);
+      assert.equal(await raw.sftp.close(ordered.handle!), StatusCode.OK);
+      assert.equal(await fx.objectSha256('alice/gap.bin'), sha256(Buffer.concat([a, b])));
+
+      const far = await raw.sftp.open('/far.bin', flags);
+      assert.equal(await raw.sftp.write(far.handle!, 0, randomBytes(1000)), StatusCode.OK);
+      const ahead = await raw.sftp.write(far.handle!, 6 * MiB, randomBytes(1000));
+      assert.equal(ahead, StatusCode.OP_UNSUPPORTED, statusName(ahead));
+      assert.notEqual(await raw.sftp.close(far.handle!), StatusCode.OK, 'the spoiled upload fails');
+
+      const back = await raw.sftp.open('/back.bin', flags);
+      assert.equal(await raw.sftp.write(back.handle!, 0, randomBytes(5000)), StatusCode.OK);
+      const behind = await raw.sftp.write(back.handle!, 100, randomBytes(10));
+      assert.equal(behind, StatusCode.OP_UNSUPPORTED, statusName(behind));
+      assert.notEqual(await raw.sftp.close(back.handle!), StatusCode.OK);
+    } finally {
+      await raw.close();
+    }
+    assert.deepEqual(await fx.keys('alice/far'), []);
+    assert.deepEqual(await fx.keys('alice/back'), []);
+    assert.deepEqual(await fx.openUploads('alice/'), []);
+  });
+
+  test('random reads (seek and read) get exactly the bytes asked for', async () => {
+    const data = randomBytes(13 * MiB + 17);
+    await writeFile(join(fx.work, 'random.bin'), data);
+    assert.equal((await batch(['put random.bin'])).code, 0);
+    const raw = await openRawSession({
+      port: fx.server.sftpPort,
+      username: 'alice',
+      password: 'pw-alice',
+    });
+    try {
+      const file = await raw.sftp.open('/random.bin', OpenFlag.READ);
+      for (const offset of [9 * MiB + 5, 17, 13 * MiB, 5 * MiB - 3, 0, 13 * MiB + 10]) {
+        const got = await raw.sftp.read(file.handle!, offset, 32_768);
+        assert.ok(Buffer.isBuffer(got), `read at ${offset}: ${statusName(got as number)}`);
+        assert.ok(got.equals(data.subarray(offset, offset + 32_768)), `bytes at ${offset}`);
+      }
+      assert.equal(await raw.sftp.read(file.handle!, data.length, 10), StatusCode.EOF);
+      assert.equal(await raw.sftp.close(file.handle!), StatusCode.OK);
+    } finally {
+      await raw.close();
+    }
   });
 
   test('rclone copies a tree in and out and finds no difference', async () => {

@@ -18,10 +18,15 @@ const BENCH_UID = 4243;
 export interface KubesftpOptions {
   workDir: string;
   publicKey: string;
+  /** Directory under workDir and name in the report; default "kubesftp". */
+  name?: string;
+  /** Account properties over the defaults (an S3 home, say). */
+  user?: Record<string, unknown>;
 }
 
 export async function startKubesftp(options: KubesftpOptions): Promise<BenchServer> {
-  const dir = resolve(options.workDir, 'kubesftp');
+  const name = options.name ?? 'kubesftp';
+  const dir = resolve(options.workDir, name);
   const configDir = join(dir, 'config');
   const homeDir = join(dir, 'home');
   await mkdir(configDir, { recursive: true });
@@ -44,14 +49,20 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   try {
     ports = await waitForPorts(child);
     const token = await adminToken(ports.httpPort, adminPassword);
-    await createUser({ httpPort: ports.httpPort, token, publicKey: options.publicKey, homeDir });
+    await createUser({
+      httpPort: ports.httpPort,
+      token,
+      publicKey: options.publicKey,
+      homeDir,
+      user: options.user,
+    });
   } catch (err) {
     await stopChild(child);
     throw err;
   }
   const serverPid = child.pid!;
   return {
-    name: 'kubesftp',
+    name,
     port: ports.sftpPort,
     username,
     homeDir,
@@ -66,6 +77,7 @@ async function createUser(options: {
   token: string;
   publicKey: string;
   homeDir: string;
+  user?: Record<string, unknown>;
 }): Promise<void> {
   const created = await fetch(`http://127.0.0.1:${options.httpPort}/api/v1/user`, {
     method: 'POST',
@@ -78,6 +90,7 @@ async function createUser(options: {
       status: 1,
       // rsync never runs as root: as root, the account needs ids of its own.
       ...(process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {}),
+      ...options.user,
     }),
   });
   if (created.status !== 201 && created.status !== 200) {
