@@ -90,6 +90,8 @@ const OUR_ADDITIONS = {
     safe_list: [],
     block_list: [],
   },
+  secrets: { master_key_file: '', master_key: '' },
+  s3: { abandoned_upload_timeout: 3600 },
 };
 
 test('defaults equal the spec defaults plus our documented additions', () => {
@@ -98,6 +100,8 @@ test('defaults equal the spec defaults plus our documented additions', () => {
     data_provider: { ...SPEC_DEFAULTS.data_provider, ...OUR_ADDITIONS.data_provider },
     httpd: { ...SPEC_DEFAULTS.httpd, ...OUR_ADDITIONS.httpd },
     defender: OUR_ADDITIONS.defender,
+    secrets: OUR_ADDITIONS.secrets,
+    s3: OUR_ADDITIONS.s3,
   };
   assert.deepEqual(defaultConfig(), expected);
 });
