@@ -37,6 +37,8 @@ import {
   type BenchData,
 } from './scenarios.js';
 import { readSettings, type BenchSettings, type ServerKey } from './settings.js';
+import { measureS3 } from './s3-bench.js';
+import type { S3BenchSection } from './s3-bench-format.js';
 import { makeKeyPair } from '../integration/harness.js';
 
 const mib = 1024 * 1024;
@@ -348,6 +350,23 @@ function rssRows(ctx: BenchContext): MetricRow[] {
   return [peak, steady];
 }
 
+/** kubesftp to MinIO beside the SDK directly, unless BENCH_S3=0 or kubesftp is left out. */
+async function measureS3Section(
+  ctx: BenchContext,
+  workDir: string,
+): Promise<S3BenchSection | undefined> {
+  const { settings, data } = ctx;
+  if (!settings.s3 || !settings.servers.includes('kubesftp')) return undefined;
+  return measureS3({
+    data,
+    workDir,
+    publicKey: (await readFile(`${data.keyPath}.pub`, 'utf8')).trim(),
+    runs: settings.runs,
+    sizeMiB: settings.sizeMiB,
+    log,
+  });
+}
+
 async function setupFacts(
   settings: BenchSettings,
   run: { workDir: string; loadAtStart: number },
@@ -399,7 +418,12 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
     }
     await measureSmallFiles(ctx);
     await measureRsync(ctx);
-    return { setup: await setupFacts(settings, { workDir, loadAtStart }), rows: buildRows(ctx) };
+    const s3 = await measureS3Section(ctx, workDir);
+    return {
+      setup: await setupFacts(settings, { workDir, loadAtStart }),
+      rows: buildRows(ctx),
+      ...(s3 && { s3 }),
+    };
   } finally {
     for (const slot of slots) await slot.server?.stop();
     await rm(workDir, { recursive: true, force: true });
@@ -414,6 +438,8 @@ runBenchmarkMain(async () => {
     await writeFile(settings.outPath, reportJson(report));
     log(`JSON written to ${settings.outPath}`);
   }
-  const failed = report.rows.some((row) => Object.keys(row.errors ?? {}).length > 0);
+  const failed =
+    report.rows.some((row) => Object.keys(row.errors ?? {}).length > 0) ||
+    (report.s3?.rows.some((row) => row.error !== undefined) ?? false);
   if (failed) process.exitCode = 1;
 });

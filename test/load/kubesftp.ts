@@ -18,16 +18,19 @@ const BENCH_UID = 4243;
 export interface KubesftpOptions {
   workDir: string;
   publicKey: string;
-  /** Directory under workDir for config and home; "kubesftp" when unset. */
-  dirName?: string;
+  /** Directory under workDir and name in the report; default "kubesftp". */
+  name?: string;
   /** More server settings (a data provider), as KUBESFTP_* variables. */
   env?: Record<string, string>;
   /** The user's quota_size; 0 (none) when unset. */
   quotaSize?: number;
+  /** Account properties over the defaults (an S3 home, say). */
+  user?: Record<string, unknown>;
 }
 
 export async function startKubesftp(options: KubesftpOptions): Promise<BenchServer> {
-  const dir = resolve(options.workDir, options.dirName ?? 'kubesftp');
+  const name = options.name ?? 'kubesftp';
+  const dir = resolve(options.workDir, name);
   const configDir = join(dir, 'config');
   const homeDir = join(dir, 'home');
   await mkdir(configDir, { recursive: true });
@@ -57,6 +60,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
       publicKey: options.publicKey,
       homeDir,
       quotaSize: options.quotaSize ?? 0,
+      user: options.user,
     });
   } catch (err) {
     await stopChild(child);
@@ -64,7 +68,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   }
   const serverPid = child.pid!;
   return {
-    name: 'kubesftp',
+    name,
     port: ports.sftpPort,
     username,
     homeDir,
@@ -80,6 +84,7 @@ async function createUser(options: {
   publicKey: string;
   homeDir: string;
   quotaSize: number;
+  user?: Record<string, unknown>;
 }): Promise<void> {
   const created = await fetch(`http://127.0.0.1:${options.httpPort}/api/v1/user`, {
     method: 'POST',
@@ -93,6 +98,7 @@ async function createUser(options: {
       quota_size: options.quotaSize,
       // rsync never runs as root: as root, the account needs ids of its own.
       ...(process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {}),
+      ...options.user,
     }),
   });
   if (created.status !== 201 && created.status !== 200) {

@@ -154,7 +154,7 @@ function startServerFor(
   return startKubesftp({
     workDir: run.workDir,
     publicKey: run.publicKey,
-    dirName: `${driver}-track${trackQuota}`,
+    name: `${driver}-track${trackQuota}`,
     quotaSize: 64 * 1024 ** 3,
     env: {
       ...store.env,

@@ -74,3 +74,40 @@ describe('benchmark report', () => {
     );
   });
 });
+
+describe('benchmark report: the S3 section', () => {
+  const s3 = {
+    setup: '1024 MiB to MinIO',
+    rows: [
+      { direction: 'upload' as const, kubesftp: 90, direct: 100 },
+      { direction: 'download' as const, kubesftp: 70, direct: 100 },
+    ],
+  };
+
+  test('prints kubesftp beside the SDK directly with the ratio against the 0.8 target', () => {
+    const text = formatReport({ setup: {}, rows: [], s3 });
+    assert.match(text, /upload +kubesftp 90\.0 MiB\/s, direct 100\.0 MiB\/s, ratio 0\.90 \(meets/);
+    assert.match(
+      text,
+      /download kubesftp 70\.0 MiB\/s, direct 100\.0 MiB\/s, ratio 0\.70 \(misses/,
+    );
+    const json = JSON.parse(reportJson({ setup: {}, rows: [], s3 })) as {
+      s3: { rows: Array<{ ratio: number }> };
+    };
+    assert.deepEqual(
+      json.s3.rows.map((row) => row.ratio),
+      [0.9, 0.7],
+    );
+  });
+
+  test('a failed S3 run says why instead of a figure', () => {
+    const failed = {
+      setup: 'x',
+      rows: [{ direction: 'upload' as const, error: 'minio did not start' }],
+    };
+    assert.match(
+      formatReport({ setup: {}, rows: [], s3: failed }),
+      /upload: failed: minio did not start/,
+    );
+  });
+});

@@ -3,6 +3,8 @@
  * so that a value above 1 always means kubesftp did better, printed as a table and as JSON.
  */
 
+import { formatS3Section, s3Ratio, type S3BenchSection } from './s3-bench-format.js';
+
 /** Whether a larger figure is better (throughput) or a smaller one (time, memory). */
 export type Better = 'higher' | 'lower';
 
@@ -20,6 +22,8 @@ export interface BenchReport {
   /** Facts about the run that the reader needs to compare figures: sizes, storage, versions. */
   setup: Record<string, string | number>;
   rows: MetricRow[];
+  /** kubesftp to S3 beside the SDK directly (s3-bench.ts), when it ran. */
+  s3?: S3BenchSection;
 }
 
 /** kubesftp/OpenSSH for "higher is better", OpenSSH/kubesftp otherwise; undefined without both. */
@@ -95,6 +99,7 @@ export function formatReport(report: BenchReport): string {
     legend,
     ...(errors.length > 0 ? ['', 'failures:', ...errors] : []),
     '',
+    ...(report.s3 ? [formatS3Section(report.s3)] : []),
   ].join('\n');
 }
 
@@ -104,6 +109,12 @@ export function reportJson(report: BenchReport): string {
     {
       setup: report.setup,
       rows: report.rows.map((row) => ({ ...row, ratio: ratioOf(row) ?? null })),
+      ...(report.s3 && {
+        s3: {
+          ...report.s3,
+          rows: report.s3.rows.map((row) => ({ ...row, ratio: s3Ratio(row) ?? null })),
+        },
+      }),
     },
     null,
     2,

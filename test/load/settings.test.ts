@@ -12,6 +12,8 @@ describe('benchmark settings', () => {
     assert.equal(settings.smallFiles, 2000);
     assert.deepEqual(settings.servers, ['openssh', 'kubesftp']);
     assert.equal(settings.outPath, undefined);
+    assert.equal(settings.s3, true);
+    assert.equal(readSettings({ BENCH_S3: '0' }).s3, false);
   });
 
   test('environment overrides are read', () => {

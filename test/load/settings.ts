@@ -1,6 +1,6 @@
 /**
  * Benchmark knobs, read once from the environment: BENCH_RUNS, BENCH_SIZE_MIB, BENCH_LOGINS,
- * BENCH_SMALL_FILES, BENCH_TMPDIR, BENCH_SERVERS and BENCH_OUT.
+ * BENCH_SMALL_FILES, BENCH_TMPDIR, BENCH_SERVERS, BENCH_S3 and BENCH_OUT.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,8 @@ export interface BenchSettings {
   tmpBase: string;
   servers: ServerKey[];
   ciphers: string[];
+  /** The S3 section (kubesftp to MinIO beside the SDK directly); BENCH_S3=0 leaves it out. */
+  s3: boolean;
   outPath?: string;
 }
 
@@ -73,6 +75,7 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
         : env.BENCH_TMPDIR,
     servers: serverList(env.BENCH_SERVERS),
     ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
+    s3: env.BENCH_S3 !== '0',
     outPath: env.BENCH_OUT === '' ? undefined : env.BENCH_OUT,
   };
 }

@@ -6,20 +6,26 @@ import { test } from 'node:test';
 import { versionString } from '../version.js';
 import { EXIT_USAGE, runCli } from './main.js';
 import type { ServeOptions } from './options.js';
+import type { PortableOptions } from './portable-options.js';
 
 interface Run {
   code: number;
   served: ServeOptions[];
+  portable: PortableOptions[];
   out: string;
   err: string;
 }
 
 async function run(argv: string[], env: Record<string, string> = {}): Promise<Run> {
-  const result: Run = { code: -1, served: [], out: '', err: '' };
+  const result: Run = { code: -1, served: [], portable: [], out: '', err: '' };
   result.code = await runCli(argv, {
     env,
     runServe: (options) => {
       result.served.push(options);
+      return Promise.resolve();
+    },
+    runPortable: (options) => {
+      result.portable.push(options);
       return Promise.resolve();
     },
     writeOut: (text) => (result.out += text),
@@ -152,16 +158,58 @@ test('bad flags and bad env values exit 2 with a clear message and never serve',
     ],
     [['serve'], { KUBESFTP_LOG_MAX_BACKUPS: '2.5' }, /KUBESFTP_LOG_MAX_BACKUPS/],
     [['frobnicate'], {}, /unknown command 'frobnicate'/],
-    [['portable', '--directory', '/tmp'], {}, /kubesftp portable" is not available yet/],
     [['operator', '--resync-period', '0'], {}, /expected a whole number >= 1/],
     [['operator'], { KUBESFTP_OPERATOR_LEADER_ELECT: 'perhaps' }, /KUBESFTP_OPERATOR_LEADER_ELECT/],
+    [['portable', '--s3-bucket', 'b'], {}, /--s3-\* flags need --fs-provider 1/],
+    [['portable', '-f', '2'], {}, /expected 0 \(local\) or 1 \(S3\)/],
+    [['portable', '-s', '70000'], {}, /--sftpd-port: at most 65535/],
   ];
   for (const [argv, env, message] of cases) {
     const result = await run(argv, env);
     assert.equal(result.code, EXIT_USAGE, argv.join(' '));
     assert.match(result.err, message, argv.join(' '));
     assert.deepEqual(result.served, [], argv.join(' '));
+    assert.deepEqual(result.portable, [], argv.join(' '));
   }
+});
+
+test('portable without flags takes the spec defaults', async () => {
+  const result = await run(['portable']);
+  assert.equal(result.code, 0, result.err);
+  const [defaults] = result.portable;
+  assert.deepEqual(
+    [defaults?.directory, defaults?.username, defaults?.password, defaults?.sftpdPort],
+    ['.', '', '', 0],
+  );
+  assert.deepEqual(defaults?.permissions, ['list', 'download']);
+  assert.deepEqual(defaults?.sshCommands, ['md5sum', 'sha1sum', 'cd', 'pwd']);
+  assert.equal(defaults?.advertiseService, false);
+});
+
+test('portable: repeated and comma-separated lists, S3 flags, the S3 secret from env', async () => {
+  const result = await run(
+    [
+      'portable',
+      '-g',
+      'list,upload',
+      '-g',
+      'delete',
+      '-k',
+      'ssh-ed25519 A',
+      '-k',
+      'ssh-rsa B',
+    ].concat(['-f', '1', '--s3-bucket', 'b', '--s3-force-path-style', '-S', '-s', '2022']),
+    { KUBESFTP_PORTABLE_S3_ACCESS_SECRET: 'from-env' },
+  );
+  assert.equal(result.code, 0, result.err);
+  const [given] = result.portable;
+  assert.deepEqual(given?.permissions, ['list', 'upload', 'delete']);
+  assert.deepEqual(given?.publicKeys, ['ssh-ed25519 A', 'ssh-rsa B']);
+  assert.deepEqual(
+    [given?.fsProvider, given?.s3.bucket, given?.s3.access_secret, given?.s3.force_path_style],
+    [1, 'b', 'from-env', true],
+  );
+  assert.deepEqual([given?.advertiseService, given?.sftpdPort], [true, 2022]);
 });
 
 test('--version and -v print the product name and build version', async () => {

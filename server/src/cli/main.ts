@@ -12,6 +12,7 @@ import {
   toOperatorCommandOptions,
   type OperatorCommandOptions,
 } from '../../../operator/src/cli-options.js';
+import { addPortableOptions, toPortableOptions, type PortableOptions } from './portable-options.js';
 import { SERVE_FLAGS, toServeOptions, type ServeFlag, type ServeOptions } from './options.js';
 
 export const EXIT_USAGE = 2;
@@ -28,6 +29,7 @@ export interface DataRequest {
 export interface ProgramDeps {
   runServe: (options: ServeOptions) => Promise<void>;
   runOperator?: (options: OperatorCommandOptions) => Promise<void>;
+  runPortable?: (options: PortableOptions) => Promise<void>;
   runData?: (request: DataRequest) => Promise<void>;
   env?: Readonly<Record<string, string | undefined>>;
   writeOut?: (text: string) => void;
@@ -65,15 +67,32 @@ function applyEnv(
   }
 }
 
-function addLaterCommand(program: Command, name: string, summary: string): void {
-  program
-    .command(name)
-    .description(`${summary} (not available yet)`)
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      program.error(`error: "kubesftp ${name}" is not available yet`, { exitCode: EXIT_USAGE });
-    });
+function addPortableCommand(program: Command, deps: ProgramDeps, env: ProgramEnv): void {
+  const portable = addPortableOptions(
+    program
+      .command('portable')
+      .description('serve one directory or S3 prefix now, to one generated account'),
+  );
+  portable.action(async (opts: Parameters<typeof toPortableOptions>[0]) => {
+    const options = (() => {
+      try {
+        return toPortableOptions(opts, env);
+      } catch (err) {
+        const reason = err instanceof InvalidArgumentError ? err.message : String(err);
+        return portable.error(`error: ${reason}`, {
+          exitCode: EXIT_USAGE,
+          code: 'kubesftp.invalidFlags',
+        });
+      }
+    })();
+    await (deps.runPortable ?? runPortableLazily)(options);
+  });
+}
+
+/** Loaded lazily, like serve: the server code stays out of `--help`. */
+async function runPortableLazily(options: PortableOptions): Promise<void> {
+  const { runPortable } = await import('./portable.js');
+  await runPortable(options);
 }
 
 /** The config flags of `serve`, with their env fallbacks, for the commands that open the provider. */
@@ -167,7 +186,7 @@ export function buildProgram(deps: ProgramDeps): Command {
     await deps.runServe(toServeOptions(command.opts()));
   });
   addDataCommands(program, deps, env);
-  addLaterCommand(program, 'portable', 'serve a single directory');
+  addPortableCommand(program, deps, env);
   addOperatorCommand(program, deps, env);
   return program;
 }

@@ -8,7 +8,7 @@ import { createLogger, type AppLogger } from '../logger/index.js';
 import { startService, type ServiceLogging } from '../service.js';
 import type { ServeOptions } from './options.js';
 
-function serviceLogging(logger: AppLogger): ServiceLogging {
+export function serviceLogging(logger: AppLogger): ServiceLogging {
   return {
     component: (sender) => logger.child(sender),
     events: {

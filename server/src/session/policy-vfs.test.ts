@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isKubesftpError } from '../errors.js';
-import { READ, setup, upload } from './test-support.js';
+import { READ, setup, upload, WRITE } from './test-support.js';
 
 function code(err: unknown): string | undefined {
   return isKubesftpError(err) ? err.code : undefined;
@@ -65,6 +65,25 @@ test('size and file quotas refuse what would pass them', async () => {
   assert.equal(usage.files, 2);
   assert.ok(usage.size <= 1000);
   await assert.rejects(upload(fs, '/c.bin', Buffer.alloc(1)), (e) => code(e) === 'QUOTA_EXCEEDED');
+});
+
+test('an upload refused for quota ends aborted at close, never completed short', async () => {
+  const { fs, backend } = setup({ quota_size: 1000 });
+  const ended: string[] = [];
+  const open = backend.open.bind(backend);
+  backend.open = async (...args) => {
+    const file = await open(...args);
+    const [close, abort] = [file.close.bind(file), file.abort.bind(file)];
+    file.close = () => (ended.push('close'), close());
+    file.abort = () => (ended.push('abort'), abort());
+    return file;
+  };
+  const file = await fs.open('/big.bin', WRITE);
+  await file.write(Buffer.alloc(600), 0);
+  await assert.rejects(file.write(Buffer.alloc(600), 600), (e) => code(e) === 'QUOTA_EXCEEDED');
+  await file.close();
+  await upload(fs, '/small.bin', Buffer.alloc(10));
+  assert.deepEqual(ended, ['abort', 'close']);
 });
 
 test('setstat checks each attribute; ignore mode drops mode, owner and times silently', async () => {

@@ -140,9 +140,13 @@ export class TransferFile implements VfsFile {
     return this.#inner.sync();
   }
 
+  /**
+   * An upload refused for quota failed: it ends as any failed upload does (abort), so an S3
+   * upload stores nothing and an atomic local one is removed, never completed short.
+   */
   async close(): Promise<void> {
     try {
-      await this.#inner.close();
+      await (this.#refused ? this.#inner.abort() : this.#inner.close());
     } finally {
       await this.#finish();
     }
