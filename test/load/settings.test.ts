@@ -10,6 +10,7 @@ describe('benchmark settings', () => {
     assert.equal(settings.runs, 2);
     assert.equal(settings.logins, 20);
     assert.equal(settings.smallFiles, 2000);
+    assert.equal(settings.idleSessions, 200);
     assert.deepEqual(settings.servers, ['openssh', 'kubesftp']);
     assert.equal(settings.outPath, undefined);
   });
@@ -21,7 +22,9 @@ describe('benchmark settings', () => {
       BENCH_SERVERS: 'openssh',
       BENCH_OUT: '/tmp/x.json',
       BENCH_TMPDIR: '/var/tmp',
+      BENCH_IDLE_SESSIONS: '1000',
     });
+    assert.equal(settings.idleSessions, 1000);
     assert.deepEqual(
       [settings.sizeMiB, settings.runs, settings.servers, settings.outPath, settings.tmpBase],
       [64, 3, ['openssh'], '/tmp/x.json', '/var/tmp'],
@@ -33,6 +36,7 @@ describe('benchmark settings', () => {
       { BENCH_RUNS: '0' },
       { BENCH_SIZE_MIB: '1.5' },
       { BENCH_SERVERS: 'proftpd' },
+      { BENCH_IDLE_SESSIONS: '-5' },
     ]) {
       assert.throws(
         () => readSettings(env),
