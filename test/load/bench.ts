@@ -24,11 +24,13 @@ import {
   type Better,
   type MetricRow,
 } from './report.js';
+import { holdSessions, idleRssMiB, totalPssKiB } from './idle.js';
 import { errorText, repeat, Results, type ServerSlot } from './results.js';
-import { median, summarizeRss } from './rss.js';
+import { median, processTree, summarizeRss } from './rss.js';
 import {
   bigFileName,
   downloadBig,
+  downloadSmall,
   listSmall,
   loginOnce,
   smallDirName,
@@ -103,6 +105,50 @@ async function startSlots(
     }
   }
   return slots;
+}
+
+/** The listening process's RSS before any SSH client has connected. */
+async function measureIdle(ctx: BenchContext): Promise<void> {
+  log('idle memory before the first client');
+  await repeat({
+    metric: 'idleRss',
+    slots: ctx.slots,
+    runs: 1,
+    results: ctx.results,
+    log,
+    probe: (server) => idleRssMiB(server.mainPid),
+  });
+}
+
+/**
+ * N idle authenticated sessions (an sftp channel each) held at once: the PSS the server's
+ * processes gain, per session. PSS, not RSS: sshd's forked children share most pages.
+ */
+async function measureIdleSessions(ctx: BenchContext): Promise<void> {
+  const { settings, results, data } = ctx;
+  const count = settings.idleSessions;
+  log(`${count} idle authenticated sessions`);
+  await repeat({
+    metric: 'sessionKiB',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, key) => {
+      const tree = () => processTree(server.mainPid, true);
+      const beforeKiB = await totalPssKiB(await tree());
+      const held = await holdSessions({ server, keyPath: data.keyPath, count });
+      try {
+        // Let both servers finish the logins' work before reading memory.
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        const heldKiB = await totalPssKiB(await tree());
+        results.add('sessionsPss', key, heldKiB / 1024);
+        return (heldKiB - beforeKiB) / count;
+      } finally {
+        await held.close();
+      }
+    },
+  });
 }
 
 async function measureLogins(ctx: BenchContext): Promise<void> {
@@ -212,7 +258,7 @@ async function measureRsync(ctx: BenchContext): Promise<void> {
 
 async function measureSmallFiles(ctx: BenchContext): Promise<void> {
   const { data, settings, results } = ctx;
-  log(`${settings.smallFiles} small files: put -r, then ls -l`);
+  log(`${settings.smallFiles} small files: put -r, get -r, then ls -l`);
   await repeat({
     metric: 'smallPut',
     slots: ctx.slots,
@@ -221,6 +267,15 @@ async function measureSmallFiles(ctx: BenchContext): Promise<void> {
     log,
     probe: async (server, _key, run) =>
       (await uploadSmall({ data, server, verify: run === 0 })) / 1000,
+  });
+  await repeat({
+    metric: 'smallGet',
+    slots: ctx.slots,
+    runs: settings.runs,
+    results,
+    log,
+    probe: async (server, _key, run) =>
+      (await downloadSmall({ data, server, verify: run === 0 })) / 1000,
   });
   await repeat({
     metric: 'smallList',
@@ -282,6 +337,13 @@ function rowSpecs(settings: BenchSettings): RowSpec[] {
       combine: best('lower'),
     },
     {
+      metric: 'smallGet',
+      label: `get -r ${files}, ${bestOf}`,
+      unit: 's',
+      better: 'lower',
+      combine: best('lower'),
+    },
+    {
       metric: 'rsyncSmall',
       label: `rsync -a ${files}, ${wholeRun}`,
       unit: 's',
@@ -299,6 +361,27 @@ function rowSpecs(settings: BenchSettings): RowSpec[] {
       metric: 'login',
       label: `public-key login + pwd, median of ${settings.logins}`,
       unit: 'ms',
+      better: 'lower',
+      combine: median,
+    },
+    {
+      metric: 'idleRss',
+      label: 'listening process RSS before the first client',
+      unit: 'MiB',
+      better: 'lower',
+      combine: median,
+    },
+    {
+      metric: 'sessionKiB',
+      label: `PSS added per idle session, ${settings.idleSessions} held, median of ${settings.runs}`,
+      unit: 'KiB',
+      better: 'lower',
+      combine: median,
+    },
+    {
+      metric: 'sessionsPss',
+      label: `server PSS with ${settings.idleSessions} idle sessions, median of ${settings.runs}`,
+      unit: 'MiB',
       better: 'lower',
       combine: median,
     },
@@ -408,6 +491,7 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
     rssSamplesKiB: new Map(),
   };
   try {
+    await measureIdle(ctx);
     await measureLogins(ctx);
     for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
     await measureMemory(ctx);
@@ -418,6 +502,7 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
     }
     await measureSmallFiles(ctx);
     await measureRsync(ctx);
+    await measureIdleSessions(ctx);
     const s3 = await measureS3Section(ctx, workDir);
     return {
       setup: await setupFacts(settings, { workDir, loadAtStart }),

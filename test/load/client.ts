@@ -17,6 +17,8 @@ export interface BenchServer {
   readonly homeDir: string;
   /** How remote commands (scp, rsync) name homeDir: "" when they already start there. */
   readonly remoteDir: string;
+  /** The process that listens (sshd's listener, kubesftp's only process): idle memory is its. */
+  readonly mainPid: number;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

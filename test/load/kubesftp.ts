@@ -73,6 +73,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     username,
     homeDir,
     remoteDir: '',
+    mainPid: serverPid,
     servingPids: () => processTree(serverPid, true),
     stop: () => stopChild(child, 20_000),
   };

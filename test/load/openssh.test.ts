@@ -10,10 +10,13 @@ import { join } from 'node:path';
 import { makeKeyPair } from '../integration/harness.js';
 import type { BenchServer } from './client.js';
 import { writeRandomFile, writeSmallFiles } from './files.js';
+import { holdSessions, idleRssMiB, totalPssKiB } from './idle.js';
 import { startOpenSsh } from './openssh.js';
+import { processTree } from './rss.js';
 import {
   bigFileName,
   downloadBig,
+  downloadSmall,
   listSmall,
   loginOnce,
   smallDirName,
@@ -95,11 +98,44 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
     await assert.rejects(downloadBig({ data, server, verify: true }), /does not match the source/);
   });
 
-  test('put -r of the small files arrives intact and ls -l lists each one', async () => {
+  test('put -r and get -r of the small files arrive intact and ls -l lists each one', async () => {
     // Durations only need to be measured: a few tiny files can take under a millisecond.
     assert.ok((await uploadSmall({ data, server, verify: true })) >= 0);
+    assert.ok((await downloadSmall({ data, server, verify: true })) >= 0);
     assert.ok((await listSmall({ data, server })) >= 0);
+    const copy = join(server.homeDir, smallDirName, 'f00003.bin');
+    await writeFile(copy, 'not what was uploaded');
+    await assert.rejects(downloadSmall({ data, server, verify: true }), /does not match/);
     await rm(join(server.homeDir, smallDirName, 'f00007.bin'));
     await assert.rejects(listSmall({ data, server }), /did not list f00007\.bin/);
+  });
+
+  test('idle sessions are held authenticated, each adding memory to sshd, and closed again', async () => {
+    assert.ok((await idleRssMiB(server.mainPid, 2, 50)) > 1, 'the listener has some memory');
+    const tree = (): Promise<number[]> => processTree(server.mainPid, true);
+    const before = await tree();
+    const held = await holdSessions({ server, keyPath: data.keyPath, count: 3, concurrency: 2 });
+    try {
+      assert.equal(held.count, 3);
+      // sshd forks a process (or two) per connection: the tree grows and so does its PSS.
+      const during = await tree();
+      assert.ok(
+        during.length >= before.length + 3,
+        `${before.length} -> ${during.length} processes`,
+      );
+      assert.ok((await totalPssKiB(during)) > (await totalPssKiB(before)));
+    } finally {
+      await held.close();
+    }
+  });
+
+  test('a session that cannot log in fails the hold, naming why', async () => {
+    const otherDir = join(work, 'other-key');
+    await mkdir(otherDir);
+    const other = await makeKeyPair(otherDir, 'ed25519');
+    await assert.rejects(
+      holdSessions({ server, keyPath: other.privatePath, count: 2, timeoutMs: 20_000 }),
+      /authentication/i,
+    );
   });
 });

@@ -80,6 +80,7 @@ export async function startOpenSsh(options: OpenSshOptions): Promise<BenchServer
     homeDir,
     // Commands start in the login user's own home, not in internal-sftp's directory.
     remoteDir: homeDir,
+    mainPid: listenerPid,
     servingPids: () => processTree(listenerPid, false),
     stop: () => stopChild(child),
   };

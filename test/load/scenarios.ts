@@ -12,6 +12,7 @@ import { sampleRss } from './rss.js';
 export const bigFileName = 'big.bin';
 export const smallDirName = 'small';
 const downloadName = 'big-download.bin';
+const smallDownloadName = 'small-download';
 const rssIntervalMs = 100;
 const shortTimeoutMs = 60_000;
 /** A trivial command after the measured one: its echo marks where the measured one ended. */
@@ -125,23 +126,40 @@ export async function downloadBig(options: ScenarioOptions): Promise<number> {
   return commandMs(result, command, endMarker);
 }
 
+/** One recursive transfer of the small files: the measured command's time, ms. */
+async function copySmall(options: ScenarioOptions, command: string): Promise<number> {
+  const result = await runSftp({
+    server: options.server,
+    keyPath: options.data.keyPath,
+    commands: [command, endMarker],
+    cwd: options.data.clientDir,
+    timeoutMs: shortTimeoutMs * 5,
+  });
+  return commandMs(result, command, endMarker);
+}
+
 /** Uploads the small-file directory with one recursive put into a fresh server-side directory. */
 export async function uploadSmall(options: ScenarioOptions): Promise<number> {
   const { data, server } = options;
   const target = join(server.homeDir, smallDirName);
   await rm(target, { recursive: true, force: true });
-  const command = `put -r ${smallDirName}`;
-  const result = await runSftp({
-    server,
-    keyPath: data.keyPath,
-    commands: [command, endMarker],
-    cwd: data.clientDir,
-    timeoutMs: shortTimeoutMs * 5,
-  });
+  const elapsedMs = await copySmall(options, `put -r ${smallDirName}`);
   if (options.verify === true && (await directoryDigest(target)) !== data.smallDigest) {
     throw mismatch(`the uploaded ${smallDirName}/ directory`, server);
   }
-  return commandMs(result, command, endMarker);
+  return elapsedMs;
+}
+
+/** Downloads the server's small-file directory (left by uploadSmall) with one recursive get. */
+export async function downloadSmall(options: ScenarioOptions): Promise<number> {
+  const { data, server } = options;
+  const local = join(data.clientDir, smallDownloadName);
+  await rm(local, { recursive: true, force: true });
+  const elapsedMs = await copySmall(options, `get -r ${smallDirName} ${smallDownloadName}`);
+  const verified = options.verify !== true || (await directoryDigest(local)) === data.smallDigest;
+  await rm(local, { recursive: true, force: true });
+  if (!verified) throw mismatch(`the downloaded ${smallDirName}/ directory`, server);
+  return elapsedMs;
 }
 
 /** Lists the small-file directory with `ls -l` and checks that every file was listed. */

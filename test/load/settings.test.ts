@@ -10,6 +10,7 @@ describe('benchmark settings', () => {
     assert.equal(settings.runs, 2);
     assert.equal(settings.logins, 20);
     assert.equal(settings.smallFiles, 2000);
+    assert.equal(settings.idleSessions, 200);
     assert.deepEqual(settings.servers, ['openssh', 'kubesftp']);
     assert.equal(settings.outPath, undefined);
     assert.equal(settings.s3, true);
@@ -23,7 +24,9 @@ describe('benchmark settings', () => {
       BENCH_SERVERS: 'openssh',
       BENCH_OUT: '/tmp/x.json',
       BENCH_TMPDIR: '/var/tmp',
+      BENCH_IDLE_SESSIONS: '1000',
     });
+    assert.equal(settings.idleSessions, 1000);
     assert.deepEqual(
       [settings.sizeMiB, settings.runs, settings.servers, settings.outPath, settings.tmpBase],
       [64, 3, ['openssh'], '/tmp/x.json', '/var/tmp'],
@@ -35,6 +38,7 @@ describe('benchmark settings', () => {
       { BENCH_RUNS: '0' },
       { BENCH_SIZE_MIB: '1.5' },
       { BENCH_SERVERS: 'proftpd' },
+      { BENCH_IDLE_SESSIONS: '-5' },
     ]) {
       assert.throws(
         () => readSettings(env),

@@ -1,6 +1,6 @@
 /**
  * Benchmark knobs, read once from the environment: BENCH_RUNS, BENCH_SIZE_MIB, BENCH_LOGINS,
- * BENCH_SMALL_FILES, BENCH_TMPDIR, BENCH_SERVERS, BENCH_S3 and BENCH_OUT.
+ * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_S3 and BENCH_OUT.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +17,11 @@ export interface BenchSettings {
   logins: number;
   smallFiles: number;
   smallFileBytes: number;
+  /**
+   * Idle authenticated sessions held at once to price one session. OpenSSH forks two processes
+   * per session, so the default stays at a count this shared machine holds comfortably.
+   */
+  idleSessions: number;
   /** Where the work dir (client files and both servers' homes) is created. */
   tmpBase: string;
   servers: ServerKey[];
@@ -69,6 +74,7 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     logins: positiveInteger(env, 'BENCH_LOGINS', 20),
     smallFiles: positiveInteger(env, 'BENCH_SMALL_FILES', 2000),
     smallFileBytes: 4096,
+    idleSessions: positiveInteger(env, 'BENCH_IDLE_SESSIONS', 200),
     tmpBase:
       env.BENCH_TMPDIR === undefined || env.BENCH_TMPDIR === ''
         ? defaultTmpBase()

@@ -4,9 +4,6 @@
  */
 import { createHash, pbkdf2, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
-import argon2 from 'argon2';
-import bcrypt from 'bcryptjs';
-import { encrypt as shaCrypt } from 'unixcrypt';
 import { passwordCheckLimit, type ConcurrencyLimit } from './check-limit.js';
 
 export { isPasswordHash } from './password-formats.js';
@@ -16,8 +13,17 @@ const pbkdf2Async = promisify(pbkdf2);
 /** Keeps a stored pbkdf2 hash from pinning a CPU for minutes on every login. */
 const MAX_PBKDF2_ITERATIONS = 10_000_000;
 
+/**
+ * The hashing libraries load on first use: a server whose accounts log in with keys only
+ * never holds them (argon2 is a native addon).
+ */
+async function loadArgon2(): Promise<typeof import('argon2')> {
+  return (await import('argon2')).default;
+}
+
 /** Hashes a clear-text password with argon2id for storage. */
 export async function hashPassword(plain: string): Promise<string> {
+  const argon2 = await loadArgon2();
   return argon2.hash(plain, { type: argon2.argon2id });
 }
 
@@ -39,11 +45,11 @@ export async function verifyPassword(
 }
 
 async function verifyByFormat(plain: string, stored: string): Promise<boolean> {
-  if (stored.startsWith('$argon2id$')) return argon2.verify(stored, plain);
-  if (/^\$2[aby]\$/.test(stored)) return bcrypt.compare(plain, stored);
+  if (stored.startsWith('$argon2id$')) return (await loadArgon2()).verify(stored, plain);
+  if (/^\$2[aby]\$/.test(stored)) return (await import('bcryptjs')).default.compare(plain, stored);
   if (stored.startsWith('$pbkdf2-')) return verifyPbkdf2(plain, stored);
   if (stored.startsWith('$1$')) return equalStrings(md5Crypt(plain, stored), stored);
-  if (stored.startsWith('$6$')) return verifySha512Crypt(plain, stored);
+  if (stored.startsWith('$6$')) return verifySha512Crypt(plain, stored, await import('unixcrypt'));
   return false;
 }
 
@@ -68,9 +74,13 @@ async function verifyPbkdf2(plain: string, stored: string): Promise<boolean> {
   return timingSafeEqual(actual, expected);
 }
 
-function verifySha512Crypt(plain: string, stored: string): boolean {
+function verifySha512Crypt(
+  plain: string,
+  stored: string,
+  unixcrypt: typeof import('unixcrypt'),
+): boolean {
   const settings = stored.slice(0, stored.lastIndexOf('$'));
-  return equalStrings(shaCrypt(plain, settings), stored);
+  return equalStrings(unixcrypt.encrypt(plain, settings), stored);
 }
 
 /** Constant-time string comparison; only the length can differ observably. */

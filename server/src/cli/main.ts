@@ -13,6 +13,7 @@ import {
   type OperatorCommandOptions,
 } from '../../../operator/src/cli-options.js';
 import { addPortableOptions, toPortableOptions, type PortableOptions } from './portable-options.js';
+import { holdYoungGeneration } from './startup-heap.js';
 import { SERVE_FLAGS, toServeOptions, type ServeFlag, type ServeOptions } from './options.js';
 
 export const EXIT_USAGE = 2;
@@ -214,9 +215,10 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   const runServe = async (options: ServeOptions): Promise<void> => {
+    const heap = holdYoungGeneration();
     // Loaded lazily so importing this module (tests, tools) never starts the server code.
     const serve = await import('./serve.js');
-    await serve.runServe(options);
+    await serve.runServe(options, { started: () => heap.release() });
   };
   const code = await runCli(process.argv.slice(2), { runServe });
   // runServe may have set its own exit code (e.g. 1 for a bad config); keep it unless we failed.

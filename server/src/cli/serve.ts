@@ -25,7 +25,12 @@ export function serviceLogging(logger: AppLogger): ServiceLogging {
   };
 }
 
-export async function runServe(options: ServeOptions): Promise<void> {
+export interface ServeHooks {
+  /** Called once the service listens, or has failed to start. */
+  started?: () => void;
+}
+
+export async function runServe(options: ServeOptions, hooks: ServeHooks = {}): Promise<void> {
   const logger = createLogger({
     filePath: options.logFilePath,
     maxSizeMB: options.logMaxSize,
@@ -46,6 +51,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
       adminPassword: process.env.KUBESFTP_ADMIN_PASSWORD || undefined,
       announce: (text) => process.stdout.write(text),
     });
+    hooks.started?.();
     const graceMs = loaded.config.sftpd.shutdown_grace_period * 1000;
     await new Promise<NodeJS.Signals>((resolve) => {
       process.once('SIGTERM', resolve);
@@ -54,6 +60,7 @@ export async function runServe(options: ServeOptions): Promise<void> {
     await service.shutdown(graceMs);
     await logger.close();
   } catch (err) {
+    hooks.started?.();
     const message = err instanceof Error ? err.message : String(err);
     log.error({ err, code: isKubesftpError(err) ? err.code : undefined }, message);
     await logger.close();

@@ -4,9 +4,6 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseEnvFile } from 'dotenv';
-import { parse as parseToml } from 'smol-toml';
-import { parse as parseYaml } from 'yaml';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { applyEnvOverrides, isConfigKeyName, type EnvOrigins } from './env.js';
 
@@ -56,18 +53,19 @@ export async function findConfigFile(
     : { filePath: path.join(configDir, `${configFile}.${format}`), format };
 }
 
-function parseText(text: string, format: ConfigFormat): unknown {
+/** Each parser is loaded only for its own format: the yaml package alone is 230 modules. */
+async function parseText(text: string, format: ConfigFormat): Promise<unknown> {
   switch (format) {
     case 'json':
       return JSON.parse(text) as unknown;
     case 'yaml':
     case 'yml':
-      return parseYaml(text) as unknown;
+      return (await import('yaml')).parse(text) as unknown;
     case 'toml':
       // smol-toml builds null-prototype objects and Date values; plain JSON data is what we validate.
-      return JSON.parse(JSON.stringify(parseToml(text))) as unknown;
+      return JSON.parse(JSON.stringify((await import('smol-toml')).parse(text))) as unknown;
     case 'env':
-      return parseEnvFile(text);
+      return (await import('dotenv')).parse(text);
   }
 }
 
@@ -81,7 +79,7 @@ export interface ParsedConfigFile {
 export async function parseConfigFile(ref: ConfigFileRef): Promise<ParsedConfigFile> {
   let parsed: unknown;
   try {
-    parsed = parseText(await readFile(ref.filePath, 'utf8'), ref.format);
+    parsed = await parseText(await readFile(ref.filePath, 'utf8'), ref.format);
   } catch (err) {
     throw new KubesftpError(
       ErrorCode.CONFIG_INVALID,

@@ -229,7 +229,9 @@ class SftpEngine implements SftpSession {
       return;
     }
     if (row.writes && row.hot !== true) {
-      this.#log.info({ request: row.name, requestId: request.id }, 'sftp request');
+      // Debug: what a change did is logged once done (Upload, Mkdir, Rename...), and failures
+      // on their own; at info this was a second line per uploaded file.
+      this.#log.debug({ request: row.name, requestId: request.id }, 'sftp request');
     }
     const { packet } = request;
     const job: Job = { row, id: request.id, args, bytes: packet.length, packet };

@@ -2,7 +2,7 @@
  * Attribute conversions and setstat for the local backend: node Stats to FileStat, and
  * SetAttrs applied to an open handle or to a located entry without following it.
  */
-import type { Stats, StatsFs } from 'node:fs';
+import { readFileSync, type Stats, type StatsFs } from 'node:fs';
 import { chmod, chown, lchown, lutimes, truncate, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, KubesftpError } from '../errors.js';
@@ -54,6 +54,31 @@ export function creationMode(
   umask: number,
 ): number {
   return (requested ?? fallback) & SETTABLE_MODE_BITS & ~umask;
+}
+
+let processUmask: number | undefined;
+
+/**
+ * The process umask, read once from /proc (process.umask() without an argument is deprecated:
+ * it reads by setting). The server never changes it.
+ */
+function currentUmask(): number {
+  if (processUmask === undefined) {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const found = /^Umask:\s+([0-7]+)$/m.exec(status)?.[1];
+    // Unknown: assume it clears everything, so every new entry gets an explicit chmod.
+    processUmask = found === undefined ? 0o7777 : parseInt(found, 8);
+  }
+  return processUmask;
+}
+
+/**
+ * Whether open(2) or mkdir(2) with `mode` already gives the entry exactly `mode`: no special
+ * bits (the kernel may drop setgid) and none the process umask clears. Then the chmod after
+ * creation, a thread-pool trip per uploaded file, can be skipped.
+ */
+export function createdWithExactMode(mode: number): boolean {
+  return (mode & ~0o777) === 0 && (mode & currentUmask()) === 0;
 }
 
 /** The owner for new entries, or undefined when it should not (or cannot) be changed. */

@@ -25,6 +25,7 @@ import {
 } from './types.js';
 import {
   applyAttrsToHandle,
+  createdWithExactMode,
   creationMode,
   toFileStat,
   type NewFileOwner,
@@ -228,7 +229,7 @@ async function settle(
   try {
     if (!opened.created) await assertRegularFile(handle);
     if (opened.created) {
-      await handle.chmod(mode);
+      if (!createdWithExactMode(mode)) await handle.chmod(mode);
       if (settings.owner !== undefined) await handle.chown(settings.owner.uid, settings.owner.gid);
     }
     return handle;
@@ -245,7 +246,10 @@ async function assertRegularFile(handle: FileHandle): Promise<void> {
   throw new KubesftpError(ErrorCode.FAILURE, 'not a regular file');
 }
 
-async function existingStat(hostPath: string): Promise<FileStat | null> {
+async function existingStat(at: LocalLocation): Promise<FileStat | null> {
+  const seen = at.takeSeenStat();
+  if (seen !== undefined) return seen === null ? null : toFileStat(seen);
+  const hostPath = at.hostPath;
   try {
     return toFileStat(await lstat(hostPath));
   } catch (err) {
@@ -286,7 +290,7 @@ export async function openLocalFile(
     const { flags } = request;
     const hostPath = request.at.hostPath;
     const mode = creationMode(request.attrs?.mode, 0o666, settings.umask);
-    const existing = await existingStat(hostPath);
+    const existing = await existingStat(request.at);
     if (existing !== null && flags.create && flags.exclusive) {
       throw new KubesftpError(ErrorCode.FILE_EXISTS, 'file already exists');
     }

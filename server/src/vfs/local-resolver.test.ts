@@ -294,6 +294,48 @@ describe('RootResolver confinement', () => {
     }
   });
 
+  it('hands the final lstat it made to one use: the target of a link, null for nothing', async () => {
+    const viaLink = await resolver.locate('/c1', { followFinal: true });
+    try {
+      const seen = viaLink.takeSeenStat();
+      assert.ok(seen?.isFile() === true, 'the chain ends on inside.txt, a regular file');
+      assert.equal(seen?.size, 'inside\n'.length);
+      assert.equal(viaLink.takeSeenStat(), undefined, 'given out once');
+    } finally {
+      viaLink.release();
+    }
+    const missing = await resolver.locate('/sub/not-there', { followFinal: true });
+    assert.equal(missing.takeSeenStat(), null);
+    missing.release();
+    const unfollowed = await resolver.locate('/file-link', { followFinal: false });
+    assert.equal(unfollowed.takeSeenStat(), undefined, 'no lstat is made without following');
+    unfollowed.release();
+  });
+
+  it('a file created after its location saw nothing is still found by the kernel', async () => {
+    const backend = new LocalBackend({ root });
+    const name = `later-${randomBytes(4).toString('hex')}.txt`;
+    const at = await backend.locate(`/sub/${name}`, { followFinal: true });
+    const again = await backend.locate(`/sub/${name}`, { followFinal: true });
+    try {
+      await writeFile(path.join(root, 'sub', name), 'created meanwhile\n');
+      await assert.rejects(
+        backend.open(at, flags({ write: true, create: true, exclusive: true })),
+        (err: unknown) => isKubesftpError(err, ErrorCode.FILE_EXISTS),
+      );
+      // Without O_EXCL the existing file is opened as it is, and reported as a file.
+      const file = await backend.open(again, flags({ read: true, write: true, create: true }));
+      assert.equal((await file.stat()).size, 'created meanwhile\n'.length);
+      await file.close();
+      assert.equal(await readFile(path.join(root, 'sub', name), 'utf8'), 'created meanwhile\n');
+    } finally {
+      at.release();
+      again.release();
+      await backend.close();
+      await unlink(path.join(root, 'sub', name));
+    }
+  });
+
   it('never follows a final name swapped for a link after it was located', async () => {
     const backend = new LocalBackend({ root });
     await writeFile(path.join(root, 'victim.txt'), 'victim\n');

@@ -10,6 +10,7 @@
  * `<directory descriptor>/<name>` acts where this walk looked, whatever is renamed or swapped
  * for a link meanwhile. See docs/decisions/0002-symlinks-as-in-a-chroot.md.
  */
+import type { Stats } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
 import { DIRECTORY_PATH_FLAGS, closeFd, inDirectory, lstatPath, openFd } from './fd.js';
@@ -50,11 +51,25 @@ export class LocalLocation implements Location {
   readonly dir: DirRef;
   readonly name: string;
   #released = false;
+  /** What the walk's lstat of the final name saw: null for nothing there, undefined unknown. */
+  #seen: Stats | null | undefined;
 
-  constructor(options: { path: string; dir: DirRef; name: string }) {
+  constructor(options: { path: string; dir: DirRef; name: string; seen?: Stats | null }) {
     this.path = options.path;
     this.dir = options.dir;
     this.name = options.name;
+    this.#seen = options.seen;
+  }
+
+  /**
+   * The lstat the walk made of the final name, given out once: the request that located this
+   * place may use it instead of asking the kernel again (one thread-pool trip less per OPEN or
+   * STAT). It is as fresh as a second lstat would be; later uses of the location look again.
+   */
+  takeSeenStat(): Stats | null | undefined {
+    const seen = this.#seen;
+    this.#seen = undefined;
+    return seen;
   }
 
   /** Where system calls act: `name` inside the held directory, never re-resolved from the home. */
@@ -119,10 +134,10 @@ class Walk {
   }
 
   /** The location of `name` in the current directory, or of the current directory itself. */
-  locationOf(name: string | null): LocalLocation {
+  locationOf(name: string | null, seen?: Stats | null): LocalLocation {
     if (name !== null) {
       const path = childPath(`/${this.names.join('/')}`, name);
-      return new LocalLocation({ path, dir: this.current.retain(), name });
+      return new LocalLocation({ path, dir: this.current.retain(), name, seen });
     }
     if (this.dirs.length === 1) {
       return new LocalLocation({ path: '/', dir: this.current.retain(), name: '.' });
@@ -204,9 +219,10 @@ export class RootResolver {
         await this.#enter(walk, name);
         continue;
       }
-      const target = followFinal ? await this.#linkTarget(walk.current, name) : null;
-      if (target === null) return walk.locationOf(name);
-      walk.expand(target);
+      if (!followFinal) return walk.locationOf(name);
+      const link = await this.#lookAt(walk.current, name);
+      if (link.target === null) return walk.locationOf(name, link.seen);
+      walk.expand(link.target);
     }
     return walk.locationOf(null);
   }
@@ -223,20 +239,33 @@ export class RootResolver {
       }
       if (!isErrno(err, 'ENOTDIR') && !isErrno(err, 'ELOOP')) throw err;
     }
-    const target = await this.#linkTarget(walk.current, name);
+    const { target } = await this.#lookAt(walk.current, name);
     if (target === null) throw new KubesftpError(ErrorCode.NOT_A_DIRECTORY, 'not a directory');
     walk.expand(target);
   }
 
-  /** The target of `name` when it is a symlink; null for anything else or nothing. */
-  async #linkTarget(dir: DirRef, name: string): Promise<string | null> {
+  /**
+   * The target of `name` when it is a symlink (null for anything else or nothing), and what
+   * its lstat saw when it is no link: the stat, null when nothing is there, undefined unknown.
+   */
+  async #lookAt(
+    dir: DirRef,
+    name: string,
+  ): Promise<{ target: string | null; seen?: Stats | null }> {
     const path = inDirectory(dir.fd, name);
+    let stats: Stats;
     try {
-      if (!(await lstatPath(path)).isSymbolicLink()) return null;
-      return await readlink(path);
+      stats = await lstatPath(path);
+    } catch (err) {
+      if (isErrno(err, 'ENOENT')) return { target: null, seen: null };
+      throw err;
+    }
+    if (!stats.isSymbolicLink()) return { target: null, seen: stats };
+    try {
+      return { target: await readlink(path) };
     } catch (err) {
       // Gone, or replaced by a non-link since: it is no link to expand.
-      if (isErrno(err, 'ENOENT') || isErrno(err, 'EINVAL')) return null;
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'EINVAL')) return { target: null };
       throw err;
     }
   }

@@ -123,6 +123,8 @@ export class LocalBackend implements Backend {
   }
 
   stat(at: Location): Promise<FileStat> {
+    const seen = local(at).takeSeenStat();
+    if (seen) return Promise.resolve(toFileStat(seen));
     return mapped(async () => toFileStat(await lstat(local(at).hostPath)));
   }
 

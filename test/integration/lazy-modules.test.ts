@@ -1,0 +1,98 @@
+/**
+ * `kubesftp serve` loads what a feature needs only once the feature is used: a server with
+ * the default sqlite provider and no S3 account, started a second time (the admin exists, so
+ * nothing is hashed), holds neither the S3 SDK nor the Kubernetes client, the other database
+ * drivers, the YAML parser or argon2. The modules are seen by a loader hook in the real
+ * server process; that each lazily loaded module still works is tested where it is used
+ * (passwords, config formats, the S3 backend).
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { freePort, serveInvocation, waitForPorts } from './harness.js';
+
+/** Runs in the loader thread of the server: appends every module URL it loads to a file. */
+const HOOKS = `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  appendFileSync(process.env.KUBESFTP_TEST_MODULE_LOG, url + '\\n');
+  return next(url, context);
+}
+`;
+const REGISTER = (hooksUrl: string): string =>
+  `import { register } from 'node:module';\nregister(${JSON.stringify(hooksUrl)});\n`;
+
+/** Starts serve with the hook, waits until it listens, stops it, returns the modules it loaded. */
+async function modulesLoadedByServe(work: string, configDir: string): Promise<string[]> {
+  const logPath = join(work, `modules-${Date.now()}.txt`);
+  await writeFile(logPath, '');
+  const invocation = serveInvocation({
+    configDir,
+    httpPort: await freePort(),
+    adminPassword: 'lazy-modules-test-admin',
+    verbose: false,
+    env: { KUBESFTP_SFTPD__HOST_KEY_TYPES: 'ed25519', KUBESFTP_TEST_MODULE_LOG: logPath },
+  });
+  const child = spawn(
+    process.execPath,
+    ['--import', pathToFileURL(join(work, 'register.mjs')).href, ...invocation.args],
+    { env: invocation.env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  try {
+    await waitForPorts(child);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('close', resolve));
+  }
+  return (await readFile(logPath, 'utf8')).split('\n').filter((line) => line !== '');
+}
+
+describe('modules a started server holds', { timeout: 60_000 }, () => {
+  let work: string;
+  let configDir: string;
+
+  before(async () => {
+    work = await mkdtemp(join(tmpdir(), 'kubesftp-lazy-'));
+    configDir = join(work, 'config');
+    await mkdir(configDir);
+    await writeFile(join(work, 'hooks.mjs'), HOOKS);
+    await writeFile(
+      join(work, 'register.mjs'),
+      REGISTER(pathToFileURL(join(work, 'hooks.mjs')).href),
+    );
+  });
+
+  after(async () => {
+    await rm(work, { recursive: true, force: true });
+  });
+
+  it('the first start hashes the admin password with argon2; a restart loads none of the optional parts', async () => {
+    const first = await modulesLoadedByServe(work, configDir);
+    assert.ok(
+      first.some((url) => url.includes('/node_modules/argon2/')),
+      'the hook saw argon2 when the admin was created: the probe works',
+    );
+    assert.ok(first.some((url) => url.includes('/node_modules/ssh2/')));
+
+    const modules = await modulesLoadedByServe(work, configDir);
+    assert.ok(modules.some((url) => url.includes('/node_modules/better-sqlite3/')));
+    for (const absent of [
+      '/node_modules/@aws-sdk/',
+      '/node_modules/@smithy/',
+      '/node_modules/@kubernetes/',
+      '/node_modules/pg/',
+      '/node_modules/mysql2/',
+      '/node_modules/yaml/',
+      '/node_modules/smol-toml/',
+      '/node_modules/argon2/',
+      '/node_modules/bcryptjs/',
+      '/node_modules/unixcrypt/',
+    ]) {
+      const loaded = modules.filter((url) => url.includes(absent));
+      assert.deepEqual(loaded, [], `${absent} is loaded at start`);
+    }
+  });
+});
