@@ -38,7 +38,7 @@ import {
   uploadSmall,
   type BenchData,
 } from './scenarios.js';
-import { readSettings, type BenchSettings, type ServerKey } from './settings.js';
+import { readSettings, type BenchSettings, type PhaseKey, type ServerKey } from './settings.js';
 import { measureS3 } from './s3-bench.js';
 import type { S3BenchSection } from './s3-bench-format.js';
 import { makeKeyPair } from '../integration/harness.js';
@@ -474,6 +474,27 @@ async function setupFacts(
   };
 }
 
+/** The phases BENCH_PHASES picks, in their order; the S3 section when it ran. */
+async function runPhases(ctx: BenchContext, workDir: string): Promise<S3BenchSection | undefined> {
+  const { settings, slots } = ctx;
+  const runs = (phase: PhaseKey): boolean => settings.phases.includes(phase);
+  if (runs('idle')) await measureIdle(ctx);
+  if (runs('logins')) await measureLogins(ctx);
+  if (runs('transfers')) {
+    for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
+  }
+  if (runs('memory')) await measureMemory(ctx);
+  if (runs('scp')) await measureScp(ctx);
+  // Free the memory-backed space the large copies hold before the small-file phase.
+  for (const slot of slots) {
+    if (slot.server) await rm(join(slot.server.homeDir, bigFileName), { force: true });
+  }
+  if (runs('small')) await measureSmallFiles(ctx);
+  if (runs('rsync')) await measureRsync(ctx);
+  if (runs('sessions')) await measureIdleSessions(ctx);
+  return runs('s3') ? await measureS3Section(ctx, workDir) : undefined;
+}
+
 async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
   await mkdir(settings.tmpBase, { recursive: true });
   const loadAtStart = loadavg()[0]!;
@@ -491,19 +512,7 @@ async function runBenchmark(settings: BenchSettings): Promise<BenchReport> {
     rssSamplesKiB: new Map(),
   };
   try {
-    await measureIdle(ctx);
-    await measureLogins(ctx);
-    for (const cipher of settings.ciphers) await measureBigTransfers(ctx, cipher);
-    await measureMemory(ctx);
-    await measureScp(ctx);
-    // Free the memory-backed space the large copies hold before the small-file phase.
-    for (const slot of slots) {
-      if (slot.server) await rm(join(slot.server.homeDir, bigFileName), { force: true });
-    }
-    await measureSmallFiles(ctx);
-    await measureRsync(ctx);
-    await measureIdleSessions(ctx);
-    const s3 = await measureS3Section(ctx, workDir);
+    const s3 = await runPhases(ctx, workDir);
     return {
       setup: await setupFacts(settings, { workDir, loadAtStart }),
       rows: buildRows(ctx),

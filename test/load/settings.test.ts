@@ -15,6 +15,11 @@ describe('benchmark settings', () => {
     assert.equal(settings.outPath, undefined);
     assert.equal(settings.s3, true);
     assert.equal(readSettings({ BENCH_S3: '0' }).s3, false);
+    assert.equal(settings.phases.length, 9, 'every phase runs by default');
+  });
+
+  test('BENCH_PHASES picks the phases that run', () => {
+    assert.deepEqual(readSettings({ BENCH_PHASES: 'scp, rsync' }).phases, ['scp', 'rsync']);
   });
 
   test('environment overrides are read', () => {
@@ -39,6 +44,7 @@ describe('benchmark settings', () => {
       { BENCH_SIZE_MIB: '1.5' },
       { BENCH_SERVERS: 'proftpd' },
       { BENCH_IDLE_SESSIONS: '-5' },
+      { BENCH_PHASES: 'scp,warp' },
     ]) {
       assert.throws(
         () => readSettings(env),

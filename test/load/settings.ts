@@ -1,6 +1,7 @@
 /**
  * Benchmark knobs, read once from the environment: BENCH_RUNS, BENCH_SIZE_MIB, BENCH_LOGINS,
- * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_S3 and BENCH_OUT.
+ * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_PHASES, BENCH_S3 and
+ * BENCH_OUT.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,20 @@ import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
 
 export const serverKeys = ['openssh', 'kubesftp'] as const;
 export type ServerKey = (typeof serverKeys)[number];
+
+/** The parts of the benchmark, in the order they run; BENCH_PHASES picks some. */
+export const phaseKeys = [
+  'idle',
+  'logins',
+  'transfers',
+  'memory',
+  'scp',
+  'small',
+  'rsync',
+  'sessions',
+  's3',
+] as const;
+export type PhaseKey = (typeof phaseKeys)[number];
 
 export interface BenchSettings {
   /** Runs per transfer figure; the best one counts. */
@@ -25,6 +40,7 @@ export interface BenchSettings {
   /** Where the work dir (client files and both servers' homes) is created. */
   tmpBase: string;
   servers: ServerKey[];
+  phases: PhaseKey[];
   ciphers: string[];
   /** The S3 section (kubesftp to MinIO beside the SDK directly); BENCH_S3=0 leaves it out. */
   s3: boolean;
@@ -54,17 +70,22 @@ function defaultTmpBase(): string {
   }
 }
 
-function serverList(text: string | undefined): ServerKey[] {
-  if (text === undefined || text === '') return [...serverKeys];
-  const names = text.split(',').map((name) => name.trim());
-  const unknown = names.filter((name) => !(serverKeys as readonly string[]).includes(name));
+/** A comma-separated subset of `keys`; all of them when the variable is unset or empty. */
+function subsetOf<K extends string>(
+  name: string,
+  keys: readonly K[],
+  text: string | undefined,
+): K[] {
+  if (text === undefined || text === '') return [...keys];
+  const names = text.split(',').map((entry) => entry.trim());
+  const unknown = names.filter((entry) => !(keys as readonly string[]).includes(entry));
   if (unknown.length > 0 || names.length === 0) {
     throw new KubesftpError(
       ErrorCode.CONFIG_INVALID,
-      `BENCH_SERVERS takes a comma-separated subset of ${serverKeys.join(', ')}; unknown: ${unknown.join(', ')}`,
+      `${name} takes a comma-separated subset of ${keys.join(', ')}; unknown: ${unknown.join(', ')}`,
     );
   }
-  return names as ServerKey[];
+  return names as K[];
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
@@ -79,7 +100,8 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
       env.BENCH_TMPDIR === undefined || env.BENCH_TMPDIR === ''
         ? defaultTmpBase()
         : env.BENCH_TMPDIR,
-    servers: serverList(env.BENCH_SERVERS),
+    servers: subsetOf('BENCH_SERVERS', serverKeys, env.BENCH_SERVERS),
+    phases: subsetOf('BENCH_PHASES', phaseKeys, env.BENCH_PHASES),
     ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
     s3: env.BENCH_S3 !== '0',
     outPath: env.BENCH_OUT === '' ? undefined : env.BENCH_OUT,

@@ -25,7 +25,7 @@ import {
   stat,
   writeFile,
 } from 'node:fs/promises';
-import { join, dirname } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
 import { repoRoot } from '../env/testbed.js';
 
@@ -212,6 +212,19 @@ async function hostForwards(
   return { forwards, servers };
 }
 
+/**
+ * A volume mounted over a directory that holds the checkout (an emptyDir at /tmp, with the
+ * repository cloned under /tmp) would hide the server's own code: the checkout is bound into
+ * the volume at the same place first, and the recursive bind carries it along.
+ */
+function keepRepoVisible(mountPath: string, source: string): string[] {
+  const repo = repoRoot();
+  const rel = relative(mountPath, repo);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) return [];
+  const inside = join(source, rel);
+  return [`mkdir -p ${quote(inside)}`, `mount --bind ${quote(repo)} ${quote(inside)}`];
+}
+
 /** The shell that sets up the namespaces' mounts and then runs the container's process. */
 async function setupScript(
   pod: PodSpec,
@@ -246,9 +259,10 @@ async function setupScript(
     const volume = pod.volumes.find((v) => v.name === mount.name);
     if (volume === undefined) throw new Error(`volumeMount ${mount.name} has no volume`);
     const source = await volumeSource(volume, pod, sources, root);
+    lines.push(...keepRepoVisible(mount.mountPath, source));
     lines.push(
       `mkdir -p ${quote(mount.mountPath)}`,
-      `mount --bind ${quote(source)} ${quote(mount.mountPath)}`,
+      `mount --rbind ${quote(source)} ${quote(mount.mountPath)}`,
     );
     if (mount.readOnly === true) lines.push(`mount -o remount,bind,ro ${quote(mount.mountPath)}`);
   }
