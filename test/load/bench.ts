@@ -399,7 +399,8 @@ function buildRows(ctx: BenchContext): MetricRow[] {
     }
     return row;
   });
-  return [...rows, ...rssRows(ctx)];
+  // Without the memory phase there are no samples to report, which is not a failure.
+  return ctx.settings.phases.includes('memory') ? [...rows, ...rssRows(ctx)] : rows;
 }
 
 function rssRows(ctx: BenchContext): MetricRow[] {
