@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { waitFor } from '../testbed/wait.js';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
@@ -133,25 +134,6 @@ function condition(
   type: string,
 ): { status: string; reason: string } | undefined {
   return object.status?.conditions?.find((c) => c.type === type);
-}
-
-async function waitFor<T>(
-  what: string,
-  check: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = '';
-  while (Date.now() < deadline) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err instanceof Error ? err.message : JSON.stringify(err);
-    }
-    await sleep(200);
-  }
-  throw new Error(`timed out waiting for ${what}${last === '' ? '' : `: ${last}`}`);
 }
 
 interface OperatorProcess {
