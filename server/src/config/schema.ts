@@ -406,7 +406,7 @@ const defender = section(
     }),
     score_limit_exceeded: int(3, {
       description:
-        'Score of a connection closed at accept because max_total_connections, max_per_host_connections or max_startups was reached.',
+        'Score of a connection closed at accept because its address reached max_per_host_connections. Refusals over max_total_connections and max_startups do not score: those bounds are shared by every client.',
       minimum: 0,
     }),
     score_no_auth: int(0, {

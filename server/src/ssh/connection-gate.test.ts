@@ -130,7 +130,7 @@ describe('connection gate', () => {
     assert.deepEqual(gate.counts(), { total: 4, unauthenticated: 3, host: 0 });
   });
 
-  test('a refusal over a bound scores the address; block list and bans do not', async () => {
+  test('a refusal over the per-host bound scores the address; block list and bans do not', async () => {
     const { defender, recorded } = fakeDefender({
       blocked: ['192.0.2.66'],
       banned: ['192.0.2.77'],
@@ -142,6 +142,21 @@ describe('connection gate', () => {
     assert.equal(reasonOf(await gate.admit('192.0.2.1')), 'max_per_host_connections');
     assert.deepEqual(recorded, ['limit_exceeded:192.0.2.1']);
     assert.deepEqual(gate.counts(), { total: 1, unauthenticated: 1, host: 0 });
+  });
+
+  test('refusals over the shared bounds do not score: a flood from one address cannot get another banned', async () => {
+    const { defender, recorded } = fakeDefender({});
+    const gate = new ConnectionGate({
+      limits: { ...UNLIMITED, maxTotal: 3, maxStartups: { start: 2, rate: 100, full: 2 } },
+      defender,
+    });
+    const first = ticketOf(await gate.admit('192.0.2.1'));
+    ticketOf(await gate.admit('192.0.2.1'));
+    assert.equal(reasonOf(await gate.admit('192.0.2.9')), 'max_startups');
+    first.loggedIn();
+    ticketOf(await gate.admit('192.0.2.1'));
+    assert.equal(reasonOf(await gate.admit('192.0.2.9')), 'max_total_connections');
+    assert.deepEqual(recorded, []);
   });
 
   test('a failing defender lets connections in and reports the error', async () => {

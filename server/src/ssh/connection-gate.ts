@@ -105,8 +105,10 @@ export class ConnectionGate {
   }
 
   /**
-   * Block list and bans first (not scored: the defender already knows), then the bounds; a
-   * refusal over a bound counts as a "limit exceeded" event for the address.
+   * Block list and bans first (not scored: the defender already knows), then the bounds. Only
+   * a refusal over the address's own bound counts as a "limit exceeded" event: the total and
+   * max_startups bounds are shared by every client, so scoring them would let one address's
+   * flood get the others banned.
    */
   async admit(ip: string): Promise<Admission> {
     const defender = this.#o.defender;
@@ -116,7 +118,11 @@ export class ConnectionGate {
     }
     const over = this.#overBound(ip);
     if (over === undefined) return { admitted: true, ticket: this.#take(ip) };
-    defender?.record(ip, 'limit_exceeded').catch((err: unknown) => this.#o.onDefenderError?.(err));
+    if (over === 'max_per_host_connections') {
+      defender
+        ?.record(ip, 'limit_exceeded')
+        .catch((err: unknown) => this.#o.onDefenderError?.(err));
+    }
     return { admitted: false, reason: over };
   }
 
