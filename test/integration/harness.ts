@@ -5,12 +5,14 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
+import { loadOrCreateHostKeys } from '../../server/src/ssh/hostkeys.js';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -86,9 +88,32 @@ export async function adminToken(httpPort: number, adminPassword: string): Promi
   return ((await res.json()) as { access_token: string }).access_token;
 }
 
+const HOST_KEY_FILES = ['id_ed25519', 'id_rsa', 'id_ecdsa'];
+let hostKeysOnce: Promise<string> | undefined;
+
+/**
+ * Puts the default host keys, made once per test process, into a new server's config dir: a
+ * 3072-bit RSA key per server costs seconds of CPU on a loaded machine, and a test file that
+ * starts several servers would pay it for each.
+ */
+async function seedHostKeys(configDir: string): Promise<void> {
+  hostKeysOnce ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kubesftp-hostkeys-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    await loadOrCreateHostKeys({ configDir: dir, keys: [], types: ['ed25519', 'rsa', 'ecdsa'] });
+    return dir;
+  })();
+  const dir = await hostKeysOnce;
+  for (const name of HOST_KEY_FILES) {
+    await copyFile(join(dir, name), join(configDir, name));
+    await chmod(join(configDir, name), 0o600);
+  }
+}
+
 export async function startServer(env: Record<string, string> = {}): Promise<RunningServer> {
   const httpPort = await freePort();
   const configDir = await mkdtemp(join(tmpdir(), 'kubesftp-it-'));
+  await seedHostKeys(configDir);
   const adminPassword = `admin-${createHash('sha256').update(configDir).digest('hex').slice(0, 16)}`;
   const invocation = serveInvocation({ configDir, httpPort, adminPassword, verbose: true, env });
   const child = spawn(process.execPath, invocation.args, {
