@@ -20,6 +20,7 @@ import {
   makeKeyPair,
   sftpBatch,
   sshOptions,
+  startAll,
   startServer,
   type RunningServer,
 } from './harness.js';
@@ -170,7 +171,7 @@ for (const fixture of fixtures) {
           // defender: five ban 127.0.0.1 on every server and end every test after it.
           KUBESFTP_SFTPD__MAX_STARTUPS: '64',
         };
-        servers.push(...(await Promise.all([startOne(), startOne(), startOne()])));
+        servers.push(...(await startAll([startOne(), startOne(), startOne()])));
         tokens.push(
           ...(await Promise.all(servers.map((s) => adminToken(s.httpPort, ADMIN_PASSWORD)))),
         );

@@ -121,7 +121,16 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logLines: Record<string, unknown>[] = [];
-  const ports = await waitForPorts(child, logLines);
+  let ports: { sftpPort: number; httpPort: number };
+  try {
+    ports = await waitForPorts(child, logLines);
+  } catch (err) {
+    // A server that never listened is nobody's to stop: left running, it would keep the test
+    // process (and the whole run) alive.
+    child.kill('SIGKILL');
+    await rm(configDir, { recursive: true, force: true });
+    throw err;
+  }
   let cachedToken: string | undefined;
   const server: RunningServer = {
     configDir,
@@ -159,6 +168,19 @@ export async function startServer(env: Record<string, string> = {}): Promise<Run
     },
   };
   return server;
+}
+
+/**
+ * Several servers started at once: when one fails, those that did start are stopped before the
+ * failure is thrown, since nobody else holds them.
+ */
+export async function startAll(starting: Promise<RunningServer>[]): Promise<RunningServer[]> {
+  const results = await Promise.allSettled(starting);
+  const started = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure === undefined) return started;
+  await Promise.all(started.map((server) => server.stop()));
+  throw failure.reason;
 }
 
 /** Reads the JSON log lines on stderr until both listeners have reported their ports. */

@@ -20,6 +20,7 @@ import {
   makeKeyPair,
   sftpBatch,
   sha256File,
+  startAll,
   startServer,
   type ClientAuth,
   type RunningServer,
@@ -120,7 +121,7 @@ for (const fixture of databases) {
         KUBESFTP_ADMIN_PASSWORD: ADMIN_PASSWORD,
       };
       // Started together, as pods of a rollout: they migrate once and create one admin.
-      servers = await Promise.all(
+      servers = await startAll(
         ['2', '1', '0'].map((trackQuota) =>
           startServer({ ...shared, KUBESFTP_DATA_PROVIDER__TRACK_QUOTA: trackQuota }),
         ),
