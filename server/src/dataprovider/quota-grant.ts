@@ -47,14 +47,26 @@ export function computeGrant(
     request.size,
     request.minSize,
   );
-  if (size === undefined) return { granted: false, exceeded: 'size' };
+  if (size === undefined) {
+    return {
+      granted: false,
+      exceeded: 'size',
+      held: state.usedSize + request.minSize <= state.quotaSize,
+    };
+  }
   const files = dimension(
     state.quotaFiles,
     state.usedFiles + state.reservedFiles,
     request.files,
     request.minFiles,
   );
-  if (files === undefined) return { granted: false, exceeded: 'files' };
+  if (files === undefined) {
+    return {
+      granted: false,
+      exceeded: 'files',
+      held: state.usedFiles + request.minFiles <= state.quotaFiles,
+    };
+  }
   return {
     granted: true,
     size: size.grant,

@@ -157,7 +157,15 @@ export type QuotaGrant =
       sizeLeft: number;
       filesLeft: number;
     }
-  | { granted: false; exceeded: 'size' | 'files' };
+  | {
+      granted: false;
+      exceeded: 'size' | 'files';
+      /**
+       * The usage alone leaves room for what was needed: only reservations of live sessions
+       * stand in the way, and they end in use or given back.
+       */
+      held: boolean;
+    };
 
 /** A change of stored usage, and the part of a session's reservation it used up. */
 export interface QuotaSettlement {

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createDataProvider } from '../dataprovider/index.js';
 import { newUser } from '../dataprovider/test-support.js';
 import type { DataProvider, SessionRecord } from '../dataprovider/types.js';
@@ -78,5 +79,28 @@ test('a session with an upload still open keeps what that upload took', async ()
   // Nothing is left reserved: another session gets all the rest.
   const other = await pool(provider, 's2');
   await upload(other, 4 * CHUNK - 700);
+  await provider.close();
+});
+
+test('a write that only reservations of other sessions keep out waits for them to end', async () => {
+  const provider = await userWithQuota(3 * CHUNK);
+  const first = await pool(provider, 's1');
+  const second = await pool(provider, 's2');
+  // The first session's open upload holds two chunks; the usage is still 0.
+  await first.take(2 * CHUNK, 1);
+  let done = false;
+  const waiting = second.take(2 * CHUNK, 1).then(() => (done = true));
+  await sleep(30);
+  assert.equal(done, false, 'refused at first, and waiting');
+  // The upload ends having written 500 bytes: the rest of what it held goes back.
+  await first.settle({ sizeDelta: 500, filesDelta: 1, takenSize: 2 * CHUNK, takenFiles: 1 });
+  await waiting;
+  assert.equal(second.free.size, 0);
+  await second.settle({ sizeDelta: 2 * CHUNK, filesDelta: 1, takenSize: 2 * CHUNK, takenFiles: 1 });
+  assert.equal((await provider.getUserByUsername('alice'))?.used_quota_size, 2 * CHUNK + 500);
+  // Now the usage itself leaves too little: refused without waiting for anything.
+  await assert.rejects(second.take(CHUNK, 0), (err) =>
+    isKubesftpError(err, ErrorCode.QUOTA_EXCEEDED),
+  );
   await provider.close();
 });

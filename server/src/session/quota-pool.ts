@@ -6,6 +6,7 @@
  * session. Settlements go through the Settlements queue, which keeps them while the
  * database is unreachable.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DataProvider, QuotaGrant, SessionRecord } from '../dataprovider/types.js';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import type { Settlements } from './settlements.js';
@@ -19,6 +20,12 @@ export const DEFAULT_CHUNK_FILES = 16;
  * from the sessions still uploading. Farther away, it keeps its chunk for the next file.
  */
 const NEAR_LIMIT_CHUNKS = 16;
+/**
+ * Waits before asking again when only other sessions' reservations stand in the way (about
+ * 3 s in all): they end in use or given back at their next settlement, and refusing at once
+ * would stop an upload short of a quota that still has room.
+ */
+const HELD_RETRY_DELAYS_MS = [50, 100, 200, 400, 800, 1600];
 
 export interface QuotaPoolOptions {
   provider: DataProvider;
@@ -99,25 +106,34 @@ export class QuotaPool implements QuotaTracker {
   }
 
   async #reserve(wanted: Amounts): Promise<void> {
-    const free = this.free;
-    const need = {
-      size: Math.max(wanted.size - free.size, 0),
-      files: Math.max(wanted.files - free.files, 0),
-    };
-    let grant: QuotaGrant;
-    try {
-      grant = await this.#o.provider.reserveQuota({
-        session: this.#o.session,
-        size: need.size > 0 ? Math.max(need.size, this.#chunk.size) : 0,
-        files: need.files > 0 ? Math.max(need.files, this.#chunk.files) : 0,
-        minSize: need.size,
-        minFiles: need.files,
-      });
-    } catch (err) {
-      if (isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE) && this.#onCredit(need)) return;
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      const free = this.free;
+      const need = {
+        size: Math.max(wanted.size - free.size, 0),
+        files: Math.max(wanted.files - free.files, 0),
+      };
+      if (need.size === 0 && need.files === 0) return;
+      let grant: QuotaGrant;
+      try {
+        grant = await this.#o.provider.reserveQuota({
+          session: this.#o.session,
+          size: need.size > 0 ? Math.max(need.size, this.#chunk.size) : 0,
+          files: need.files > 0 ? Math.max(need.files, this.#chunk.files) : 0,
+          minSize: need.size,
+          minFiles: need.files,
+        });
+      } catch (err) {
+        if (isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE) && this.#onCredit(need)) return;
+        throw err;
+      }
+      if (grant.granted) return this.#add(grant);
+      const delay = HELD_RETRY_DELAYS_MS[attempt];
+      if (!grant.held || delay === undefined) throw exceeded(grant);
+      await sleep(delay);
     }
-    if (!grant.granted) throw exceeded(grant);
+  }
+
+  #add(grant: Extract<QuotaGrant, { granted: true }>): void {
     this.#granted.size += grant.size;
     this.#granted.files += grant.files;
     this.#left.size = grant.sizeLeft;
