@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { createServerActions } from './actions/index.js';
 import { CommandService } from './commands/dispatcher.js';
 import {
   effectiveBanner,
@@ -74,6 +75,9 @@ export interface StartServiceOptions {
   checkTransport?: () => void;
 }
 
+/** How long a shutdown waits for actions still queued or running (their own limit is 30 s). */
+const ACTIONS_SETTLE_MS = 5_000;
+
 /**
  * Starts every part or none: a part that cannot start (provider, host keys, a listener)
  * closes the parts already started, and its error reaches the caller.
@@ -140,10 +144,16 @@ async function startParts(
   const { registry, cluster } = startCluster({ loaded, logging, provider, started });
   const metricsRegistry = createMetricsRegistry();
   const metrics = registerServerMetrics(metricsRegistry, cluster);
+  const actions = createServerActions({
+    config,
+    log: logging.component('actions'),
+    registry: metricsRegistry,
+  });
   const defender = startDefender({ loaded, logging, provider });
   const ssh = await startSsh({
     loaded,
     logging,
+    events: actions.sessionEvents(logging.events),
     provider,
     registry,
     cluster,
@@ -162,7 +172,8 @@ async function startParts(
           loaded,
           log,
           httpLog: logging.component('httpd'),
-          provider,
+          // Accounts written through the REST API run the data_provider actions.
+          provider: actions.userProvider(provider),
           registry,
           defender,
           cluster,
@@ -182,6 +193,7 @@ async function startParts(
       registry.closeAll();
       await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
       await http?.close();
+      await actions.settle(ACTIONS_SETTLE_MS);
       await cluster.stop();
       await provider.close();
       log.info('stopped');
@@ -242,6 +254,7 @@ function startCluster(options: {
 async function startSsh(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
+  events: SessionEvents;
   provider: DataProvider;
   registry: ConnectionRegistry;
   cluster: ClusterSessions;
@@ -275,7 +288,7 @@ async function startSsh(options: {
     user,
     session,
     quota: options.cluster.quotaFor(session.connectionId),
-    events: options.logging.events,
+    events: options.events,
     settings,
   });
   return createSshServer({
@@ -311,7 +324,7 @@ async function startSsh(options: {
     openUserFs: (user, session) => openUserFs(userSession(user, session)),
     commands: new CommandService({
       enabled: effectiveSshCommands(sftpd.enabled_ssh_commands, sftpd.enable_scp),
-      events: options.logging.events,
+      events: options.events,
       openFs: (user, session) => openUserFs(userSession(user, session)),
       systemPolicy: (user, session) => systemCommandPolicy(userSession(user, session)),
     }),

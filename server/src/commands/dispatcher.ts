@@ -89,7 +89,7 @@ export class CommandService {
     this.#record(request, { protocol: found.definition.protocol, path: outcome.path });
     if (outcome.exitStatus === 0 && found.definition.protocol === 'SSH') {
       this.#o.events.sshCommandCompleted?.({
-        username: request.user.username,
+        user: request.user,
         connectionId: request.connectionId,
         command: found.name,
         virtualPath: outcome.path ?? '',

@@ -100,7 +100,7 @@ test('every file format loads the same config', async () => {
     assert.equal(loaded.configFilePath, path.join(dir, name));
     assert.deepEqual(
       loaded.warnings.map((w) => w.key),
-      ['sftpd.actions.execute_on', 'sftpd.enable_scp'],
+      ['sftpd.enable_scp'],
       name,
     );
   }

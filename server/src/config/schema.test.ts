@@ -180,7 +180,6 @@ test('non-default deprecated and not-enforced keys are reported, defaults are no
   });
   const got = configWarnings(config).map((w) => `${w.reason}:${w.key}`);
   assert.deepEqual(got, [
-    'not_enforced:sftpd.actions.execute_on',
     'deprecated:sftpd.enable_scp',
     'not_enforced:data_provider.external_auth_program',
   ]);

@@ -99,22 +99,21 @@ export type ProviderDriver = (typeof PROVIDER_DRIVERS)[number];
 function actionsSection<T extends string>(
   events: readonly T[],
   what: string,
+  notification: string,
 ): TObject<{ execute_on: TUnsafe<T[]>; command: TString; http_notification_url: TString }> {
   return section(
     {
       execute_on: listOf(events, [], {
         description: `Events that run the hooks: ${events.join(', ')}. Empty disables them.`,
-        notEnforced: true,
       }),
       command: str('', {
-        description: 'Absolute path of a program to run for each event. Empty runs nothing.',
+        description:
+          'Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.',
         pattern: ABSOLUTE_OR_EMPTY,
-        notEnforced: true,
       }),
       http_notification_url: str('', {
-        description: 'http(s) URL notified for each event. Empty sends nothing.',
+        description: `http(s) URL notified for each event (${notification}). Empty sends nothing.`,
         pattern: HTTP_URL_OR_EMPTY,
-        notEnforced: true,
       }),
     },
     `Hooks run after ${what}.`,
@@ -151,7 +150,11 @@ const sftpd = section(
       description:
         '0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume.',
     }),
-    actions: actionsSection(SFTP_ACTIONS, 'file operations'),
+    actions: actionsSection(
+      SFTP_ACTIONS,
+      'file operations and SSH commands',
+      'a GET with the event in the query',
+    ),
     keys: Type.Array(
       Type.Object(
         {
@@ -321,7 +324,11 @@ const dataProvider = section(
         'Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.',
       pattern: ABSOLUTE_OR_EMPTY,
     }),
-    actions: actionsSection(USER_ACTIONS, 'user changes'),
+    actions: actionsSection(
+      USER_ACTIONS,
+      'user changes',
+      'a POST of the account as JSON, without secrets',
+    ),
     external_auth_program: str('', {
       description: 'Absolute path of a program that authenticates users. Empty disables it.',
       pattern: ABSOLUTE_OR_EMPTY,

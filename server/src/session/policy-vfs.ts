@@ -205,6 +205,7 @@ export class PolicyVfs implements Vfs {
       await this.#backend.remove(at);
       if (isRegularFile(before)) await this.#policy.countQuota(-before.size, -1);
       this.#policy.log({ sender: 'Remove', file_path: at.path });
+      this.#policy.completed({ operation: 'delete', virtualPath: at.path, size: before.size });
     });
   }
 
@@ -217,6 +218,11 @@ export class PolicyVfs implements Vfs {
         await this.#policy.countQuota(-replaced.size, -1);
       }
       this.#policy.log({ sender: 'Rename', file_path: source.path, target_path: target.path });
+      this.#policy.completed({
+        operation: 'rename',
+        virtualPath: source.path,
+        targetPath: target.path,
+      });
     });
   }
 

@@ -8,7 +8,7 @@ import { ErrorCode, KubesftpError } from '../errors.js';
 import type { FileStat, SetAttrs } from '../vfs/types.js';
 import { SETTABLE_MODE_BITS } from '../vfs/types.js';
 import { Permissions, type Operation, OPERATION_RULES } from './permissions.js';
-import type { CommandRecord, QuotaChange, SessionContext } from './types.js';
+import type { CommandRecord, FileOperationEvent, QuotaChange, SessionContext } from './types.js';
 
 export type LogRecord = Omit<CommandRecord, 'username' | 'connection_id' | 'protocol'>;
 
@@ -155,6 +155,14 @@ export class SessionPolicy {
       connection_id: connectionId,
       protocol,
     });
+  }
+
+  /** Reports a file operation that succeeded to whoever acts on it (the custom actions). */
+  completed(
+    event: Pick<FileOperationEvent, 'operation' | 'virtualPath' | 'targetPath' | 'size'>,
+  ): void {
+    const { user, connectionId, protocol, events } = this.ctx;
+    events.fileOperationCompleted?.({ ...event, user, connectionId, protocol });
   }
 
   tracksQuota(): boolean {

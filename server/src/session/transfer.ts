@@ -45,6 +45,8 @@ export class TransferFile implements VfsFile {
   #takenSize: number;
   /** After one refusal every later write is refused too, so no accepted write leaves a hole. */
   #refused = false;
+  /** A read or write failed in the backend: the transfer ends, but not as a completed one. */
+  #failed = false;
   #finished = false;
 
   constructor(options: {
@@ -66,7 +68,13 @@ export class TransferFile implements VfsFile {
 
   async read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     this.#policy.ctx.touch();
-    const data = await this.#inner.read(length, position, into);
+    let data: Buffer;
+    try {
+      data = await this.#inner.read(length, position, into);
+    } catch (err) {
+      this.#failed = true;
+      throw err;
+    }
     this.#bytes += data.length;
     return data;
   }
@@ -80,7 +88,12 @@ export class TransferFile implements VfsFile {
       const taking = this.#grow(upload, end);
       if (taking !== undefined) await taking;
     }
-    await this.#inner.write(data, position);
+    try {
+      await this.#inner.write(data, position);
+    } catch (err) {
+      this.#failed = true;
+      throw err;
+    }
     this.#bytes += length;
     if (end > this.#endOfData) this.#endOfData = end;
   }
@@ -145,10 +158,15 @@ export class TransferFile implements VfsFile {
    * upload stores nothing and an atomic local one is removed, never completed short.
    */
   async close(): Promise<void> {
+    let completed = false;
     try {
-      await (this.#refused ? this.#inner.abort() : this.#inner.close());
+      if (this.#refused) await this.#inner.abort();
+      else {
+        await this.#inner.close();
+        completed = !this.#failed;
+      }
     } finally {
-      await this.#finish();
+      await this.#finish(completed);
     }
   }
 
@@ -156,21 +174,22 @@ export class TransferFile implements VfsFile {
     try {
       await this.#inner.abort();
     } finally {
-      await this.#finish();
+      await this.#finish(false);
     }
   }
 
-  async #finish(): Promise<void> {
+  /** `completed`: closed without an error on the way, so the actions may run for it. */
+  async #finish(completed: boolean): Promise<void> {
     if (this.#finished) return;
     this.#finished = true;
     try {
-      await this.#report();
+      await this.#report(completed);
     } finally {
       this.#location?.release();
     }
   }
 
-  async #report(): Promise<void> {
+  async #report(completed: boolean): Promise<void> {
     const ctx = this.#policy.ctx;
     // Transfers happen over SFTP or SCP only; what SSH commands read (a file to hash, say)
     // is in their own command record.
@@ -184,6 +203,13 @@ export class TransferFile implements VfsFile {
         connection_id: ctx.connectionId,
         protocol: ctx.protocol,
       });
+      if (completed) {
+        this.#policy.completed({
+          operation: this.#upload ? 'upload' : 'download',
+          virtualPath: this.#path,
+          size: this.#upload ? this.#endOfData : this.#bytes,
+        });
+      }
     }
     if (this.#upload) await this.#account(this.#upload);
   }

@@ -7,7 +7,7 @@ export type CommandRecord = CommandLog;
 
 /** An SSH command that ran to the end with exit status 0. */
 export interface SshCommandEvent {
-  username: string;
+  user: User;
   connectionId: string;
   /** The command's name, as the spec's `ssh_cmd` action passes it (`md5sum`, `rsync`, ...). */
   command: string;
@@ -15,13 +15,29 @@ export interface SshCommandEvent {
   virtualPath: string;
 }
 
-/** Where a session reports what happened; the logger (and later actions, metrics) listen. */
+/** A file operation that succeeded: an upload or download closed without an error, a file removed, a rename. */
+export interface FileOperationEvent {
+  operation: 'upload' | 'download' | 'delete' | 'rename';
+  user: User;
+  connectionId: string;
+  protocol: Protocol;
+  /** The canonical virtual path the operation acted on (the source of a rename). */
+  virtualPath: string;
+  /** The new virtual path of a rename. */
+  targetPath?: string;
+  /** The file's size after an upload, the bytes a download read, the size a removed file had. */
+  size?: number;
+}
+
+/** Where a session reports what happened; the logger and the custom actions listen. */
 export interface SessionEvents {
   transfer(record: TransferRecord): void;
   command(record: CommandRecord): void;
+  /** The upload, download, delete and rename actions' trigger. */
+  fileOperationCompleted?(event: FileOperationEvent): void;
   /**
    * The `ssh_cmd` action's trigger: an SSH command other than scp (whose files are uploads
-   * and downloads) completed successfully. Optional until actions are implemented.
+   * and downloads) completed successfully.
    */
   sshCommandCompleted?(event: SshCommandEvent): void;
 }

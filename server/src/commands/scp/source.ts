@@ -92,6 +92,8 @@ async function sendFile(source: Source, entry: Entry & { name: string }): Promis
   } catch (err) {
     return wire.warn(`${entry.shown}: ${errorText(err)}`);
   }
+  // Only a file the client confirmed is closed as a completed download; the rest is aborted.
+  let sent = false;
   try {
     const stat = await file.stat();
     if (!(await sendTimes(source, stat))) return;
@@ -100,9 +102,10 @@ async function sendFile(source: Source, entry: Entry & { name: string }): Promis
     const failure = await sendData(wire, file, stat.size);
     if (failure === undefined) await wire.ack();
     else await wire.warn(`${entry.shown}: ${errorText(failure)}`);
-    await wire.readResponse();
+    const confirmed = await wire.readResponse();
+    sent = failure === undefined && confirmed;
   } finally {
-    await file.close();
+    await (sent ? file.close() : file.abort());
   }
 }
 
