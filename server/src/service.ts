@@ -20,7 +20,8 @@ import { providerSettings, secretKeySettings } from './dataprovider/from-config.
 import { createDataProvider, secretBoxFor, type SecretBox } from './dataprovider/index.js';
 import type { DataProvider, User } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
-import { createHttpServer, ensureAdmin } from './httpd/index.js';
+import { ensureAdmin } from './httpd/first-admin.js';
+import { createHttpServer } from './httpd/listener.js';
 import {
   createMetricsRegistry,
   registerServerMetrics,
@@ -367,7 +368,7 @@ async function startHttp(options: {
   metricsRegistry: Registry;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
-  const http = await createHttpServer({
+  const http = createHttpServer({
     provider: options.provider,
     logger: options.httpLog,
     config: {

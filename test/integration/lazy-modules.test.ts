@@ -2,9 +2,11 @@
  * `kubesftp serve` loads what a feature needs only once the feature is used: a server with
  * the default sqlite provider and no S3 account, started a second time (the admin exists, so
  * nothing is hashed), holds neither the S3 SDK nor the Kubernetes client, the other database
- * drivers, the YAML parser or argon2. The modules are seen by a loader hook in the real
- * server process; that each lazily loaded module still works is tested where it is used
- * (passwords, config formats, the S3 backend).
+ * drivers, the YAML parser or argon2; and after /healthz and /metrics have been answered, not
+ * the REST stack either (fastify, its plugins, the JWT library), which the first API request
+ * loads. The modules are seen by a loader hook in the real server process; that each lazily
+ * loaded module still works is tested where it is used (passwords, config formats, the S3
+ * backend, the REST API).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -25,13 +27,34 @@ export async function load(url, context, next) {
 const REGISTER = (hooksUrl: string): string =>
   `import { register } from 'node:module';\nregister(${JSON.stringify(hooksUrl)});\n`;
 
-/** Starts serve with the hook, waits until it listens, stops it, returns the modules it loaded. */
-async function modulesLoadedByServe(work: string, configDir: string): Promise<string[]> {
+const readLog = async (logPath: string): Promise<string[]> =>
+  (await readFile(logPath, 'utf8')).split('\n').filter((line) => line !== '');
+
+async function get(httpPort: number, path: string): Promise<number> {
+  const reply = await fetch(`http://127.0.0.1:${httpPort}${path}`, {
+    signal: AbortSignal.timeout(20_000),
+  });
+  await reply.arrayBuffer();
+  return reply.status;
+}
+
+/** What a started server had loaded after its probes, and after its first API request. */
+interface LoadedModules {
+  afterProbes: string[];
+  afterApi: string[];
+}
+
+/**
+ * Starts serve with the hook and waits until it listens; asks /healthz and /metrics, then
+ * /api/v1/version; stops it. Returns the modules it had loaded at each point.
+ */
+async function modulesLoadedByServe(work: string, configDir: string): Promise<LoadedModules> {
   const logPath = join(work, `modules-${Date.now()}.txt`);
   await writeFile(logPath, '');
+  const httpPort = await freePort();
   const invocation = serveInvocation({
     configDir,
-    httpPort: await freePort(),
+    httpPort,
     adminPassword: 'lazy-modules-test-admin',
     verbose: false,
     env: { KUBESFTP_SFTPD__HOST_KEY_TYPES: 'ed25519', KUBESFTP_TEST_MODULE_LOG: logPath },
@@ -43,11 +66,15 @@ async function modulesLoadedByServe(work: string, configDir: string): Promise<st
   );
   try {
     await waitForPorts(child);
+    assert.equal(await get(httpPort, '/healthz'), 200);
+    assert.equal(await get(httpPort, '/metrics'), 200);
+    const afterProbes = await readLog(logPath);
+    assert.equal(await get(httpPort, '/api/v1/version'), 200);
+    return { afterProbes, afterApi: await readLog(logPath) };
   } finally {
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('close', resolve));
   }
-  return (await readFile(logPath, 'utf8')).split('\n').filter((line) => line !== '');
 }
 
 describe('modules a started server holds', { timeout: 60_000 }, () => {
@@ -70,15 +97,19 @@ describe('modules a started server holds', { timeout: 60_000 }, () => {
   });
 
   it('the first start hashes the admin password with argon2; a restart loads none of the optional parts', async () => {
-    const first = await modulesLoadedByServe(work, configDir);
+    const { afterProbes: first } = await modulesLoadedByServe(work, configDir);
     assert.ok(
       first.some((url) => url.includes('/node_modules/argon2/')),
       'the hook saw argon2 when the admin was created: the probe works',
     );
     assert.ok(first.some((url) => url.includes('/node_modules/ssh2/')));
 
-    const modules = await modulesLoadedByServe(work, configDir);
+    const { afterProbes: modules, afterApi } = await modulesLoadedByServe(work, configDir);
     assert.ok(modules.some((url) => url.includes('/node_modules/better-sqlite3/')));
+    assert.ok(
+      afterApi.some((url) => url.includes('/node_modules/fastify/')),
+      'the hook saw fastify once the API was asked: the probe works',
+    );
     for (const absent of [
       '/node_modules/@aws-sdk/',
       '/node_modules/@smithy/',
@@ -90,6 +121,10 @@ describe('modules a started server holds', { timeout: 60_000 }, () => {
       '/node_modules/argon2/',
       '/node_modules/bcryptjs/',
       '/node_modules/unixcrypt/',
+      '/node_modules/fastify/',
+      '/node_modules/@fastify/',
+      '/node_modules/jose/',
+      '/dist/server/src/httpd/server.js',
     ]) {
       const loaded = modules.filter((url) => url.includes(absent));
       assert.deepEqual(loaded, [], `${absent} is loaded at start`);

@@ -116,7 +116,7 @@ async function measureIdle(ctx: BenchContext): Promise<void> {
     runs: 1,
     results: ctx.results,
     log,
-    probe: (server) => idleRssMiB(server.mainPid),
+    probe: async (server) => server.startIdleRssMiB ?? (await idleRssMiB(server.mainPid)),
   });
 }
 

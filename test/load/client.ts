@@ -19,6 +19,11 @@ export interface BenchServer {
   readonly remoteDir: string;
   /** The process that listens (sshd's listener, kubesftp's only process): idle memory is its. */
   readonly mainPid: number;
+  /**
+   * Idle RSS (MiB) taken at start when the server's own setup would disturb a later reading:
+   * kubesftp's user is made through its REST API, which loads the API into the process.
+   */
+  readonly startIdleRssMiB?: number;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
 import { spawnTracked, stopChild } from './children.js';
+import { idleRssMiB } from './idle.js';
 import { processTree } from './rss.js';
 import { adminToken, freePort, serveInvocation, waitForPorts } from '../integration/harness.js';
 import type { BenchServer } from './client.js';
@@ -26,6 +27,22 @@ export interface KubesftpOptions {
   quotaSize?: number;
   /** Account properties over the defaults (an S3 home, say). */
   user?: Record<string, unknown>;
+}
+
+/**
+ * What a pod costs before any client: a readiness probe and a Prometheus scrape have reached
+ * it (as in Kubernetes), the REST API has not.
+ */
+async function idleWithProbes(httpPort: number, pid: number): Promise<number> {
+  for (const path of ['/healthz', '/metrics']) {
+    const reply = await fetch(`http://127.0.0.1:${httpPort}${path}`);
+    if (reply.status !== 200) {
+      throw new KubesftpError(ErrorCode.FAILURE, `${path}: HTTP ${reply.status}`);
+    }
+    await reply.arrayBuffer();
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  return idleRssMiB(pid);
 }
 
 export async function startKubesftp(options: KubesftpOptions): Promise<BenchServer> {
@@ -51,8 +68,10 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   const child = spawnTracked({ command: process.execPath, ...invocation });
   child.stdout!.resume();
   let ports: { sftpPort: number; httpPort: number };
+  let startIdleRssMiB: number;
   try {
     ports = await waitForPorts(child);
+    startIdleRssMiB = await idleWithProbes(ports.httpPort, child.pid!);
     const token = await adminToken(ports.httpPort, adminPassword);
     await createUser({
       httpPort: ports.httpPort,
@@ -74,6 +93,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     homeDir,
     remoteDir: '',
     mainPid: serverPid,
+    startIdleRssMiB,
     servingPids: () => processTree(serverPid, true),
     stop: () => stopChild(child, 20_000),
   };

@@ -7,15 +7,15 @@ import { ErrorCode, KubesftpError } from '../errors.js';
 import type { EnvOrigins } from './env.js';
 import { ConfigSchema, NOT_ENFORCED, type Config } from './schema.js';
 
-let compiled: ValidateFunction | undefined;
-
+/**
+ * Compiled per call and not kept: a server validates its config once, at start, and the
+ * compiled schema with its ajv instance would otherwise stay resident for the life of the
+ * process.
+ */
 function validator(): ValidateFunction {
-  if (compiled === undefined) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-    ajv.addVocabulary([NOT_ENFORCED]);
-    compiled = ajv.compile(ConfigSchema);
-  }
-  return compiled;
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
+  ajv.addVocabulary([NOT_ENFORCED]);
+  return ajv.compile(ConfigSchema);
 }
 
 /** `/sftpd/keys/0/private_key` -> `sftpd.keys[0].private_key`. */

@@ -26,16 +26,25 @@ export { MAX_ADMIN_DESCRIPTION };
 
 const SQL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const checkAccount: ValidateFunction = ajv.compile(NewUserSchema);
-const checkUsername: ValidateFunction = ajv.compile(Username);
+/**
+ * Compiled on the first account written or name checked, not at import: a server whose
+ * accounts only log in never needs them.
+ */
+let checks: { account: ValidateFunction; username: ValidateFunction } | undefined;
+function accountChecks(): { account: ValidateFunction; username: ValidateFunction } {
+  if (checks === undefined) {
+    const ajv = new Ajv({ allErrors: false, strict: false });
+    checks = { account: ajv.compile(NewUserSchema), username: ajv.compile(Username) };
+  }
+  return checks;
+}
 
 function invalid(message: string): KubesftpError {
   return new KubesftpError(ErrorCode.INVALID_ARGUMENT, message);
 }
 
 export function validateUsername(username: string): void {
-  if (!checkUsername(username)) {
+  if (!accountChecks().username(username)) {
     throw invalid(
       `username: ${JSON.stringify(username)} must be 1-255 characters of letters, digits, ".", "_", "@" or "-", and not "." or ".."`,
     );
@@ -55,6 +64,7 @@ function reasonOf(error: ErrorObject): string {
 
 /** The account schema's verdict, as `field.path: reason` for its first problem. */
 function validateStructure(user: NewUser): void {
+  const checkAccount = accountChecks().account;
   const matches: boolean = checkAccount(user);
   if (matches) return;
   const error = checkAccount.errors?.[0];

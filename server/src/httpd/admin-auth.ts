@@ -2,7 +2,6 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { SignJWT, jwtVerify } from 'jose';
 import { hashPassword, verifyPassword } from '../auth/passwords.js';
 import type { Admin, DataProvider } from '../dataprovider/types.js';
-import { ErrorCode, isKubesftpError } from '../errors.js';
 import { AuthenticationError, InvalidCredentialsError } from './http-errors.js';
 
 /** The provider secret every pod signs and checks admin tokens with. */
@@ -173,27 +172,4 @@ export class AdminAuthenticator {
     }
     return admin.username;
   }
-}
-
-export interface EnsureAdminOptions {
-  username?: string;
-  password?: string;
-}
-
-/** Creates the first admin when there is none; a generated password is returned to be shown once. */
-export async function ensureAdmin(
-  provider: DataProvider,
-  options: EnsureAdminOptions = {},
-): Promise<{ created: boolean; password?: string }> {
-  if ((await provider.countAdmins()) > 0) return { created: false };
-  const password = options.password ?? randomBytes(18).toString('base64url');
-  try {
-    // The provider hashes the password before its driver sees it.
-    await provider.addAdmin({ username: options.username ?? 'admin', password });
-  } catch (err) {
-    // Another pod created it first.
-    if (isKubesftpError(err, ErrorCode.CONFLICT)) return { created: false };
-    throw err;
-  }
-  return options.password === undefined ? { created: true, password } : { created: true };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { SignJWT } from 'jose';
 import { verifyPassword } from '../auth/passwords.js';
-import { TOKEN_SECRET_NAME, ensureAdmin } from './admin-auth.js';
+import { TOKEN_SECRET_NAME } from './admin-auth.js';
+import { ensureAdmin } from './first-admin.js';
 import {
   ADMIN,
   basicHeader,

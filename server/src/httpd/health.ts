@@ -13,6 +13,49 @@ export interface HealthRoutesOptions {
   cluster?: ClusterHealthSource;
 }
 
+export type HealthBody =
+  { status: 'ok' } | { status: 'degraded'; error: string; code: ErrorCode; reasons: string[] };
+
+export interface HealthReport {
+  statusCode: 200 | 503;
+  body: HealthBody;
+  /** Why the provider did not answer, for the log; never in the body. */
+  providerError?: unknown;
+}
+
+/**
+ * 200 `ok` while the data provider answers and nothing waits for it; 503 `degraded`
+ * otherwise (the provider is unreachable, quota settlements are queued, change notifications
+ * are down), with the reasons. Both the plain listener and the fastify route answer with it.
+ */
+export async function checkHealth(options: HealthRoutesOptions): Promise<HealthReport> {
+  const reasons = options.cluster?.health().reasons ?? [];
+  try {
+    await options.provider.checkAvailability();
+  } catch (err) {
+    return {
+      statusCode: 503,
+      body: {
+        status: 'degraded',
+        error: 'data provider unavailable',
+        code: ErrorCode.PROVIDER_UNAVAILABLE,
+        reasons: ['data provider unavailable', ...reasons],
+      },
+      providerError: err,
+    };
+  }
+  if (reasons.length === 0) return { statusCode: 200, body: { status: 'ok' } };
+  return {
+    statusCode: 503,
+    body: {
+      status: 'degraded',
+      error: reasons[0] ?? 'degraded',
+      code: ErrorCode.PROVIDER_UNAVAILABLE,
+      reasons,
+    },
+  };
+}
+
 const DEGRADED = {
   type: 'object',
   properties: {
@@ -24,16 +67,10 @@ const DEGRADED = {
 } as const;
 
 /**
- * GET /healthz: 200 `ok` while the data provider answers and nothing waits for it; 503
- * `degraded` otherwise (the provider is unreachable, quota settlements are queued, change
- * notifications are down), with the reasons. The process goes on serving running sessions
- * meanwhile: use it as a readiness probe, not as a liveness probe.
+ * GET /healthz (see checkHealth). The process goes on serving running sessions meanwhile: use
+ * it as a readiness probe, not as a liveness probe.
  */
-export const healthRoutes: FastifyPluginCallback<HealthRoutesOptions> = (
-  app,
-  { provider, cluster },
-  done,
-) => {
+export const healthRoutes: FastifyPluginCallback<HealthRoutesOptions> = (app, options, done) => {
   const schema: DocumentedSchema = {
     summary: 'Health: 200 ok while the data provider answers, 503 degraded otherwise',
     tags: ['monitoring'],
@@ -45,25 +82,14 @@ export const healthRoutes: FastifyPluginCallback<HealthRoutesOptions> = (
   app.get('/healthz', {
     schema,
     handler: async (request, reply) => {
-      const reasons = cluster?.health().reasons ?? [];
-      try {
-        await provider.checkAvailability();
-      } catch (err) {
-        request.log.warn({ sender: 'httpd', err }, 'data provider unavailable');
-        return reply.code(503).send({
-          status: 'degraded',
-          error: 'data provider unavailable',
-          code: ErrorCode.PROVIDER_UNAVAILABLE,
-          reasons: ['data provider unavailable', ...reasons],
-        });
+      const report = await checkHealth(options);
+      if (report.providerError !== undefined) {
+        request.log.warn(
+          { sender: 'httpd', err: report.providerError },
+          'data provider unavailable',
+        );
       }
-      if (reasons.length === 0) return { status: 'ok' };
-      return reply.code(503).send({
-        status: 'degraded',
-        error: reasons[0],
-        code: ErrorCode.PROVIDER_UNAVAILABLE,
-        reasons,
-      });
+      return reply.code(report.statusCode).send(report.body);
     },
   });
   done();

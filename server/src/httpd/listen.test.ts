@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ensureAdmin } from './admin-auth.js';
-import { createHttpServer } from './server.js';
+import { ensureAdmin } from './first-admin.js';
+import { createHttpServer } from './listener.js';
 import { ADMIN, captureLogger, newProvider } from './test-support.js';
 import type { DataProvider } from '../dataprovider/types.js';
 import type { HttpServer } from './types.js';
@@ -10,13 +10,16 @@ describe('createHttpServer on a real socket', () => {
   let provider: DataProvider;
   let server: HttpServer;
   let base: string;
+  let logs: Record<string, unknown>[];
 
   before(async () => {
     provider = await newProvider();
     await ensureAdmin(provider, ADMIN);
-    server = await createHttpServer({
+    const captured = captureLogger();
+    logs = captured.logs;
+    server = createHttpServer({
       provider,
-      logger: captureLogger().logger,
+      logger: captured.logger,
       config: { bind_port: 0, bind_address: '127.0.0.1', admin_token_ttl: 60 },
       version: '1.2.3',
     });
@@ -69,5 +72,46 @@ describe('createHttpServer on a real socket', () => {
       [user.id],
     );
     assert.doesNotMatch(text, /password/);
+  });
+
+  it('answers /healthz and /metrics itself: logged, counted and with a request id', async () => {
+    const signal = AbortSignal.timeout(10_000);
+    const health = await fetch(`${base}/healthz?probe=1`, {
+      headers: { 'user-agent': 'probe/1.0' },
+      signal,
+    });
+    assert.equal(health.status, 200);
+    assert.match(String(health.headers.get('content-type')), /^application\/json/);
+    assert.deepEqual(await health.json(), { status: 'ok' });
+    const requestId = health.headers.get('x-request-id');
+    assert.ok(requestId !== null && requestId !== '');
+    const head = await fetch(`${base}/healthz`, { method: 'HEAD', signal });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), '');
+
+    const metrics = await fetch(`${base}/metrics`, { signal });
+    assert.equal(metrics.status, 200);
+    const text = await metrics.text();
+    assert.match(text, /^process_resident_memory_bytes /m);
+    const served = /^http_requests_total\{code="200",method="GET"\} (\d+)$/m.exec(text);
+    assert.ok(served !== null && Number(served[1]) >= 1, 'the probe was counted');
+
+    const line = logs.find((l) => l.request_id === requestId);
+    assert.equal(line?.uri, '/healthz?probe=1');
+    assert.equal(line?.method, 'GET');
+    assert.equal(line?.resp_status, 200);
+    assert.equal(line?.user_agent, 'probe/1.0');
+    assert.equal(line?.resp_size, Buffer.byteLength(JSON.stringify({ status: 'ok' })));
+    assert.equal(line?.sender, 'httpd');
+  });
+
+  it('hands every other path to the REST application, errors included', async () => {
+    const signal = AbortSignal.timeout(10_000);
+    const missing = await fetch(`${base}/nowhere`, { signal });
+    assert.equal(missing.status, 404);
+    assert.equal(((await missing.json()) as { code: string }).code, 'NOT_FOUND');
+    const posted = await fetch(`${base}/healthz`, { method: 'POST', signal });
+    assert.equal(posted.status, 404);
+    await posted.arrayBuffer();
   });
 });

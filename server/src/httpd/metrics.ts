@@ -11,7 +11,7 @@ export function createMetricsRegistry(): Registry {
   return registry;
 }
 
-function httpRequestsCounter(registry: Registry): Counter<'code' | 'method'> {
+export function httpRequestsCounter(registry: Registry): Counter<'code' | 'method'> {
   // Several servers may share a registry (tests, restarts); register the counter once.
   const existing = registry.getSingleMetric(HTTP_REQUESTS);
   if (existing instanceof Counter) return existing;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
-import { ErrorCode, KubesftpError } from '../errors.js';
 import { AdminAuthenticator, DEFAULT_ADMIN_TOKEN_TTL } from './admin-auth.js';
 import { adminRoutes } from './admin-routes.js';
 import { connectionRoutes } from './connection-routes.js';
@@ -11,7 +10,7 @@ import { createMetricsRegistry, installRequestCounter, metricsRoutes } from './m
 import { registerOpenApi } from './openapi.js';
 import { DEFAULT_TOKEN_RATE_LIMIT, publicRoutes } from './public-routes.js';
 import { installRequestLog } from './request-log.js';
-import type { HttpServer, HttpServerDeps } from './types.js';
+import type { HttpServerDeps } from './types.js';
 import { userRoutes } from './user-routes.js';
 
 export const API_PREFIX = '/api/v1';
@@ -79,24 +78,4 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
   await app.register(metricsRoutes, { registry });
   await app.ready();
   return app;
-}
-
-/** The REST API, /healthz and /metrics on the `httpd` bind address and port. */
-export async function createHttpServer(deps: HttpServerDeps): Promise<HttpServer> {
-  const app = await buildApp(deps);
-  return {
-    app,
-    listen: async () => {
-      await app.listen({
-        port: deps.config.bind_port,
-        host: deps.config.bind_address || '0.0.0.0',
-      });
-      const bound = app.server.address();
-      if (bound === null || typeof bound === 'string') {
-        throw new KubesftpError(ErrorCode.FAILURE, 'httpd is not bound to a TCP port');
-      }
-      return { address: bound.address, port: bound.port };
-    },
-    close: () => app.close(),
-  };
 }

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { createDataProvider } from '../dataprovider/index.js';
 import type { DataProvider } from '../dataprovider/types.js';
-import { ensureAdmin } from './admin-auth.js';
+import { ensureAdmin } from './first-admin.js';
 import { buildApp } from './server.js';
 import type { FastifyInstance } from 'fastify';
 import type { HttpServerDeps } from './types.js';

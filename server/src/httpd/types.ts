@@ -1,4 +1,4 @@
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { ClusterHealthSource } from './health.js';
 import type { DataProvider } from '../dataprovider/types.js';
@@ -66,7 +66,6 @@ export interface HttpServerDeps {
 }
 
 export interface HttpServer {
-  app: FastifyInstance;
   listen(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@
  * resume must extend the very bytes already at the target.
  */
 import { randomBytes } from 'node:crypto';
-import { constants } from 'node:fs';
+import { constants, fchmodSync, fchownSync } from 'node:fs';
 import { link, lstat, open, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
@@ -31,6 +31,7 @@ import {
   type NewFileOwner,
   type SetstatMode,
 } from './local-attrs.js';
+import { atOnce, fstatFd, lstatPath } from './fd.js';
 import type { DirRef, LocalLocation } from './local-resolver.js';
 
 export type UploadMode = 0 | 1 | 2;
@@ -118,7 +119,7 @@ class LocalFile implements VfsFile {
   }
 
   stat(): Promise<FileStat> {
-    return mapped(async () => toFileStat(await this.#handle.stat()));
+    return mapped(async () => toFileStat(await fstatFd(this.#handle.fd)));
   }
 
   setstat(attrs: SetAttrs): Promise<void> {
@@ -229,8 +230,10 @@ async function settle(
   try {
     if (!opened.created) await assertRegularFile(handle);
     if (opened.created) {
-      if (!createdWithExactMode(mode)) await handle.chmod(mode);
-      if (settings.owner !== undefined) await handle.chown(settings.owner.uid, settings.owner.gid);
+      if (!createdWithExactMode(mode)) await fchmod(handle.fd, mode);
+      if (settings.owner !== undefined) {
+        await fchown(handle.fd, settings.owner.uid, settings.owner.gid);
+      }
     }
     return handle;
   } catch (err) {
@@ -239,8 +242,12 @@ async function settle(
   }
 }
 
+/** A new file's mode and owner are inode updates, made at once like the lookups (fd.ts). */
+const fchmod = atOnce(fchmodSync);
+const fchown = atOnce(fchownSync);
+
 async function assertRegularFile(handle: FileHandle): Promise<void> {
-  const stat = toFileStat(await handle.stat());
+  const stat = toFileStat(await fstatFd(handle.fd));
   if (isRegularFile(stat)) return;
   if (isDirectory(stat)) throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, 'is a directory');
   throw new KubesftpError(ErrorCode.FAILURE, 'not a regular file');
@@ -251,7 +258,7 @@ async function existingStat(at: LocalLocation): Promise<FileStat | null> {
   if (seen !== undefined) return seen === null ? null : toFileStat(seen);
   const hostPath = at.hostPath;
   try {
-    return toFileStat(await lstat(hostPath));
+    return toFileStat(await lstatPath(hostPath));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;

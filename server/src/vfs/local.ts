@@ -23,7 +23,7 @@ import {
 } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
 import { DirectVfs } from './direct.js';
-import { closeFd, ofDescriptor, openFd } from './fd.js';
+import { closeFd, lstatPath, ofDescriptor, openFd } from './fd.js';
 import type {
   Backend,
   FileStat,
@@ -125,7 +125,7 @@ export class LocalBackend implements Backend {
   stat(at: Location): Promise<FileStat> {
     const seen = local(at).takeSeenStat();
     if (seen) return Promise.resolve(toFileStat(seen));
-    return mapped(async () => toFileStat(await lstat(local(at).hostPath)));
+    return mapped(async () => toFileStat(await lstatPath(local(at).hostPath)));
   }
 
   open(at: Location, flags: OpenFlags, attrs?: SetAttrs): Promise<VfsFile> {
