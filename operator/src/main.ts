@@ -202,7 +202,7 @@ class Operator {
       name: 'sftpuser',
       metrics: this.metrics,
       logger,
-      workers: this.#o.userWorkers ?? 4,
+      workers: this.#o.userWorkers ?? 16,
       resyncMs: this.#o.resyncMs ?? 300_000,
       keys: () => caches.users.list().map(keyOf),
       reconciler: new UserReconciler({

@@ -400,7 +400,8 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     );
     assert.equal(rows.length, 1);
     assert.equal(rows[0].managed_by, `${NAMESPACE}/alice`);
-    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
+    // A generated password is random enough to need no stretching (decision 0018).
+    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$1000\$/);
     assert.equal(Number(rows[0].quota_size), 2 ** 30);
     assert.equal(rows[0].home_dir, '/srv/sftp/alice');
     await waitFor('the AccountCreated Event', async () =>
@@ -465,6 +466,9 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
         ? true
         : undefined;
     });
+    // A password put in by hand may be guessable: it gets the full hash cost.
+    const { rows } = await query('SELECT password FROM users WHERE username = $1', ['alice']);
+    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
     const fresh = await sftp({ username: 'alice', password: rotated }, ['ls']);
     assert.equal(fresh.code, 0, fresh.stderr);
     const stale = await sftp({ username: 'alice', password: old }, ['ls']);

@@ -21,7 +21,7 @@ import { managedByOf, usernameOf } from './account.js';
 import type { AccountStores, StoreResult } from './accounts.js';
 import { resolveCredentials } from './credentials.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
-import { syncAccount, type SyncOutcome } from './sync.js';
+import { syncAccount, WrittenPasswords, type SyncOutcome } from './sync.js';
 import { userStatus, type AppliedAccount, type UserProblem } from './status.js';
 
 export interface UserReconcilerOptions {
@@ -47,6 +47,7 @@ const EVENT_REASONS: Record<Exclude<SyncOutcome, 'unchanged'>, string> = {
 
 export class UserReconciler implements Reconciler {
   readonly #o: UserReconcilerOptions;
+  readonly #written = new WrittenPasswords();
 
   constructor(options: UserReconcilerOptions) {
     this.#o = options;
@@ -55,7 +56,10 @@ export class UserReconciler implements Reconciler {
   async reconcile(key: ObjectKey): Promise<ReconcileOutcome> {
     const { namespace, name } = splitKey(key);
     const user = this.#o.caches.users.get(namespace, name);
-    if (user === undefined) return {};
+    if (user === undefined) {
+      this.#written.forget(key);
+      return {};
+    }
     if (user.metadata.deletionTimestamp !== undefined) return this.#finalize(user);
     await addFinalizer(this.#o.client, Resources.sftpUser, user);
     const server = this.#server(user);
@@ -89,6 +93,7 @@ export class UserReconciler implements Reconciler {
       user,
       credentials,
       hashIterations: this.#o.hashIterations,
+      written: this.#written,
     });
     if (result.ok && result.outcome !== 'unchanged') this.#reportWrite(user, result.outcome);
     return result;
