@@ -253,7 +253,10 @@ export const SftpUserStatusSchema = Type.Object(
           sizeBytes: count('Bytes the home holds, as the server counted them.'),
           files: count('Files the home holds.'),
         },
-        { description: 'Quota usage, as last read from the database.' },
+        {
+          description:
+            'Quota usage, as read from the database; refreshed at most once a minute per user.',
+        },
       ),
     ),
   },

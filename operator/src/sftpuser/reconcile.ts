@@ -22,7 +22,7 @@ import type { AccountStores, StoreResult } from './accounts.js';
 import { resolveCredentials } from './credentials.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
 import { syncAccount, WrittenPasswords, type SyncOutcome } from './sync.js';
-import { userStatus, type AppliedAccount, type UserProblem } from './status.js';
+import { UsageReports, userStatus, type AppliedAccount, type UserProblem } from './status.js';
 
 export interface UserReconcilerOptions {
   client: KubeClient;
@@ -48,6 +48,7 @@ const EVENT_REASONS: Record<Exclude<SyncOutcome, 'unchanged'>, string> = {
 export class UserReconciler implements Reconciler {
   readonly #o: UserReconcilerOptions;
   readonly #written = new WrittenPasswords();
+  readonly #usage = new UsageReports();
 
   constructor(options: UserReconcilerOptions) {
     this.#o = options;
@@ -58,6 +59,7 @@ export class UserReconciler implements Reconciler {
     const user = this.#o.caches.users.get(namespace, name);
     if (user === undefined) {
       this.#written.forget(key);
+      this.#usage.forget(key);
       return {};
     }
     if (user.metadata.deletionTimestamp !== undefined) return this.#finalize(user);
@@ -136,12 +138,24 @@ export class UserReconciler implements Reconciler {
     server: SftpServer | undefined,
     outcome: { ok: true; applied: AppliedAccount } | ({ ok: false } & UserProblem),
   ): Promise<void> {
+    const now = (this.#o.now ?? (() => new Date()))();
+    const applied = outcome.ok
+      ? {
+          ...outcome.applied,
+          usage: this.#usage.choose(
+            managedByOf(user),
+            user.status?.usage,
+            outcome.applied.usage,
+            now.getTime(),
+          ),
+        }
+      : undefined;
     const status = userStatus({
       user,
       server,
       problem: outcome.ok ? undefined : { reason: outcome.reason, message: outcome.message },
-      applied: outcome.ok ? outcome.applied : undefined,
-      now: (this.#o.now ?? (() => new Date()))(),
+      applied,
+      now,
     });
     const written = await writeStatusIfChanged(this.#o.client, {
       type: Resources.sftpUser,
