@@ -475,6 +475,51 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     assert.notEqual(stale.code, 0, 'the old password is refused');
   });
 
+  void it('takes public keys from a ConfigMap, and applies a change of it', async () => {
+    const configMap = (publicKey: string): string => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dave-keys
+  namespace: ${NAMESPACE}
+data:
+  authorized_keys: |
+    # dave's laptop
+    ${publicKey}
+`;
+    await apply(configMap(key.publicKey));
+    await apply(`apiVersion: kubesftp.io/v1alpha1
+kind: SftpUser
+metadata:
+  name: dave
+  namespace: ${NAMESPACE}
+spec:
+  serverRef:
+    name: ${SERVER}
+  publicKeysFrom:
+    - configMapKeyRef:
+        name: dave-keys
+`);
+    await waitFor('dave Synced', async () =>
+      condition(await get('sftpuser', 'dave'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const first = await sftp({ username: 'dave', keyPath: key.privatePath }, ['ls']);
+    assert.equal(first.code, 0, first.stderr);
+    const keyDir = join(work, 'dave');
+    await mkdir(keyDir);
+    const second = await makeKeyPair(keyDir, 'ed25519');
+    await apply(configMap(second.publicKey));
+    await waitFor('the new key applied', async () => {
+      const { rows } = await query('SELECT public_keys FROM users WHERE username = $1', ['dave']);
+      return JSON.stringify(rows[0]?.public_keys).includes(second.publicKey.split(' ')[1]!)
+        ? true
+        : undefined;
+    });
+    const fresh = await sftp({ username: 'dave', keyPath: second.privatePath }, ['ls']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const stale = await sftp({ username: 'dave', keyPath: key.privatePath }, ['ls']);
+    assert.notEqual(stale.code, 0, 'the key removed from the ConfigMap is refused');
+  });
+
   void it('re-applying the same YAML writes nothing, through several resyncs', async () => {
     const watched: Array<[string, string]> = [
       ['sftpserver', SERVER],
@@ -524,6 +569,13 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     await refused(
       aliceYaml.replace('    generate: true', '    generate: true\n    secretRef:\n      name: x'),
       /set either secretRef or generate: true/,
+    );
+    await refused(
+      aliceYaml.replace(
+        'publicKeys:\n',
+        'publicKeysFrom:\n    - secretKeyRef: {name: a}\n      configMapKeyRef: {name: b}\n  publicKeys:\n',
+      ),
+      /set either secretKeyRef or configMapKeyRef/,
     );
     await refused(
       aliceYaml.replace(`    name: ${SERVER}`, '    name: elsewhere'),

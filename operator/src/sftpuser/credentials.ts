@@ -6,7 +6,13 @@
 import { UserReason } from '../api/conditions.js';
 import { ANNOTATIONS, SFTP_USER } from '../api/group.js';
 import { childMeta, controllerOf } from '../api/children.js';
-import { secretValue, type Secret, type SftpServer, type SftpUser } from '../api/objects.js';
+import {
+  secretValue,
+  type KubeObject,
+  type Secret,
+  type SftpServer,
+  type SftpUser,
+} from '../api/objects.js';
 import { DEFAULT_SERVICE_PORT } from '../api/sftpserver.js';
 import type { KubeClient } from '../kube/client.js';
 import { Resources } from '../kube/resources.js';
@@ -32,6 +38,8 @@ export interface Credentials {
   /** resourceVersion of every Secret read, by name. */
   appliedSecrets: Record<string, string>;
 }
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 export interface CredentialsProblem {
   ok: false;
@@ -174,20 +182,59 @@ export function keyLines(text: string): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
+type KeysSource = NonNullable<SftpUser['spec']['publicKeysFrom']>[number];
+
+/** The keys one source holds, and under which name its resourceVersion is recorded. */
+async function keysOf(
+  options: CredentialsOptions,
+  source: KeysSource,
+): Promise<{ text: string; recordedAs: string; resourceVersion: string } | CredentialsProblem> {
+  if (source.configMapKeyRef !== undefined) {
+    const ref = source.configMapKeyRef;
+    const key = ref.key ?? 'authorized_keys';
+    const configMap = await options.client.get<ConfigMap>(Resources.configMap, {
+      namespace: options.user.metadata.namespace ?? '',
+      name: ref.name,
+    });
+    if (configMap === undefined) {
+      return {
+        ok: false,
+        reason: UserReason.ConfigMapMissing,
+        message: `ConfigMap ${ref.name} not found`,
+      };
+    }
+    const text = configMap.data?.[key];
+    if (text === undefined) {
+      const message = `ConfigMap ${ref.name} has no ${key} key`;
+      return { ok: false, reason: UserReason.ConfigMapInvalid, message };
+    }
+    const resourceVersion = configMap.metadata.resourceVersion ?? '';
+    return { text, recordedAs: configMapRecordName(ref.name), resourceVersion };
+  }
+  const ref = source.secretKeyRef ?? { name: '' };
+  const secret = await readSecret(options, ref.name);
+  if (secret === undefined) return missing(ref.name);
+  const text = secretValue(secret, ref.key ?? 'authorized_keys');
+  if (text === undefined)
+    return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
+  return { text, recordedAs: ref.name, resourceVersion: secret.metadata.resourceVersion ?? '' };
+}
+
+/** status.appliedSecrets records a ConfigMap under this name, apart from a Secret of the same name. */
+export function configMapRecordName(name: string): string {
+  return `configmap/${name}`;
+}
+
 async function publicKeys(
   options: CredentialsOptions,
 ): Promise<{ keys: string[]; versions: Record<string, string> } | CredentialsProblem> {
   const keys = [...(options.user.spec.publicKeys ?? [])];
   const versions: Record<string, string> = {};
   for (const source of options.user.spec.publicKeysFrom ?? []) {
-    const ref = source.secretKeyRef;
-    const secret = await readSecret(options, ref.name);
-    if (secret === undefined) return missing(ref.name);
-    const text = secretValue(secret, ref.key ?? 'authorized_keys');
-    if (text === undefined)
-      return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
-    keys.push(...keyLines(text));
-    versions[ref.name] = secret.metadata.resourceVersion ?? '';
+    const found = await keysOf(options, source);
+    if ('ok' in found) return found;
+    keys.push(...keyLines(found.text));
+    versions[found.recordedAs] = found.resourceVersion;
   }
   return { keys, versions };
 }
