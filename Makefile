@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE_STAMP := node_modules/.kubesftp-install-stamp
 DATA_DIR ?= ./data
 
-.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench bench-providers fuzz clean gen manifests
+.PHONY: all deps build run test lint typecheck unit system-deps testbed image bench bench-providers bench-operator fuzz clean gen manifests
 
 all: build
 
@@ -55,13 +55,18 @@ test: system-deps deps build lint testbed
 fuzz: build
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} node --test $$($(call TEST_FILES,dist/test/fuzz))
 
-# kubesftp beside OpenSSH's sshd, then what each data provider costs a login and an upload.
-bench: system-deps build
+# kubesftp beside OpenSSH's sshd, what each data provider costs a login and an upload, then
+# the operator at scale on the test bed's API server.
+bench: system-deps build testbed
 	node dist/test/load/bench.js
 	node dist/test/load/provider-bench.js
+	node dist/test/load/operator-bench.js
 
 bench-providers: system-deps build
 	node dist/test/load/provider-bench.js
+
+bench-operator: system-deps build testbed
+	node dist/test/load/operator-bench.js
 
 # Regenerates docs/config.md, docs/openapi.json and the CRDs from their sources.
 gen: build

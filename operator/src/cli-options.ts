@@ -83,8 +83,9 @@ export const OPERATOR_FLAGS: readonly ServeFlag[] = [
     flags: '--user-workers <count>',
     attribute: 'userWorkers',
     env: 'KUBESFTP_OPERATOR_USER_WORKERS',
-    description: 'SftpUsers reconciled at once',
-    defaultValue: 4,
+    description:
+      'SftpUsers reconciled at once (each mostly waits on the API server and the database)',
+    defaultValue: 16,
     parse: parsePositiveInt,
   },
   {

@@ -35,6 +35,7 @@ import {
   serverFingerprintForUsers,
   serverOfChild,
   userFingerprint,
+  usersForConfigMap,
   usersOfServer,
 } from './wiring.js';
 
@@ -78,15 +79,18 @@ function slim<T extends KubeObject>(object: T): T {
 }
 
 /**
- * Secrets are cached without their data, except the operator's own (host keys, generated
- * passwords): the cache then costs little whatever else the namespaces hold, and a reconciler
- * reads a user's Secret when it needs its value.
+ * Secrets and ConfigMaps are cached without their data, except the operator's own (host keys,
+ * generated passwords, server config): the cache then costs little whatever else the
+ * namespaces hold, and a reconciler reads a user's Secret or ConfigMap when it needs its value.
  */
-function slimSecret(secret: Secret): Secret {
-  const slimmed = slim(secret);
-  if (secret.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return slimmed;
+function slimUnmanaged<T extends KubeObject & { data?: unknown; binaryData?: unknown }>(
+  object: T,
+): T {
+  const slimmed = slim(object);
+  if (object.metadata.labels?.[LABELS.managedBy] === MANAGED_BY) return slimmed;
   const rest = { ...slimmed };
   delete rest.data;
+  delete rest.binaryData;
   return rest;
 }
 
@@ -156,8 +160,9 @@ class Operator {
     return {
       servers: this.informer<SftpServer>('sftpservers', Resources.sftpServer),
       users: this.informer<SftpUser>('sftpusers', Resources.sftpUser),
-      secrets: this.informer<Secret>('secrets', Resources.secret, { transform: slimSecret }),
-      configMaps: this.informer('configmaps', Resources.configMap, owned),
+      secrets: this.informer<Secret>('secrets', Resources.secret, { transform: slimUnmanaged }),
+      // All of them: a user's public keys may come from one (publicKeysFrom.configMapKeyRef).
+      configMaps: this.informer('configmaps', Resources.configMap, { transform: slimUnmanaged }),
       deployments: this.informer('deployments', Resources.deployment, owned),
       services: this.informer('services', Resources.service, owned),
       podDisruptionBudgets: this.informer(
@@ -202,7 +207,7 @@ class Operator {
       name: 'sftpuser',
       metrics: this.metrics,
       logger,
-      workers: this.#o.userWorkers ?? 4,
+      workers: this.#o.userWorkers ?? 16,
       resyncMs: this.#o.resyncMs ?? 300_000,
       keys: () => caches.users.list().map(keyOf),
       reconciler: new UserReconciler({
@@ -243,6 +248,9 @@ class Operator {
       const keys = keysForSecret(caches, secret);
       for (const key of keys.users) controllers.users.enqueue(key);
       for (const key of keys.servers) controllers.servers.enqueue(key);
+    });
+    informers.configMaps.onEvent((_type, configMap) => {
+      for (const key of usersForConfigMap(caches.users, configMap)) controllers.users.enqueue(key);
     });
     const children = [informers.configMaps, informers.deployments, informers.services];
     children.push(informers.podDisruptionBudgets, informers.networkPolicies);

@@ -7,6 +7,7 @@ import {
   keysForSecret,
   serverFingerprintForUsers,
   userFingerprint,
+  usersForConfigMap,
 } from './wiring.js';
 
 function cache<T extends { metadata: { name: string; namespace?: string } }>(items: T[]): Cache<T> {
@@ -36,8 +37,25 @@ void describe('wiring', () => {
     user('alice', { password: { secretRef: { name: 'alice-login' } } }),
     user('bob', { publicKeysFrom: [{ secretKeyRef: { name: 'team-keys' } }] }),
     user('carol', { password: { generate: true } }),
+    user('dave', {
+      publicKeysFrom: [
+        { configMapKeyRef: { name: 'team-keys' } },
+        { secretKeyRef: { name: 'dave-keys' } },
+      ],
+    }),
   ]);
   const servers = cache([server('files', 'files-db'), server('other', 'other-db')]);
+
+  void it('maps a ConfigMap to the users taking keys from it, not to those reading a Secret of that name', () => {
+    const configMap = (name: string, namespace = 'ns') => ({ metadata: { name, namespace } });
+    assert.deepEqual(usersForConfigMap(users, configMap('team-keys')), ['ns/dave']);
+    assert.deepEqual(usersForConfigMap(users, configMap('team-keys', 'elsewhere')), []);
+    assert.deepEqual(usersForConfigMap(users, configMap('dave-keys')), []);
+    assert.deepEqual(
+      keysForSecret({ users, servers }, { metadata: { name: 'team-keys', namespace: 'ns' } }).users,
+      ['ns/bob'],
+    );
+  });
 
   void it('maps a Secret to the users and servers that read it, and a generated Secret to its owner', () => {
     const secret = (name: string, owner?: string): Secret => ({

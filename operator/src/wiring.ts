@@ -21,9 +21,26 @@ import { serverNames } from './sftpserver/layout.js';
 
 /** The Secrets a user reads, by name. */
 export function secretsOfUser(user: SftpUser): string[] {
-  const names = (user.spec.publicKeysFrom ?? []).map((source) => source.secretKeyRef.name);
+  const names = (user.spec.publicKeysFrom ?? []).flatMap((source) =>
+    source.secretKeyRef === undefined ? [] : [source.secretKeyRef.name],
+  );
   const ref = user.spec.password?.secretRef?.name;
   return ref === undefined ? names : [...names, ref];
+}
+
+/** The ConfigMaps a user reads, by name. */
+export function configMapsOfUser(user: SftpUser): string[] {
+  return (user.spec.publicKeysFrom ?? []).flatMap((source) =>
+    source.configMapKeyRef === undefined ? [] : [source.configMapKeyRef.name],
+  );
+}
+
+/** SftpUsers to reconcile after a change of `configMap`. */
+export function usersForConfigMap(users: Cache<SftpUser>, configMap: KubeObject): ObjectKey[] {
+  return users
+    .list(configMap.metadata.namespace ?? '')
+    .filter((user) => configMapsOfUser(user).includes(configMap.metadata.name))
+    .map(keyOf);
 }
 
 /** The Secrets a server reads, by name. */

@@ -9,16 +9,14 @@
  * deletion, a GitOps re-apply that writes nothing, and CEL rules refusing bad objects.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../testbed/wait.js';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import {
   startKubernetes,
@@ -35,9 +33,14 @@ import {
   type ClientAuth,
 } from '../integration/harness.js';
 import { CHART_DIR, startHelm, type Helm } from './helm.js';
-import { startPod, type PodSpec, type RunningPod } from './pod.js';
+import {
+  operatorWrites,
+  spawnOperator,
+  tokenKubeconfig,
+  type OperatorProcess,
+} from './operator-process.js';
+import { startPod, waitUntilReady, type PodSpec, type RunningPod } from './pod.js';
 
-const run = promisify(execFile);
 const RELEASE_NAMESPACE = 'kubesftp-system';
 const NAMESPACE = 'sftp-apps';
 const SERVER = 'files';
@@ -136,84 +139,17 @@ function condition(
   return object.status?.conditions?.find((c) => c.type === type);
 }
 
-interface OperatorProcess {
-  child: ChildProcess;
-  logs: string[];
-  metricsPort(): number;
-  /** Resolves once it leads and its controllers run; rejects if it exits first. */
-  running(timeoutMs?: number): Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<void>;
-}
-
 /** `kubesftp operator` as a process, with the chart's ServiceAccount's token. */
-function spawnOperator(kubeconfig: string): OperatorProcess {
-  const main = join(repoRoot, 'dist', 'server', 'src', 'cli', 'main.js');
-  const child = spawn(
-    process.execPath,
-    [
-      main,
-      'operator',
-      '--kubeconfig',
-      kubeconfig,
-      '--default-image',
-      IMAGE,
-      '--leader-elect',
-      'true',
-      '--leader-election-namespace',
-      RELEASE_NAMESPACE,
-      '--metrics-bind-address',
-      '127.0.0.1:0',
-      '--resync-period',
-      String(RESYNC_SECONDS),
-      '--password-hash-iterations',
-      '10000',
-      '--deletion-timeout',
-      String(DELETION_TIMEOUT_SECONDS),
-      '--log-verbose',
-      'true',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const logs: string[] = [];
-  let metricsPort = 0;
-  for (const stream of [child.stdout, child.stderr]) {
-    createInterface({ input: stream }).on('line', (line) => {
-      logs.push(line);
-      const match = /"port":(\d+).*metrics endpoint listening/.exec(line);
-      if (match !== null) metricsPort = Number(match[1]);
-    });
-  }
-  const exited = new Promise<never>((_resolve, reject) =>
-    child.once('exit', (code) => reject(new Error(`operator exited ${code}:\n${logs.join('\n')}`))),
-  );
-  exited.catch(() => undefined);
-  const running = (): true | undefined =>
-    logs.some((line) => line.includes('operator running')) && metricsPort > 0 ? true : undefined;
-  return {
-    child,
-    logs,
-    metricsPort: () => metricsPort,
-    running: async (timeoutMs = 60_000) => {
-      await Promise.race([waitFor('the operator to lead and run', running, timeoutMs), exited]);
-    },
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const gone = new Promise((resolve) => child.once('exit', resolve));
-      child.kill(signal);
-      await gone;
-    },
-  };
-}
-
-/** Write requests the operator made (creates, applies, patches, deletes), from its metrics. */
-async function operatorWrites(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return text
-    .split('\n')
-    .filter((line) => line.startsWith('kubesftp_operator_api_requests_total{'))
-    .filter((line) => /verb="(create|apply|patch|update|delete)"/.test(line))
-    .filter((line) => !line.includes('resource="leases"'))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+function startOperatorProcess(kubeconfig: string): OperatorProcess {
+  return spawnOperator({
+    kubeconfig,
+    defaultImage: IMAGE,
+    leaderElectionNamespace: RELEASE_NAMESPACE,
+    resyncSeconds: RESYNC_SECONDS,
+    hashIterations: 10_000,
+    deletionTimeoutSeconds: DELETION_TIMEOUT_SECONDS,
+    verbose: true,
+  });
 }
 
 void describe('the operator on a real API server', { timeout: 600_000 }, () => {
@@ -368,25 +304,10 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       ])
     ).trim();
     const kubeconfig = join(work, 'operator.kubeconfig');
-    await writeFile(
-      kubeconfig,
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'Config',
-        clusters: [
-          {
-            name: 'bed',
-            cluster: { server: kube.server, 'certificate-authority': kube.caCertPath },
-          },
-        ],
-        users: [{ name: 'operator', user: { token } }],
-        contexts: [{ name: 'bed', context: { cluster: 'bed', user: 'operator' } }],
-        'current-context': 'bed',
-      }),
-    );
+    await writeFile(kubeconfig, tokenKubeconfig(kube, token));
     await kube.kubectl(['create', 'namespace', NAMESPACE]);
     operatorKubeconfig = kubeconfig;
-    operator = spawnOperator(kubeconfig);
+    operator = startOperatorProcess(kubeconfig);
     await operator.running();
     const lease = await get('lease', 'kubesftp-operator', RELEASE_NAMESPACE);
     assert.ok(
@@ -479,7 +400,8 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     );
     assert.equal(rows.length, 1);
     assert.equal(rows[0].managed_by, `${NAMESPACE}/alice`);
-    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
+    // A generated password is random enough to need no stretching (decision 0018).
+    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$1000\$/);
     assert.equal(Number(rows[0].quota_size), 2 ** 30);
     assert.equal(rows[0].home_dir, '/srv/sftp/alice');
     await waitFor('the AccountCreated Event', async () =>
@@ -498,18 +420,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       claim: () => homes,
       forwardPorts: [postgres.port],
     });
-    // What the readiness probe asks, on the container's http port, until the pod is ready.
-    const probe = pod.inNetwork('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      'http://127.0.0.1:8080/healthz',
-    ]);
-    await waitFor('the pod to be ready', async () =>
-      (await run(probe.command, probe.args)).stdout === '200' ? true : undefined,
-    );
+    await waitUntilReady(pod);
     const credentials = await get('secret', 'alice-credentials');
     const password = decode(credentials, 'password');
     const upload = join(work, 'upload.bin');
@@ -555,10 +466,58 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
         ? true
         : undefined;
     });
+    // A password put in by hand may be guessable: it gets the full hash cost.
+    const { rows } = await query('SELECT password FROM users WHERE username = $1', ['alice']);
+    assert.match(rows[0].password as string, /^\$pbkdf2-sha256\$10000\$/);
     const fresh = await sftp({ username: 'alice', password: rotated }, ['ls']);
     assert.equal(fresh.code, 0, fresh.stderr);
     const stale = await sftp({ username: 'alice', password: old }, ['ls']);
     assert.notEqual(stale.code, 0, 'the old password is refused');
+  });
+
+  void it('takes public keys from a ConfigMap, and applies a change of it', async () => {
+    const configMap = (publicKey: string): string => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: dave-keys
+  namespace: ${NAMESPACE}
+data:
+  authorized_keys: |
+    # dave's laptop
+    ${publicKey}
+`;
+    await apply(configMap(key.publicKey));
+    await apply(`apiVersion: kubesftp.io/v1alpha1
+kind: SftpUser
+metadata:
+  name: dave
+  namespace: ${NAMESPACE}
+spec:
+  serverRef:
+    name: ${SERVER}
+  publicKeysFrom:
+    - configMapKeyRef:
+        name: dave-keys
+`);
+    await waitFor('dave Synced', async () =>
+      condition(await get('sftpuser', 'dave'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const first = await sftp({ username: 'dave', keyPath: key.privatePath }, ['ls']);
+    assert.equal(first.code, 0, first.stderr);
+    const keyDir = join(work, 'dave');
+    await mkdir(keyDir);
+    const second = await makeKeyPair(keyDir, 'ed25519');
+    await apply(configMap(second.publicKey));
+    await waitFor('the new key applied', async () => {
+      const { rows } = await query('SELECT public_keys FROM users WHERE username = $1', ['dave']);
+      return JSON.stringify(rows[0]?.public_keys).includes(second.publicKey.split(' ')[1]!)
+        ? true
+        : undefined;
+    });
+    const fresh = await sftp({ username: 'dave', keyPath: second.privatePath }, ['ls']);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const stale = await sftp({ username: 'dave', keyPath: key.privatePath }, ['ls']);
+    assert.notEqual(stale.code, 0, 'the key removed from the ConfigMap is refused');
   });
 
   void it('re-applying the same YAML writes nothing, through several resyncs', async () => {
@@ -610,6 +569,13 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     await refused(
       aliceYaml.replace('    generate: true', '    generate: true\n    secretRef:\n      name: x'),
       /set either secretRef or generate: true/,
+    );
+    await refused(
+      aliceYaml.replace(
+        'publicKeys:\n',
+        'publicKeysFrom:\n    - secretKeyRef: {name: a}\n      configMapKeyRef: {name: b}\n  publicKeys:\n',
+      ),
+      /set either secretKeyRef or configMapKeyRef/,
     );
     await refused(
       aliceYaml.replace(`    name: ${SERVER}`, '    name: elsewhere'),
@@ -707,7 +673,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   });
 
   void it('hands over to a standby when the leader is killed, which converges what changed meanwhile', async () => {
-    standby = spawnOperator(operatorKubeconfig);
+    standby = startOperatorProcess(operatorKubeconfig);
     await waitFor('the standby to wait for the lease', () =>
       standby!.logs.some((line) => line.includes('waiting for the leader lease'))
         ? true

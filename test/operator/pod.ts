@@ -12,7 +12,7 @@
  * socket of the test process (reached through /proc/<pid>/root, which the pod's mounts do not
  * hide) to the real port.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import {
   chmod,
@@ -27,7 +27,9 @@ import {
 } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { repoRoot } from '../env/testbed.js';
+import { waitFor } from '../testbed/wait.js';
 
 interface EnvVar {
   name: string;
@@ -364,4 +366,22 @@ export async function startPod(pod: PodSpec, sources: PodSources): Promise<Runni
     }),
     stop,
   };
+}
+
+/** Waits until the pod answers what its readiness probe asks, on the container's http port. */
+export async function waitUntilReady(pod: RunningPod, timeoutMs = 30_000): Promise<void> {
+  const probe = pod.inNetwork('curl', [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    'http://127.0.0.1:8080/healthz',
+  ]);
+  const run = promisify(execFile);
+  await waitFor(
+    'the pod to be ready',
+    async () => ((await run(probe.command, probe.args)).stdout === '200' ? true : undefined),
+    timeoutMs,
+  );
 }

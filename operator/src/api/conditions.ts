@@ -41,6 +41,8 @@ export const UserReason = {
   DatabaseUnavailable: 'DatabaseUnavailable',
   SecretMissing: 'SecretMissing',
   SecretInvalid: 'SecretInvalid',
+  ConfigMapMissing: 'ConfigMapMissing',
+  ConfigMapInvalid: 'ConfigMapInvalid',
   AccountInvalid: 'AccountInvalid',
   UsernameTaken: 'UsernameTaken',
   Deleting: 'Deleting',

@@ -31,4 +31,9 @@ export const MANAGED_BY = 'kubesftp-operator';
 export const ANNOTATIONS = {
   /** On the pod template: changes whenever the config or a credential the pods read does. */
   configChecksum: `${GROUP}/config-checksum`,
+  /**
+   * On a generated credentials Secret: the SHA-256 of the password the operator generated, so
+   * that a password edited in by hand is told apart (it is hashed at the full cost).
+   */
+  generatedPassword: `${GROUP}/generated-password-sha256`,
 } as const;

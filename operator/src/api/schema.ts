@@ -70,10 +70,11 @@ export function localReference(description: string): LocalReferenceSchema {
 export function secretKeyReference(
   description: string,
   keyDescription: string,
+  kind: 'Secret' | 'ConfigMap' = 'Secret',
 ): SecretKeyReferenceSchema {
   return Type.Object(
     {
-      name: objectName('Name of the Secret, in the namespace of this resource.'),
+      name: objectName(`Name of the ${kind}, in the namespace of this resource.`),
       key: Type.Optional(
         Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH, description: keyDescription }),
       ),

@@ -102,12 +102,27 @@ const PasswordSpec = Type.Object(
 
 const PublicKeysFrom = Type.Object(
   {
-    secretKeyRef: secretKeyReference(
-      'A Secret holding OpenSSH public keys, one per line (authorized_keys lines without options).',
-      'Key of the keys in the Secret (default authorized_keys).',
+    secretKeyRef: Type.Optional(
+      secretKeyReference(
+        'A Secret holding OpenSSH public keys, one per line (authorized_keys lines without options).',
+        'Key of the keys in the Secret (default authorized_keys).',
+      ),
+    ),
+    configMapKeyRef: Type.Optional(
+      secretKeyReference(
+        'A ConfigMap holding OpenSSH public keys, one per line (authorized_keys lines without options).',
+        'Key of the keys in the ConfigMap (default authorized_keys).',
+        'ConfigMap',
+      ),
     ),
   },
-  { description: 'A source of public keys.' },
+  {
+    description: 'A source of public keys: a Secret or a ConfigMap.',
+    ...cel({
+      rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)',
+      message: 'set either secretKeyRef or configMapKeyRef',
+    }),
+  },
 );
 
 const Quantity = Type.Unsafe<number | string>({
@@ -131,7 +146,8 @@ export const SftpUserSpecSchema = Type.Object(
     publicKeysFrom: Type.Optional(
       Type.Array(PublicKeysFrom, {
         maxItems: 16,
-        description: 'Secrets holding more public keys; a change of one is applied to the account.',
+        description:
+          'Secrets and ConfigMaps holding more public keys; a change of one is applied to the account.',
       }),
     ),
     suspended: Type.Optional(
@@ -237,7 +253,7 @@ export const SftpUserStatusSchema = Type.Object(
         type: 'object',
         additionalProperties: { type: 'string' },
         description:
-          'The resourceVersion of each Secret (by name) whose contents the account holds.',
+          'The resourceVersion of each Secret (by name) and ConfigMap (as configmap/<name>) whose contents the account holds.',
       }),
     ),
     passwordHashDigest: Type.Optional(
@@ -253,7 +269,10 @@ export const SftpUserStatusSchema = Type.Object(
           sizeBytes: count('Bytes the home holds, as the server counted them.'),
           files: count('Files the home holds.'),
         },
-        { description: 'Quota usage, as last read from the database.' },
+        {
+          description:
+            'Quota usage, as read from the database; refreshed at most once a minute per user.',
+        },
       ),
     ),
   },

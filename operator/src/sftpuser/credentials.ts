@@ -4,9 +4,15 @@
  * from the API server, since the cache keeps no data of Secrets the operator does not own.
  */
 import { UserReason } from '../api/conditions.js';
-import { SFTP_USER } from '../api/group.js';
+import { ANNOTATIONS, SFTP_USER } from '../api/group.js';
 import { childMeta, controllerOf } from '../api/children.js';
-import { secretValue, type Secret, type SftpServer, type SftpUser } from '../api/objects.js';
+import {
+  secretValue,
+  type KubeObject,
+  type Secret,
+  type SftpServer,
+  type SftpUser,
+} from '../api/objects.js';
 import { DEFAULT_SERVICE_PORT } from '../api/sftpserver.js';
 import type { KubeClient } from '../kube/client.js';
 import { Resources } from '../kube/resources.js';
@@ -14,16 +20,26 @@ import { applyIfChanged } from '../runtime/writes.js';
 import { knownHostsLine } from '../sftpserver/hostkeys.js';
 import { credentialsSecretName, serverNames } from '../sftpserver/layout.js';
 import { usernameOf } from './account.js';
-import { generatePassword } from './password-hash.js';
+import { generatePassword, passwordDigest } from './password-hash.js';
+
+export interface PasswordSource {
+  plain: string;
+  secretName: string;
+  resourceVersion: string;
+  /** The operator generated it (not edited since): random enough to need no stretching. */
+  generated: boolean;
+}
 
 export interface Credentials {
   ok: true;
   /** The clear-text password and where it came from; undefined when the account has none. */
-  password: { plain: string; secretName: string; resourceVersion: string } | undefined;
+  password: PasswordSource | undefined;
   publicKeys: string[];
   /** resourceVersion of every Secret read, by name. */
   appliedSecrets: Record<string, string>;
 }
+
+type ConfigMap = KubeObject & { data?: Record<string, string> };
 
 export interface CredentialsProblem {
   ok: false;
@@ -75,7 +91,11 @@ export function connectionDetails(server: SftpServer): {
   return { host, port, knownHosts };
 }
 
-function generatedSecret(options: CredentialsOptions, password: string): Secret {
+function generatedSecret(
+  options: CredentialsOptions,
+  password: string,
+  generatedDigest: string | undefined,
+): Secret {
   const { user, server } = options;
   const { host, port, knownHosts } = connectionDetails(server);
   const values: Record<string, string> = {
@@ -85,16 +105,20 @@ function generatedSecret(options: CredentialsOptions, password: string): Secret 
     port: String(port),
     known_hosts: knownHosts,
   };
+  const metadata = childMeta({
+    owner: user,
+    ownerKind: SFTP_USER.kind,
+    name: credentialsSecretName(user.metadata.name),
+    instance: server.metadata.name,
+    component: 'credentials',
+  });
+  if (generatedDigest !== undefined) {
+    metadata.annotations = { [ANNOTATIONS.generatedPassword]: generatedDigest };
+  }
   return {
     apiVersion: 'v1',
     kind: 'Secret',
-    metadata: childMeta({
-      owner: user,
-      ownerKind: SFTP_USER.kind,
-      name: credentialsSecretName(user.metadata.name),
-      instance: server.metadata.name,
-      component: 'credentials',
-    }),
+    metadata,
     type: 'kubernetes.io/basic-auth',
     data: Object.fromEntries(
       Object.entries(values).map(([key, value]) => [key, Buffer.from(value).toString('base64')]),
@@ -113,16 +137,22 @@ async function generatedPassword(
       `Secret ${name} exists and is not owned by this SftpUser; delete it or set password.secretRef`,
     );
   }
-  const password = secretValue(current, 'password') || generatePassword();
+  const kept = secretValue(current, 'password');
+  const password = kept || generatePassword();
+  // The digest of the password the operator made, kept as long as the Secret holds one.
+  const generatedDigest = kept
+    ? current?.metadata.annotations?.[ANNOTATIONS.generatedPassword]
+    : passwordDigest(password);
   const { object } = await applyIfChanged(options.client, {
     type: Resources.secret,
-    desired: generatedSecret(options, password),
+    desired: generatedSecret(options, password, generatedDigest),
     observed: current,
   });
   return {
     plain: password,
     secretName: name,
     resourceVersion: object.metadata.resourceVersion ?? '',
+    generated: generatedDigest === passwordDigest(password),
   };
 }
 
@@ -136,7 +166,12 @@ async function referencedPassword(
   const plain = secretValue(secret, key);
   if (plain === undefined || plain === '')
     return invalid(`Secret ${ref.name} has no ${key} key, or it is empty`);
-  return { plain, secretName: ref.name, resourceVersion: secret.metadata.resourceVersion ?? '' };
+  return {
+    plain,
+    secretName: ref.name,
+    resourceVersion: secret.metadata.resourceVersion ?? '',
+    generated: false,
+  };
 }
 
 /** authorized_keys text: one key per line; blank lines and comments skipped. */
@@ -147,20 +182,59 @@ export function keyLines(text: string): string[] {
     .filter((line) => line !== '' && !line.startsWith('#'));
 }
 
+type KeysSource = NonNullable<SftpUser['spec']['publicKeysFrom']>[number];
+
+/** The keys one source holds, and under which name its resourceVersion is recorded. */
+async function keysOf(
+  options: CredentialsOptions,
+  source: KeysSource,
+): Promise<{ text: string; recordedAs: string; resourceVersion: string } | CredentialsProblem> {
+  if (source.configMapKeyRef !== undefined) {
+    const ref = source.configMapKeyRef;
+    const key = ref.key ?? 'authorized_keys';
+    const configMap = await options.client.get<ConfigMap>(Resources.configMap, {
+      namespace: options.user.metadata.namespace ?? '',
+      name: ref.name,
+    });
+    if (configMap === undefined) {
+      return {
+        ok: false,
+        reason: UserReason.ConfigMapMissing,
+        message: `ConfigMap ${ref.name} not found`,
+      };
+    }
+    const text = configMap.data?.[key];
+    if (text === undefined) {
+      const message = `ConfigMap ${ref.name} has no ${key} key`;
+      return { ok: false, reason: UserReason.ConfigMapInvalid, message };
+    }
+    const resourceVersion = configMap.metadata.resourceVersion ?? '';
+    return { text, recordedAs: configMapRecordName(ref.name), resourceVersion };
+  }
+  const ref = source.secretKeyRef ?? { name: '' };
+  const secret = await readSecret(options, ref.name);
+  if (secret === undefined) return missing(ref.name);
+  const text = secretValue(secret, ref.key ?? 'authorized_keys');
+  if (text === undefined)
+    return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
+  return { text, recordedAs: ref.name, resourceVersion: secret.metadata.resourceVersion ?? '' };
+}
+
+/** status.appliedSecrets records a ConfigMap under this name, apart from a Secret of the same name. */
+export function configMapRecordName(name: string): string {
+  return `configmap/${name}`;
+}
+
 async function publicKeys(
   options: CredentialsOptions,
 ): Promise<{ keys: string[]; versions: Record<string, string> } | CredentialsProblem> {
   const keys = [...(options.user.spec.publicKeys ?? [])];
   const versions: Record<string, string> = {};
   for (const source of options.user.spec.publicKeysFrom ?? []) {
-    const ref = source.secretKeyRef;
-    const secret = await readSecret(options, ref.name);
-    if (secret === undefined) return missing(ref.name);
-    const text = secretValue(secret, ref.key ?? 'authorized_keys');
-    if (text === undefined)
-      return invalid(`Secret ${ref.name} has no ${ref.key ?? 'authorized_keys'} key`);
-    keys.push(...keyLines(text));
-    versions[ref.name] = secret.metadata.resourceVersion ?? '';
+    const found = await keysOf(options, source);
+    if ('ok' in found) return found;
+    keys.push(...keyLines(found.text));
+    versions[found.recordedAs] = found.resourceVersion;
   }
   return { keys, versions };
 }

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { verifyPassword } from '../../../server/src/auth/passwords.js';
 import { isPasswordHash } from '../../../server/src/auth/password-formats.js';
-import { generatePassword, hashDigest, hashPassword } from './password-hash.js';
+import {
+  GENERATED_ITERATIONS,
+  generatePassword,
+  hashDigest,
+  hashPassword,
+  passwordDigest,
+} from './password-hash.js';
 
 describe('operator password hashes', () => {
   it('are verified by the server, and only for the right password', async () => {
@@ -25,5 +31,14 @@ describe('operator password hashes', () => {
     const passwords = new Set(Array.from({ length: 50 }, generatePassword));
     assert.equal(passwords.size, 50);
     for (const password of passwords) assert.match(password, /^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('hash a generated password cheaply, in a form the server verifies', async () => {
+    const password = generatePassword();
+    const hash = await hashPassword(password, GENERATED_ITERATIONS);
+    assert.match(hash, /^\$pbkdf2-sha256\$1000\$/);
+    assert.equal(await verifyPassword(password, hash), true);
+    assert.equal(passwordDigest(password), passwordDigest(password));
+    assert.notEqual(passwordDigest(password), passwordDigest(generatePassword()));
   });
 });

@@ -21,8 +21,8 @@ import { managedByOf, usernameOf } from './account.js';
 import type { AccountStores, StoreResult } from './accounts.js';
 import { resolveCredentials } from './credentials.js';
 import { addFinalizer, hasFinalizer, removeFinalizer } from './finalizer.js';
-import { syncAccount, type SyncOutcome } from './sync.js';
-import { userStatus, type AppliedAccount, type UserProblem } from './status.js';
+import { syncAccount, WrittenPasswords, type SyncOutcome } from './sync.js';
+import { UsageReports, userStatus, type AppliedAccount, type UserProblem } from './status.js';
 
 export interface UserReconcilerOptions {
   client: KubeClient;
@@ -47,6 +47,8 @@ const EVENT_REASONS: Record<Exclude<SyncOutcome, 'unchanged'>, string> = {
 
 export class UserReconciler implements Reconciler {
   readonly #o: UserReconcilerOptions;
+  readonly #written = new WrittenPasswords();
+  readonly #usage = new UsageReports();
 
   constructor(options: UserReconcilerOptions) {
     this.#o = options;
@@ -55,7 +57,11 @@ export class UserReconciler implements Reconciler {
   async reconcile(key: ObjectKey): Promise<ReconcileOutcome> {
     const { namespace, name } = splitKey(key);
     const user = this.#o.caches.users.get(namespace, name);
-    if (user === undefined) return {};
+    if (user === undefined) {
+      this.#written.forget(key);
+      this.#usage.forget(key);
+      return {};
+    }
     if (user.metadata.deletionTimestamp !== undefined) return this.#finalize(user);
     await addFinalizer(this.#o.client, Resources.sftpUser, user);
     const server = this.#server(user);
@@ -89,6 +95,7 @@ export class UserReconciler implements Reconciler {
       user,
       credentials,
       hashIterations: this.#o.hashIterations,
+      written: this.#written,
     });
     if (result.ok && result.outcome !== 'unchanged') this.#reportWrite(user, result.outcome);
     return result;
@@ -131,12 +138,24 @@ export class UserReconciler implements Reconciler {
     server: SftpServer | undefined,
     outcome: { ok: true; applied: AppliedAccount } | ({ ok: false } & UserProblem),
   ): Promise<void> {
+    const now = (this.#o.now ?? (() => new Date()))();
+    const applied = outcome.ok
+      ? {
+          ...outcome.applied,
+          usage: this.#usage.choose(
+            managedByOf(user),
+            user.status?.usage,
+            outcome.applied.usage,
+            now.getTime(),
+          ),
+        }
+      : undefined;
     const status = userStatus({
       user,
       server,
       problem: outcome.ok ? undefined : { reason: outcome.reason, message: outcome.message },
-      applied: outcome.ok ? outcome.applied : undefined,
-      now: (this.#o.now ?? (() => new Date()))(),
+      applied,
+      now,
     });
     const written = await writeStatusIfChanged(this.#o.client, {
       type: Resources.sftpUser,

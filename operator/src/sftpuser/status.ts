@@ -58,6 +58,38 @@ function readyInput(observation: UserObservation, username: string): ConditionIn
   return { ...base, status: true, reason: UserReason.Ready, message: `${username} can log in` };
 }
 
+/** Quota usage reaches the status at most this often per user: a busy home would churn it. */
+export const USAGE_REFRESH_MS = 60_000;
+
+type Usage = AppliedAccount['usage'];
+
+/**
+ * Spaces out writes of quota usage, per SftpUser: the usage the database shows is reported only
+ * when it differs from the status and the last report is a minute old (or was never made by this
+ * process, which then reports at once). An equal usage is never a reason to write.
+ */
+export class UsageReports {
+  readonly #reported = new Map<string, { at: number; usage: Usage }>();
+
+  /** The usage to put in the status now; records the time when it is a new report. */
+  choose(key: string, previous: Usage | undefined, observed: Usage, now: number): Usage {
+    if (previous !== undefined && sameUsage(previous, observed)) return previous;
+    const last = this.#reported.get(key);
+    // Within the minute, what this process last reported (the cached status may lag it).
+    if (last !== undefined && now - last.at < USAGE_REFRESH_MS) return last.usage;
+    this.#reported.set(key, { at: now, usage: observed });
+    return observed;
+  }
+
+  forget(key: string): void {
+    this.#reported.delete(key);
+  }
+}
+
+function sameUsage(a: Usage, b: Usage): boolean {
+  return a.sizeBytes === b.sizeBytes && a.files === b.files;
+}
+
 export function userStatus(observation: UserObservation): SftpUserStatus {
   const { user, problem, applied } = observation;
   const username = usernameOf(user);

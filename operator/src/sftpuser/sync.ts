@@ -1,7 +1,8 @@
 /**
  * Writes one account to a server's database, or finds it already as declared. The password is
  * hashed only when it must be written: it is taken as current when the stored hash still has
- * the digest recorded in the status and the password Secret has the resourceVersion recorded
+ * the digest recorded in the status (or in this process's own record of its last write, which
+ * the cached status may not show yet) and the password Secret has the resourceVersion recorded
  * there. So a resync of an unchanged account reads one row and writes nothing, and a hash or
  * any field changed in the database behind the operator is written back.
  */
@@ -13,7 +14,7 @@ import { UserReason } from '../api/conditions.js';
 import type { SftpUser } from '../api/objects.js';
 import { desiredAccount, managedByOf, sameAccountFields, usernameOf } from './account.js';
 import type { Credentials } from './credentials.js';
-import { hashDigest, hashPassword } from './password-hash.js';
+import { GENERATED_ITERATIONS, hashDigest, hashPassword } from './password-hash.js';
 import type { AppliedAccount, UserProblem } from './status.js';
 
 /**
@@ -35,6 +36,50 @@ export interface SyncOptions {
   user: SftpUser;
   credentials: Credentials;
   hashIterations: number;
+  written: WrittenPasswords;
+}
+
+interface WrittenPassword {
+  uid: string;
+  hashDigest: string;
+  secretName: string;
+  resourceVersion: string;
+}
+
+/**
+ * The password hashes this process wrote, by SftpUser. The status that records a write reaches
+ * the cache a moment after it is written; a reconcile in between (the finalizer, the generated
+ * Secret and the status each bring the user back once) would otherwise hash the same password
+ * again and write it a second time.
+ */
+export class WrittenPasswords {
+  readonly #byKey = new Map<string, WrittenPassword>();
+
+  remember(user: SftpUser, stored: User, source: Credentials['password']): void {
+    if (source === undefined) return;
+    this.#byKey.set(managedByOf(user), {
+      uid: user.metadata.uid ?? '',
+      hashDigest: hashDigest(stored.password),
+      secretName: source.secretName,
+      resourceVersion: source.resourceVersion,
+    });
+  }
+
+  /** This process stored `storedHash` from the Secret version `source` names. */
+  wrote(user: SftpUser, storedHash: string, source: NonNullable<Credentials['password']>): boolean {
+    const written = this.#byKey.get(managedByOf(user));
+    return (
+      written !== undefined &&
+      written.uid === (user.metadata.uid ?? '') &&
+      written.hashDigest === hashDigest(storedHash) &&
+      written.secretName === source.secretName &&
+      written.resourceVersion === source.resourceVersion
+    );
+  }
+
+  forget(key: string): void {
+    this.#byKey.delete(key);
+  }
 }
 
 function usernameTaken(existing: User): UserProblem {
@@ -52,8 +97,9 @@ function passwordCurrent(existing: User | undefined, options: SyncOptions): bool
   if (source === undefined) return existing.password === LOCKED_PASSWORD;
   const status = options.user.status;
   return (
-    status?.passwordHashDigest === hashDigest(existing.password) &&
-    status.appliedSecrets?.[source.secretName] === source.resourceVersion
+    (status?.passwordHashDigest === hashDigest(existing.password) &&
+      status.appliedSecrets?.[source.secretName] === source.resourceVersion) ||
+    options.written.wrote(options.user, existing.password, source)
   );
 }
 
@@ -72,7 +118,10 @@ async function storedHash(existing: User | undefined, options: SyncOptions): Pro
   const source = options.credentials.password;
   if (source === undefined) return LOCKED_PASSWORD;
   if (existing !== undefined && passwordCurrent(existing, options)) return existing.password;
-  return hashPassword(source.plain, options.hashIterations);
+  return hashPassword(
+    source.plain,
+    source.generated ? GENERATED_ITERATIONS : options.hashIterations,
+  );
 }
 
 function appliedFrom(stored: User, options: SyncOptions): AppliedAccount {
@@ -133,6 +182,7 @@ export async function syncAccount(
       publicKeys,
     });
     const stored = await write(existing, account, provider);
+    options.written.remember(user, stored, credentials.password);
     return {
       ok: true,
       outcome: writeOutcome(existing, options),

@@ -1,0 +1,330 @@
+/**
+ * What the operator costs at scale, on the real API server and the real PostgreSQL of the test
+ * bed, with `kubesftp operator` as a process at its defaults (production hash cost and worker
+ * count):
+ * - 1000 SftpUsers created at once: seconds until every one is Ready (goal 30 s);
+ * - one user's password Secret changed: seconds until the new password logs in through the
+ *   real `sftp` against `kubesftp serve` run as the Deployment's pod (goal 2 s).
+ * The bed's control plane runs no kubelet, so the bench reports the pod it runs as ready in the
+ * Deployment's status (once that pod answers /healthz), as the kubelet and the deployment
+ * controller would. BENCH_OPERATOR_USERS changes the user count.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import pg from 'pg';
+import { KubeClient } from '../../operator/src/kube/client.js';
+import { Resources } from '../../operator/src/kube/resources.js';
+import type { SftpUser } from '../../operator/src/api/objects.js';
+import { startKubernetes, startPostgres, type KubernetesEnv } from '../env/testbed.js';
+import { askpassEnv, repoRoot, sshOptions } from '../integration/harness.js';
+import { startPod, waitUntilReady, type PodSpec, type RunningPod } from '../operator/pod.js';
+import { spawnOperator, type OperatorProcess } from '../operator/operator-process.js';
+import { waitFor } from '../testbed/wait.js';
+
+const run = promisify(execFile);
+const NAMESPACE = 'bench';
+const SERVER = 'files';
+const IMAGE = 'kubesftp.test/kubesftp:bench';
+const USERS = Number(process.env['BENCH_OPERATOR_USERS'] ?? 1000);
+const CREATE_CONCURRENCY = 32;
+const GOALS = { allReadyS: 30, rotationS: 2 };
+
+const log = (line: string): void => {
+  process.stderr.write(`${line}\n`);
+};
+
+const serverYaml = `apiVersion: kubesftp.io/v1alpha1
+kind: SftpServer
+metadata: {name: ${SERVER}, namespace: ${NAMESPACE}}
+spec:
+  replicas: 1
+  database: {secretRef: {name: files-db}}
+  storage: {persistentVolumeClaim: {size: 1Gi}}
+`;
+
+const userName = (i: number): string => `u${String(i).padStart(4, '0')}`;
+
+function userObject(name: string): SftpUser {
+  return {
+    apiVersion: Resources.sftpUser.apiVersion,
+    kind: Resources.sftpUser.kind,
+    metadata: { name, namespace: NAMESPACE },
+    spec: {
+      serverRef: { name: SERVER },
+      password: { generate: true },
+      permissions: { '/': ['*'] },
+    },
+  };
+}
+
+interface Bed {
+  kube: KubernetesEnv;
+  client: KubeClient;
+  databaseUrl: string;
+  postgresPort: number;
+  work: string;
+  operator?: OperatorProcess;
+  pod?: RunningPod;
+  stop(): Promise<void>;
+}
+
+interface Observed {
+  metadata: { generation?: number };
+  spec?: { template?: { spec: PodSpec } };
+  data?: Record<string, string>;
+  status?: { conditions?: Array<{ type: string; status: string }> };
+}
+
+async function get(kube: KubernetesEnv, kind: string, name: string): Promise<Observed> {
+  return JSON.parse(
+    await kube.kubectl(['get', kind, name, '-n', NAMESPACE, '-o', 'json']),
+  ) as Observed;
+}
+
+async function startBed(): Promise<Bed> {
+  const work = await mkdtemp(join(tmpdir(), 'kubesftp-operator-bench-'));
+  const [kube, postgres] = await Promise.all([startKubernetes(), startPostgres()]);
+  const databaseUrl = postgres.url(await postgres.createDatabase('bench'));
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromFile(kube.kubeconfigPath);
+  const client = new KubeClient({ kubeConfig, fieldManager: 'bench' });
+  const bed: Bed = {
+    kube,
+    client,
+    databaseUrl,
+    postgresPort: postgres.port,
+    work,
+    stop: async () => {
+      await bed.pod?.stop();
+      await bed.operator?.stop();
+      client.close();
+      await Promise.all([kube.stop(), postgres.stop()]);
+      await rm(work, { recursive: true, force: true });
+    },
+  };
+  return bed;
+}
+
+/** The CRDs, the namespace, the database Secret, the operator, the server and its pod. */
+async function prepareServer(bed: Bed): Promise<void> {
+  const { kube } = bed;
+  await kube.kubectl(['apply', '-f', join(repoRoot, 'crds')]);
+  await kube.kubectl(['wait', '--for', 'condition=Established', 'crd', '--all']);
+  await kube.kubectl(['create', 'namespace', NAMESPACE]);
+  const dbSecret = ['create', 'secret', 'generic', 'files-db', '-n', NAMESPACE];
+  await kube.kubectl([...dbSecret, `--from-literal=uri=${bed.databaseUrl}`]);
+  bed.operator = spawnOperator({ kubeconfig: kube.kubeconfigPath, defaultImage: IMAGE });
+  await bed.operator.running();
+  await kube.kubectl(['apply', '-f', '-'], { input: serverYaml });
+  const deployment = await waitFor('the Deployment', () =>
+    get(kube, 'deployment', SERVER).catch(() => undefined),
+  );
+  const homes = join(bed.work, 'homes');
+  await mkdir(homes);
+  bed.pod = await startPod(deployment.spec!.template!.spec, {
+    configMap: (name) => get(kube, 'configmap', name),
+    secret: (name) => get(kube, 'secret', name),
+    claim: () => homes,
+    forwardPorts: [bed.postgresPort],
+  });
+  await waitUntilReady(bed.pod);
+  const generation = deployment.metadata.generation ?? 1;
+  const status = {
+    observedGeneration: generation,
+    replicas: 1,
+    updatedReplicas: 1,
+    readyReplicas: 1,
+    availableReplicas: 1,
+  };
+  await kube.kubectl([
+    'patch',
+    'deployment',
+    SERVER,
+    '-n',
+    NAMESPACE,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status }),
+  ]);
+  await waitFor('the SftpServer Ready', async () => {
+    const server = await get(kube, 'sftpserver', SERVER);
+    const ready = server.status?.conditions?.find((c) => c.type === 'Ready');
+    return ready?.status === 'True' ? true : undefined;
+  });
+}
+
+async function createAll(client: KubeClient, names: string[]): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < names.length) {
+      const name = names[next++]!;
+      await client.create(Resources.sftpUser, userObject(name));
+    }
+  };
+  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
+}
+
+function readyCount(users: SftpUser[]): number {
+  return users.filter((user) =>
+    user.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+  ).length;
+}
+
+/** Seconds from the first create to the last SftpUser Ready. */
+async function measureAllReady(bed: Bed): Promise<{ seconds: number; createSeconds: number }> {
+  const names = Array.from({ length: USERS }, (_, i) => userName(i));
+  const started = performance.now();
+  await createAll(bed.client, names);
+  const createSeconds = (performance.now() - started) / 1000;
+  log(`created ${USERS} SftpUsers in ${createSeconds.toFixed(1)} s`);
+  let lastReport = 0;
+  for (;;) {
+    const list = await bed.client.list<SftpUser>(Resources.sftpUser, { namespace: NAMESPACE });
+    const ready = readyCount(list.items);
+    const seconds = (performance.now() - started) / 1000;
+    if (ready === USERS) return { seconds, createSeconds };
+    if (seconds - lastReport >= 5) {
+      log(`${ready}/${USERS} Ready after ${seconds.toFixed(0)} s`);
+      lastReport = seconds;
+    }
+    if (seconds > 600) throw new Error(`only ${ready}/${USERS} SftpUsers Ready after 600 s`);
+    await sleep(100);
+  }
+}
+
+async function login(bed: Bed, username: string, password: string): Promise<boolean> {
+  const args = [
+    ...sshOptions(2022, { username, password }, '-P'),
+    '-b',
+    '-',
+    `${username}@127.0.0.1`,
+  ];
+  const { command, args: wrapped } = bed.pod!.inNetwork('sftp', args);
+  const env = await askpassEnv(bed.work, password);
+  const child = run(command, wrapped, { env, cwd: bed.work, timeout: 20_000 });
+  child.child.stdin?.end('pwd\n');
+  return child.then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The operator's SftpUser queue depth, from its metrics. */
+async function userQueueDepth(operator: OperatorProcess): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort()}/metrics`)).text();
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith('kubesftp_operator_queue_depth{controller="sftpuser"}'));
+  return Number(line?.slice(line.lastIndexOf(' ') + 1) ?? NaN);
+}
+
+/**
+ * Seconds from the Secret's change to the first login with the new password that succeeds,
+ * measured once the operator has drained what the mass creation left queued: a rotation in a
+ * steady state.
+ */
+async function measureRotation(bed: Bed): Promise<{ seconds: number; attempts: number }> {
+  await waitFor('the operator to drain its queue', async () =>
+    (await userQueueDepth(bed.operator!)) === 0 ? true : undefined,
+  );
+  const name = userName(Math.floor(USERS / 2));
+  const secret = `${name}-credentials`;
+  const old = Buffer.from(
+    (await get(bed.kube, 'secret', secret)).data?.['password'] ?? '',
+    'base64',
+  ).toString();
+  if (!(await login(bed, name, old))) throw new Error(`${name} cannot log in before the change`);
+  const rotated = randomBytes(24).toString('base64url');
+  const patch = JSON.stringify({ data: { password: Buffer.from(rotated).toString('base64') } });
+  const db = new pg.Client({ connectionString: bed.databaseUrl });
+  await db.connect();
+  try {
+    const stored = async (): Promise<string> =>
+      (
+        await db.query<{ password: string }>('SELECT password FROM users WHERE username = $1', [
+          name,
+        ])
+      ).rows[0]?.password ?? '';
+    const before = await stored();
+    const started = performance.now();
+    await bed.kube.kubectl([
+      'patch',
+      'secret',
+      secret,
+      '-n',
+      NAMESPACE,
+      '--type',
+      'merge',
+      '-p',
+      patch,
+    ]);
+    // Logins are tried once the row changed: a failed login costs the server and the client a
+    // second or more, which would hide the operator's own latency.
+    while ((await stored()) === before) {
+      if (performance.now() - started > 30_000)
+        throw new Error('the new hash never reached the database');
+      await sleep(20);
+    }
+    for (let attempts = 1; attempts <= 10; attempts++) {
+      if (await login(bed, name, rotated))
+        return { seconds: (performance.now() - started) / 1000, attempts };
+    }
+    throw new Error('the new password never logged in');
+  } finally {
+    await db.end();
+  }
+}
+
+/** What the operator spent: its CPU seconds and its API requests by verb, from its metrics. */
+async function operatorCost(operator: OperatorProcess): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort()}/metrics`)).text();
+  const value = (line: string): number => Number(line.slice(line.lastIndexOf(' ') + 1));
+  const cpu = text
+    .split('\n')
+    .find((l) => l.startsWith('kubesftp_operator_process_cpu_seconds_total'));
+  const byVerb = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const verb = /^kubesftp_operator_api_requests_total\{.*verb="([a-z]+)"/.exec(line)?.[1];
+    if (verb !== undefined) byVerb.set(verb, (byVerb.get(verb) ?? 0) + value(line));
+  }
+  const requests = [...byVerb].map(([verb, count]) => `${verb} ${count}`).join(', ');
+  return `operator CPU ${cpu === undefined ? '?' : value(cpu).toFixed(1)} s; API requests: ${requests}`;
+}
+
+function verdict(seconds: number, goal: number): string {
+  return seconds <= goal ? `within the ${goal} s goal` : `MISSES the ${goal} s goal`;
+}
+
+async function main(): Promise<void> {
+  const bed = await startBed();
+  try {
+    await prepareServer(bed);
+    const ready = await measureAllReady(bed);
+    const cost = await operatorCost(bed.operator!);
+    const rotation = await measureRotation(bed);
+    process.stdout.write(
+      [
+        '',
+        `## Operator (${USERS} SftpUsers, operator at its defaults, real API server and PostgreSQL)`,
+        `all ${USERS} SftpUsers Ready: ${ready.seconds.toFixed(1)} s after the first create (creates took ${ready.createSeconds.toFixed(1)} s), ${verdict(ready.seconds, GOALS.allReadyS)}`,
+        cost,
+        `password Secret changed -> new password logs in: ${rotation.seconds.toFixed(2)} s (${rotation.attempts} login attempt(s)), ${verdict(rotation.seconds, GOALS.rotationS)}`,
+        '',
+      ].join('\n'),
+    );
+  } catch (err) {
+    if (bed.operator !== undefined) log(bed.operator.logs.slice(-40).join('\n'));
+    throw err;
+  } finally {
+    await bed.stop();
+  }
+}
+
+await main();
