@@ -214,7 +214,13 @@ export class ClientSession {
     const running = commands
       .run({
         commandLine,
-        io: { input: channel, output: channel, errors: channel.stderr, closed: controller.signal },
+        io: {
+          input: channel,
+          output: channel,
+          errors: channel.stderr,
+          closed: controller.signal,
+          releaseInput: releaseIncomingPacket,
+        },
         user: this.#o.user,
         connectionId: this.#o.connectionId,
         touch: this.#touch,
