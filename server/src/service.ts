@@ -33,7 +33,7 @@ import { ClusterSessions } from './session/cluster.js';
 import { ConnectionRegistry } from './session/registry.js';
 import { sweepS3Uploads } from './vfs/backends.js';
 import { assertProcFdAvailable } from './vfs/fd.js';
-import type { Protocol, SessionEvents } from './session/types.js';
+import type { SessionEvents, SessionRef } from './session/types.js';
 import {
   openUserFs,
   systemCommandPolicy,
@@ -282,10 +282,7 @@ async function startSsh(options: {
     secrets: options.secrets,
   };
   // Every channel of a connection draws on the one quota reservation its session holds.
-  const userSession = (
-    user: User,
-    session: { connectionId: string; protocol: Protocol; touch(): void },
-  ): UserSessionOptions => ({
+  const userSession = (user: User, session: SessionRef): UserSessionOptions => ({
     user,
     session,
     quota: options.cluster.quotaFor(session.connectionId),
@@ -404,7 +401,7 @@ function connectionsView(registry: ConnectionRegistry): ActiveConnections {
         remote_address: c.remoteAddress,
         connection_time: c.connectedAt,
         last_activity: c.lastActivity(),
-        protocol: c.protocol,
+        protocol: c.protocol(),
         active_transfers: [],
       })),
     close: (id) => registry.close(id),

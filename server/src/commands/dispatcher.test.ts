@@ -58,3 +58,12 @@ test('cd succeeds and changes nothing; pwd always prints the home', async () => 
   });
   assert.equal((await exec('pwd')).stdout.toString(), '/\n');
 });
+
+test('a command line runs under SCP for scp and SSH otherwise, refused ones included', () => {
+  const { service } = commandSetup({ enabled: ['scp', 'md5sum'] });
+  assert.equal(service.protocolOf('scp -f a.bin'), 'SCP');
+  assert.equal(service.protocolOf('md5sum a.bin'), 'SSH');
+  assert.equal(service.protocolOf('sha1sum a.bin'), 'SSH');
+  assert.equal(service.protocolOf("scp -f 'unterminated"), 'SSH');
+  assert.equal(service.protocolOf(''), 'SSH');
+});

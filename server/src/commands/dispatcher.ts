@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import type { SshCommandName } from '../config/effective.js';
 import type { User } from '../dataprovider/types.js';
 import type { SystemAccess, SystemCommandGrant } from '../session/system-commands.js';
-import type { Protocol, SessionEvents } from '../session/types.js';
+import type { SessionBandwidth } from '../session/bandwidth.js';
+import type { Protocol, SessionEvents, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import { CHECKSUM_COMMANDS } from './checksum.js';
 import { writeErr, type CommandIo } from './io.js';
@@ -31,13 +32,6 @@ export const COMMAND_TABLE: Partial<Record<SshCommandName, CommandDefinition>> =
 /** Exec requests start in the home, as a login shell would. */
 const START_DIR = '/';
 
-/** What the session layer provides for one user session. */
-interface SessionRef {
-  connectionId: string;
-  protocol: Protocol;
-  touch(): void;
-}
-
 export interface CommandServiceOptions {
   enabled: ReadonlySet<SshCommandName>;
   events: SessionEvents;
@@ -58,6 +52,8 @@ export interface ExecRequest {
   user: User;
   connectionId: string;
   touch(): void;
+  /** The connection's byte rates, shared with its other channels. */
+  bandwidth?: SessionBandwidth;
   log: Logger;
   /** Aborted when the client disconnects or the server shuts down. */
   signal: AbortSignal;
@@ -98,6 +94,18 @@ export class CommandService {
     return outcome.exitStatus;
   }
 
+  /**
+   * The protocol a command line runs under, for what the connection reports before the
+   * command starts: SCP for scp, SSH for every other command and for what will be refused.
+   */
+  protocolOf(commandLine: string): Protocol {
+    try {
+      return this.#lookup(parseShellWords(commandLine)[0]?.value ?? '').definition.protocol;
+    } catch {
+      return 'SSH';
+    }
+  }
+
   #lookup(name: string): { name: SshCommandName; definition: CommandDefinition } {
     if (name === '') throw new Refusal('no command given');
     const definition = Object.hasOwn(this.#table, name)
@@ -125,6 +133,7 @@ export class CommandService {
       connectionId: request.connectionId,
       protocol: command.definition.protocol,
       touch: () => request.touch(),
+      bandwidth: request.bandwidth,
     };
     let opened: Promise<Vfs> | undefined;
     const run: CommandRun = {

@@ -50,6 +50,11 @@ function count(description?: string): ReturnType<typeof Type.Integer> {
 /** A namespace (63) and an object name (253) with the slash between them fit. */
 export const MAX_MANAGED_BY_LENGTH = 512;
 
+/** Where the rate holds matters to whoever sets it: rsync and git escape it. */
+const BANDWIDTH =
+  'KB/s (1024 bytes) for each connection, shared by its SFTP, scp and checksum transfers; ' +
+  'rsync and git are not limited. 0 unlimited.';
+
 const unixId = Type.Integer({ minimum: 0, maximum: 2147483647 });
 
 /** An enum as one `enum` keyword, so a bad value gets one error listing the allowed ones. */
@@ -171,8 +176,8 @@ const accountFields = {
   quota_size: count('Bytes; 0 unlimited.'),
   quota_files: count('Files; 0 unlimited.'),
   permissions: Permissions,
-  upload_bandwidth: count('KB/s; 0 unlimited.'),
-  download_bandwidth: count('KB/s; 0 unlimited.'),
+  upload_bandwidth: count(BANDWIDTH),
+  download_bandwidth: count(BANDWIDTH),
   filters: UserFiltersSchema,
   filesystem: UserFilesystemSchema,
   managed_by: Type.Optional(

@@ -16,6 +16,7 @@ import type {
 import { isDirectory, isRegularFile } from '../vfs/types.js';
 import { atBothLocations, atLocation } from '../vfs/locations.js';
 import { SessionPolicy } from './policy.js';
+import { throttled } from './throttled-file.js';
 import { TransferFile, type UploadAccounting } from './transfer.js';
 import type { SessionContext } from './types.js';
 
@@ -108,7 +109,7 @@ export class PolicyVfs implements Vfs {
     o: { upload: UploadAccounting; attrs: SetAttrs | undefined },
   ): Promise<VfsFile> {
     try {
-      return await this.#backend.open(at, flags, o.attrs);
+      return this.#throttled(await this.#backend.open(at, flags, o.attrs));
     } catch (err) {
       const { size, files } = o.upload.taken;
       await this.#policy.settleQuota({
@@ -122,8 +123,16 @@ export class PolicyVfs implements Vfs {
   }
 
   async #openForReading(at: Location, flags: OpenFlags): Promise<VfsFile> {
-    const inner = await this.#backend.open(at, flags);
+    const inner = this.#throttled(await this.#backend.open(at, flags));
     return new TransferFile({ inner, policy: this.#policy, path: at.path });
+  }
+
+  /** The session's byte rates on what crosses the file (bandwidth.ts). */
+  #throttled(file: VfsFile): VfsFile {
+    const rates = this.#policy.ctx.bandwidth;
+    return rates === undefined
+      ? file
+      : throttled(file, { reads: rates.download, writes: rates.upload });
   }
 
   /** upload, overwrite when a file is there, and quota; what quota needs at close. */

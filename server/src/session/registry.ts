@@ -5,7 +5,8 @@ export interface ActiveConnection {
   username: string;
   remoteAddress: string;
   clientVersion: string;
-  protocol: Protocol;
+  /** SFTP, SCP or SSH: what its channels serve now (it may change while it lives). */
+  protocol(): Protocol;
   connectedAt: number;
   lastActivity(): number;
   /** Ends the connection; safe to call more than once. */

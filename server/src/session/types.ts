@@ -1,5 +1,6 @@
 import type { User } from '../dataprovider/types.js';
 import type { CommandLog, Protocol, TransferLog } from '../logger/records.js';
+import type { SessionBandwidth } from './bandwidth.js';
 
 export type { Protocol };
 export type TransferRecord = TransferLog;
@@ -88,4 +89,15 @@ export interface SessionContext {
   chownAnyId: boolean;
   /** Called on every request so idle timeouts see activity. */
   touch(): void;
+  /** The connection's byte rates, shared by all its channels; absent means unlimited. */
+  bandwidth?: SessionBandwidth;
+}
+
+/** One protocol session (a channel) of a connection, as the layers above session/ name it. */
+export interface SessionRef {
+  connectionId: string;
+  protocol: Protocol;
+  touch(): void;
+  /** The connection's byte rates (SessionBandwidth.forUser), shared by all its channels. */
+  bandwidth?: SessionBandwidth;
 }

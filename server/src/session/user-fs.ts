@@ -3,7 +3,7 @@ import { createBackend, type BackendSettings } from '../vfs/backends.js';
 import type { Vfs } from '../vfs/types.js';
 import { PolicyVfs } from './policy-vfs.js';
 import { SystemCommandPolicy } from './system-commands.js';
-import type { Protocol, QuotaTracker, SessionContext, SessionEvents } from './types.js';
+import type { QuotaTracker, SessionContext, SessionEvents, SessionRef } from './types.js';
 
 export interface UserFsSettings extends BackendSettings {
   trackQuota: 0 | 1 | 2;
@@ -12,7 +12,7 @@ export interface UserFsSettings extends BackendSettings {
 
 export interface UserSessionOptions {
   user: User;
-  session: { connectionId: string; protocol: Protocol; touch(): void };
+  session: SessionRef;
   /** The connection's share of the user's quota (ClusterSessions.quotaFor). */
   quota: QuotaTracker;
   events: SessionEvents;
@@ -31,6 +31,7 @@ function sessionContext(options: UserSessionOptions): SessionContext {
     trackQuota: settings.trackQuota,
     chownAnyId: settings.chownAnyId,
     touch: () => session.touch(),
+    bandwidth: session.bandwidth,
   };
 }
 

@@ -2,16 +2,14 @@ import type { AcceptConnection, Connection, RejectConnection, ServerChannel, Ses
 import type { Logger } from 'pino';
 import type { User } from '../dataprovider/types.js';
 import { serveSftp, type SftpSession } from '../sftp/engine.js';
-import type { Protocol } from '../session/types.js';
+import { SessionBandwidth } from '../session/bandwidth.js';
+import type { Protocol, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import type { SshServerDeps } from './server.js';
 import { releaseIncomingPacket } from './transport-options.js';
 
 /** Builds the policy-wrapped file system one protocol session of `user` works on. */
-export type OpenUserFs = (
-  user: User,
-  session: { connectionId: string; protocol: Protocol; touch(): void },
-) => Promise<Vfs>;
+export type OpenUserFs = (user: User, session: SessionRef) => Promise<Vfs>;
 
 interface ClientSessionOptions {
   deps: SshServerDeps;
@@ -49,12 +47,18 @@ export class ClientSession {
   readonly #commands = new Map<() => void, Promise<void>>();
   /** Session channels open now, bounded by max_channels_per_connection. */
   #openChannels = 0;
+  /** The protocols of the channels serving now, oldest first (see #protocol). */
+  readonly #serving: Protocol[] = [];
+  #lastProtocol: Protocol = 'SFTP';
+  /** The account's byte rates, shared by every channel of the connection. */
+  readonly #bandwidth: SessionBandwidth;
   #lastActivity = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(options: ClientSessionOptions) {
     this.#o = options;
+    this.#bandwidth = SessionBandwidth.forUser(options.user);
   }
 
   start(): void {
@@ -64,7 +68,7 @@ export class ClientSession {
       username: user.username,
       remoteAddress: this.#o.clientIp,
       clientVersion: this.#o.clientVersion,
-      protocol: 'SFTP',
+      protocol: () => this.#protocol(),
       connectedAt: Date.now(),
       lastActivity: () => this.#lastActivity,
       close: () => this.close(),
@@ -82,6 +86,25 @@ export class ClientSession {
     if (this.#closed) return;
     this.#closed = true;
     this.#o.client.end();
+  }
+
+  /**
+   * What the connection reports as its protocol (REST connection list): that of its newest
+   * channel still serving (SFTP, or SCP and SSH for commands, as the spec's server reports
+   * them), else of the last one that served; SFTP before any channel opened.
+   */
+  #protocol(): Protocol {
+    return this.#serving.at(-1) ?? this.#lastProtocol;
+  }
+
+  /** Counts a channel serving `protocol` until the returned function is called. */
+  #serve(protocol: Protocol): () => void {
+    this.#serving.push(protocol);
+    this.#lastProtocol = protocol;
+    return () => {
+      const at = this.#serving.lastIndexOf(protocol);
+      if (at >= 0) this.#serving.splice(at, 1);
+    };
   }
 
   #touch = (): void => {
@@ -143,11 +166,12 @@ export class ClientSession {
       refuseRequest(channel, HOME_UNAVAILABLE);
     });
     if (vfs === undefined) return;
+    const served = this.#serve('SFTP');
     const sftp = serveSftp({
       stream: channel,
       vfs,
       limits: this.#o.deps.settings.sftpLimits,
-      logger: this.#o.log,
+      logger: this.#o.log.child({ protocol: 'SFTP' }),
       username: this.#o.user.username,
       beforeEnd: () => channel.exit(0),
       releaseChunk: releaseIncomingPacket,
@@ -156,6 +180,7 @@ export class ClientSession {
     try {
       await sftp.closed;
     } finally {
+      served();
       this.#sftpSessions.delete(sftp);
       await vfs.close();
     }
@@ -171,6 +196,9 @@ export class ClientSession {
     const commands = this.#o.deps.commands;
     if (commands === undefined) return refuseRequest(channel, COMMANDS_UNAVAILABLE);
     this.#touch();
+    const protocol = commands.protocolOf(commandLine);
+    const served = this.#serve(protocol);
+    const log = this.#o.log.child({ protocol });
     const controller = new AbortController();
     // The session reports the client's close at once; the channel only once its input was
     // read to the end, which a command busy writing may never do. Destroying the channel
@@ -180,21 +208,28 @@ export class ClientSession {
       controller.abort();
       channel.destroy();
     };
-    channel.on('error', (err: Error) => this.#o.log.debug({ err }, 'exec channel error'));
+    channel.on('error', (err: Error) => log.debug({ err }, 'exec channel error'));
     session.once('close', abort);
     channel.once('close', abort);
     const running = commands
       .run({
         commandLine,
-        io: { input: channel, output: channel, errors: channel.stderr, closed: controller.signal },
+        io: {
+          input: channel,
+          output: channel,
+          errors: channel.stderr,
+          closed: controller.signal,
+          releaseInput: releaseIncomingPacket,
+        },
         user: this.#o.user,
         connectionId: this.#o.connectionId,
         touch: this.#touch,
-        log: this.#o.log,
+        bandwidth: this.#bandwidth,
+        log,
         signal: controller.signal,
       })
       .catch((err: unknown) => {
-        this.#o.log.error({ err }, 'ssh command ended with an error');
+        log.error({ err }, 'ssh command ended with an error');
         return 1;
       })
       .then((status) => {
@@ -205,19 +240,29 @@ export class ClientSession {
         channel.exit(status);
         channel.end();
       })
-      .finally(() => this.#commands.delete(abort));
+      .finally(() => {
+        served();
+        this.#commands.delete(abort);
+      });
     this.#commands.set(abort, running);
   }
 
   #openFs(): Promise<Vfs> {
     const { deps, user, connectionId } = this.#o;
     this.#touch();
-    return deps.openUserFs(user, { connectionId, protocol: 'SFTP', touch: this.#touch });
+    return deps.openUserFs(user, {
+      connectionId,
+      protocol: 'SFTP',
+      touch: this.#touch,
+      bandwidth: this.#bandwidth,
+    });
   }
 
   #onClose(): void {
     this.#closed = true;
     clearTimeout(this.#idleTimer);
+    // Transfers waiting for their turn fail now rather than after their delay.
+    this.#bandwidth.close();
     const pending = [...this.#sftpSessions].map((s) => s.close());
     for (const [stop, running] of this.#commands) {
       stop();

@@ -2,7 +2,8 @@
  * Writes what arrives from the channel into a file in batches, one batch on its way to the
  * backend while the next one fills, so the disk and the network overlap. At most two batches
  * are held; the channel is not read while both are busy, which holds the client back.
- * After the first failed write the rest is dropped and the error kept for the caller.
+ * After the first failed write the rest is dropped and the error kept for the caller. Each
+ * chunk goes to `release` once its write settled, so the transport can reuse its memory.
  */
 import type { VfsFile } from '../../vfs/types.js';
 
@@ -11,6 +12,7 @@ const BATCH_BYTES = 1024 * 1024;
 
 export class BatchWriter {
   readonly #file: VfsFile;
+  readonly #release: ((chunk: Buffer) => void) | undefined;
   #batch: Buffer[] = [];
   #batchBytes = 0;
   #position = 0;
@@ -18,8 +20,9 @@ export class BatchWriter {
   #error: unknown;
   #failed = false;
 
-  constructor(file: VfsFile) {
+  constructor(file: VfsFile, release?: (chunk: Buffer) => void) {
     this.#file = file;
+    this.#release = release;
   }
 
   /** The first write error, if any. */
@@ -52,9 +55,17 @@ export class BatchWriter {
     this.#position += this.#batchBytes;
     this.#batch = [];
     this.#batchBytes = 0;
-    this.#inFlight = this.#file.write(data, at).catch((err: unknown) => {
-      this.#failed = true;
-      this.#error = err;
-    });
+    this.#inFlight = this.#file
+      .write(data, at)
+      .catch((err: unknown) => {
+        this.#failed = true;
+        this.#error = err;
+      })
+      .finally(() => this.#releaseAll(data));
+  }
+
+  #releaseAll(chunks: Buffer[]): void {
+    const release = this.#release;
+    if (release !== undefined) for (const chunk of chunks) release(chunk);
   }
 }

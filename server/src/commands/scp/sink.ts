@@ -86,7 +86,7 @@ async function applyPreserved(
 }
 
 async function receiveData(input: InputReader, size: number, file: VfsFile): Promise<BatchWriter> {
-  const writer = new BatchWriter(file);
+  const writer = new BatchWriter(file, (chunk) => input.release(chunk));
   for (let remaining = size; remaining > 0;) {
     const chunk = await input.read(Math.min(remaining, CHUNK));
     if (chunk.length === 0) throw new ScpProtocolError('the client ended inside a file');

@@ -68,7 +68,7 @@ export class ScpWire {
 
   constructor(io: CommandIo) {
     this.#io = io;
-    this.input = new InputReader(io.input);
+    this.input = new InputReader(io.input, io.releaseInput);
   }
 
   send(data: Buffer | string): Promise<void> {
