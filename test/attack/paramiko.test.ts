@@ -6,34 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
-import { testbedCacheDir } from '../env/binaries.js';
 import { repoRoot } from '../integration/harness.js';
 import { AttackBed, modeOf, type Tenant } from './fixture.js';
+import { clientsPython } from './python-clients.js';
 
-const REQUIREMENTS = join(repoRoot, 'test/setup/python-requirements.txt');
 const PROBE = join(repoRoot, 'test/attack/paramiko_probe.py');
-
-/** The venv install-system-deps.sh made: named after the requirements file's hash. */
-async function clientsPython(): Promise<string> {
-  const hash = createHash('sha256')
-    .update(await readFile(REQUIREMENTS))
-    .digest('hex')
-    .slice(0, 12);
-  const python = join(testbedCacheDir(), `python-clients-${hash}`, 'bin', 'python');
-  try {
-    await access(python);
-  } catch {
-    assert.fail(
-      `paramiko is not installed (${python} is missing): run \`make system-deps\` ` +
-        '(bash test/setup/install-system-deps.sh) first',
-    );
-  }
-  return python;
-}
 
 interface ProbeReport {
   paramiko: string;

@@ -220,11 +220,8 @@ export function waitForPorts(
   });
 }
 
-export async function sha256File(path: string): Promise<string> {
-  return createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
-}
+/** Streamed, so files of any size hash without being held in memory. */
+export { sha256File } from '../load/files.js';
 
 export async function makeKeyPair(
   dir: string,

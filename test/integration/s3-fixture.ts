@@ -35,7 +35,7 @@ export interface S3Fixture {
   keys(prefix: string): Promise<string[]>;
   /** sha256 of an object's bytes, read with the SDK. */
   objectSha256(key: string): Promise<string>;
-  head(key: string): Promise<{ size: number; mtime: Date }>;
+  head(key: string): Promise<{ size: number; mtime: Date; etag: string }>;
   /** Multipart uploads still open under a prefix. */
   openUploads(prefix: string): Promise<string[]>;
   /** used_quota_size and used_quota_files as the REST API reports them. */
@@ -136,7 +136,7 @@ export async function startS3Fixture(options: S3FixtureOptions = {}): Promise<S3
       },
       head: async (key) => {
         const head = await client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: key }));
-        return { size: head.ContentLength ?? -1, mtime: head.LastModified! };
+        return { size: head.ContentLength ?? -1, mtime: head.LastModified!, etag: head.ETag ?? '' };
       },
       openUploads: async (prefix) => {
         // Listed whole and filtered: MinIO matches Prefix against whole keys only.

@@ -6,25 +6,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { askpassEnv, sftpBatch, sshOptions } from './harness.js';
+import { writeRandomFile } from '../load/files.js';
+import { memory, resetPeak, writeBytes } from './process-stats.js';
 import { MiB, startS3Fixture, type S3Fixture } from './s3-fixture.js';
-
-/** What a process has written to storage (not pipes or sockets), from /proc/<pid>/io. */
-async function writeBytes(pid: number): Promise<number> {
-  const io = await readFile(`/proc/${pid}/io`, 'utf8');
-  return Number(/^write_bytes:\s+(\d+)/m.exec(io)![1]);
-}
-
-/** Resident set size now and at its peak (VmRSS, VmHWM) in bytes, from /proc/<pid>/status. */
-async function memory(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
-  return { rss: kib('VmRSS') * 1024, peak: kib('VmHWM') * 1024 };
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
@@ -32,23 +21,6 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await sleep(100);
   }
-}
-
-/** Writes `size` random bytes to a file in 16 MiB chunks; returns their sha256. */
-async function randomFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const file = await open(path, 'w');
-  try {
-    for (let left = size; left > 0;) {
-      const chunk = randomBytes(Math.min(left, 16 * MiB));
-      hash.update(chunk);
-      await file.write(chunk);
-      left -= chunk.length;
-    }
-  } finally {
-    await file.close();
-  }
-  return hash.digest('hex');
 }
 
 describe('S3 uploads cut off, and uploads of 1 GiB', { timeout: 600_000 }, () => {
@@ -61,7 +33,7 @@ describe('S3 uploads cut off, and uploads of 1 GiB', { timeout: 600_000 }, () =>
 
   test('a client killed mid-upload leaves no object, no open multipart upload, no usage', async () => {
     const auth = await fx.addS3User('cut');
-    await randomFile(join(fx.work, 'cut.bin'), 48 * MiB);
+    await writeRandomFile(join(fx.work, 'cut.bin'), 48 * MiB);
     const batch = join(fx.work, 'cut.batch');
     await writeFile(batch, 'put cut.bin\n');
     const client = spawn(
@@ -109,7 +81,7 @@ describe('S3 uploads cut off, and uploads of 1 GiB', { timeout: 600_000 }, () =>
       s3config: { upload_part_size: 0, upload_concurrency: 0 },
     });
     const size = 1024 * MiB;
-    const want = await randomFile(join(fx.work, 'big.bin'), size);
+    const want = await writeRandomFile(join(fx.work, 'big.bin'), size);
     const pid = fx.server.process.pid!;
     // A first transfer loads the S3 code and warms the SDK, so it does not count as growth.
     await writeFile(join(fx.work, 'warm.bin'), randomBytes(MiB));
@@ -118,7 +90,7 @@ describe('S3 uploads cut off, and uploads of 1 GiB', { timeout: 600_000 }, () =>
       0,
     );
     // Resets VmHWM, so the peak read afterwards is this upload's.
-    await writeFile(`/proc/${pid}/clear_refs`, '5');
+    await resetPeak(pid);
     const before = { written: await writeBytes(pid), ...(await memory(pid)) };
     const started = Date.now();
     const result = await sftpBatch(fx.server.sftpPort, auth, ['put big.bin'], {

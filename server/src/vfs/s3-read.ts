@@ -1,24 +1,21 @@
 /**
- * An S3 object opened for reading, with ranged GETs. A sequential stream (reads that continue
- * each other, or a start at 0) is served from part-sized chunks fetched ahead, `readAhead` of
- * them at once, so a `get` never waits for S3 between requests. Random access (a seek) gets
- * exactly the bytes it asked for with one ranged GET, and a run of continuing reads after it
- * turns read-ahead back on. A download holds at most (readAhead + 1) chunks.
+ * An S3 object opened for reading. A sequential stream (reads that continue each other, or a
+ * start at 0) is served from part-sized ranged GETs started ahead, `readAhead` parts beyond
+ * the one being read, all in flight at once; each part is readable while it arrives, so a
+ * `get` waits for S3 only when the client outruns it. Random access (a seek) gets exactly the
+ * bytes it asked for with one ranged GET straight into the reply, and a run of continuing
+ * reads after it turns read-ahead back on.
  *
- * Every GET names the ETag seen at open (If-Match): if the object is replaced meanwhile, the
- * read fails instead of mixing two versions.
+ * Memory: the parts held are the one being read and `readAhead` ahead, (readAhead + 1) ×
+ * chunkSize, in buffers reused from part to part. A part left behind is retired at once (its
+ * GET stopped) unless a read issued before still copies from it, which can add a part while
+ * the client's outstanding reads straddle it.
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { Readable } from 'node:stream';
 import { ErrorCode, KubesftpError } from '../errors.js';
-import { fromS3, isPreconditionFailed } from './s3-client.js';
+import { RangeFetch, type ObjectVersion } from './s3-range.js';
 import type { FileStat, SetAttrs, VfsFile, WriteData } from './types.js';
 
-export interface S3ReaderOptions {
-  client: S3Client;
-  bucket: string;
-  key: string;
-  etag: string | undefined;
+export interface S3ReaderOptions extends ObjectVersion {
   stat: FileStat;
   chunkSize: number;
   readAhead: number;
@@ -31,24 +28,14 @@ function unsupported(message: string): KubesftpError {
   return new KubesftpError(ErrorCode.UNSUPPORTED, message);
 }
 
-/** Copies the body of a GET into `into` from its start; resolves with the bytes copied. */
-async function drainInto(body: Readable, into: Buffer): Promise<number> {
-  let at = 0;
-  for await (const piece of body as AsyncIterable<Buffer>) {
-    if (at + piece.length > into.length) {
-      body.destroy();
-      throw new KubesftpError(ErrorCode.FAILURE, 'S3 sent more bytes than the range asked for');
-    }
-    at += piece.copy(into, at);
-  }
-  return at;
-}
-
 export class S3Reader implements VfsFile {
   readonly #o: S3ReaderOptions;
-  readonly #abort = new AbortController();
-  /** Chunks fetched or being fetched, by index. */
-  readonly #chunks = new Map<number, Promise<Buffer>>();
+  /** Parts fetched or being fetched for the sequential stream, by index. */
+  readonly #parts = new Map<number, RangeFetch>();
+  /** Single GETs of random reads, stopped at close. */
+  readonly #random = new Set<RangeFetch>();
+  /** Part buffers given back, for the next parts: a download allocates only its first few. */
+  readonly #spare: Buffer[] = [];
   /** Where a read continuing the last one starts. */
   #next = 0;
   #streak = SEQUENTIAL_STREAK;
@@ -60,25 +47,23 @@ export class S3Reader implements VfsFile {
 
   async read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     if (this.#closed) throw new KubesftpError(ErrorCode.FAILURE, 'file is closed');
-    const size = this.#o.stat.size;
-    const end = Math.min(size, position + length);
+    const end = Math.min(this.#o.stat.size, position + length);
     if (position >= end) return Buffer.alloc(0);
     const target = into ?? Buffer.allocUnsafe(end - position);
-    const sequential = this.#follows(position, end);
-    const count = sequential
-      ? await this.#fromChunks(position, end, target)
-      : await this.#fetch(position, end, target);
+    const count = this.#follows(position, end)
+      ? await this.#fromParts(position, end, target)
+      : await this.#single(position, end, target);
     return target.subarray(0, count);
   }
 
   /** Judged before any wait, so reads issued together see each other in order. */
   #follows(position: number, end: number): boolean {
-    const continues = position === this.#next || this.#chunks.has(this.#indexOf(position));
+    const continues = position === this.#next || this.#parts.has(this.#indexOf(position));
     this.#streak = continues ? this.#streak + 1 : 0;
     this.#next = end;
     if (this.#streak >= SEQUENTIAL_STREAK) return true;
     // A seek: read-ahead of the old position is of no use any more.
-    this.#chunks.clear();
+    this.#dropParts(() => true);
     return false;
   }
 
@@ -86,63 +71,64 @@ export class S3Reader implements VfsFile {
     return Math.floor(position / this.#o.chunkSize);
   }
 
-  async #fromChunks(position: number, end: number, target: Buffer): Promise<number> {
+  async #fromParts(position: number, end: number, target: Buffer): Promise<number> {
     const first = this.#indexOf(position);
-    this.#prefetch(first);
-    let copied = 0;
-    for (let index = first; position + copied < end; index++) {
-      const chunk = await this.#chunk(index);
-      const from = position + copied - index * this.#o.chunkSize;
-      const take = Math.min(chunk.length - from, end - position - copied);
-      copied += chunk.copy(target, copied, from, from + take);
+    const last = this.#indexOf(end - 1);
+    this.#dropParts((index) => index < first);
+    // Held before waiting: a later read may drop these parts from the map meanwhile.
+    const parts: RangeFetch[] = [];
+    const ahead = Math.min(this.#indexOf(this.#o.stat.size - 1), first + this.#o.readAhead);
+    for (let index = first; index <= Math.max(last, ahead); index++) {
+      const part = this.#part(index);
+      if (index <= last) parts.push(part);
     }
-    return copied;
+    for (const part of parts) part.hold();
+    try {
+      let copied = 0;
+      for (const part of parts) {
+        const from = position + copied;
+        copied += await part.copyTo(from, Math.min(end, part.end), target, copied);
+      }
+      return copied;
+    } finally {
+      for (const part of parts) part.release();
+    }
   }
 
-  /** Starts the chunks from `first` on, `readAhead` of them, and forgets those behind. */
-  #prefetch(first: number): void {
-    for (const index of this.#chunks.keys()) if (index < first) this.#chunks.delete(index);
-    const last = Math.min(this.#indexOf(this.#o.stat.size - 1), first + this.#o.readAhead);
-    for (let index = first; index <= last; index++) void this.#chunk(index);
-  }
-
-  #chunk(index: number): Promise<Buffer> {
-    let chunk = this.#chunks.get(index);
-    if (chunk === undefined) {
+  #part(index: number): RangeFetch {
+    let part = this.#parts.get(index);
+    if (part === undefined) {
       const start = index * this.#o.chunkSize;
       const end = Math.min(this.#o.stat.size, start + this.#o.chunkSize);
-      const buffer = Buffer.allocUnsafe(end - start);
-      chunk = this.#fetch(start, end, buffer).then((count) => buffer.subarray(0, count));
-      // A chunk fetched ahead and then dropped must not surface as an unhandled rejection.
-      chunk.catch(() => undefined);
-      this.#chunks.set(index, chunk);
+      const buffer = this.#spare.pop() ?? Buffer.allocUnsafe(this.#o.chunkSize);
+      part = new RangeFetch(this.#o, { start, end, buffer, recycle: this.#keepSpare });
+      this.#parts.set(index, part);
     }
-    return chunk;
+    return part;
   }
 
-  /** One ranged GET of [start, end) into `into`. */
-  async #fetch(start: number, end: number, into: Buffer): Promise<number> {
-    const { client, bucket, key, etag } = this.#o;
+  readonly #keepSpare = (buffer: Buffer): void => {
+    if (!this.#closed && this.#spare.length <= this.#o.readAhead) this.#spare.push(buffer);
+  };
+
+  /** Forgets the parts `which` picks; each stops once no read holds it. */
+  #dropParts(which: (index: number) => boolean): void {
+    for (const [index, part] of this.#parts) {
+      if (!which(index)) continue;
+      this.#parts.delete(index);
+      part.retire();
+    }
+  }
+
+  /** One ranged GET of [start, end) for a random read, straight into `target`. */
+  async #single(start: number, end: number, target: Buffer): Promise<number> {
+    const fetch = new RangeFetch(this.#o, { start, end, buffer: target });
+    this.#random.add(fetch);
     try {
-      const got = await client.send(
-        new GetObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Range: `bytes=${start}-${end - 1}`,
-          ...(etag === undefined ? {} : { IfMatch: etag }),
-        }),
-        { abortSignal: this.#abort.signal },
-      );
-      const count = await drainInto(got.Body as Readable, into);
-      if (count !== end - start) {
-        throw new KubesftpError(ErrorCode.FAILURE, `S3 sent ${count} of ${end - start} bytes`);
-      }
-      return count;
-    } catch (err) {
-      if (isPreconditionFailed(err)) {
-        throw new KubesftpError(ErrorCode.FAILURE, `${key} changed while it was being read`);
-      }
-      throw fromS3(err, 'reading');
+      await fetch.arrived(end);
+      return end - start;
+    } finally {
+      this.#random.delete(fetch);
     }
   }
 
@@ -164,8 +150,11 @@ export class S3Reader implements VfsFile {
 
   close(): Promise<void> {
     this.#closed = true;
-    this.#abort.abort();
-    this.#chunks.clear();
+    for (const part of this.#parts.values()) part.cancel('file is closed');
+    for (const fetch of this.#random) fetch.cancel('file is closed');
+    this.#parts.clear();
+    this.#random.clear();
+    this.#spare.length = 0;
     return Promise.resolve();
   }
 
