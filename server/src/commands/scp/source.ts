@@ -71,6 +71,9 @@ async function sendData(wire: ScpWire, file: VfsFile, size: number): Promise<unk
       return Buffer.alloc(0);
     });
   let next = size > 0 ? readAt(0) : undefined;
+  // One chunk waits in the channel while the next is written: the channel is never left
+  // empty between the write callback of one chunk and the write of the next.
+  let sending: Promise<void> | undefined;
   for (let position = 0; position < size;) {
     let chunk = await next!;
     if (chunk.length === 0) {
@@ -79,8 +82,12 @@ async function sendData(wire: ScpWire, file: VfsFile, size: number): Promise<unk
     }
     position += chunk.length;
     next = position < size && failure === undefined ? readAt(position) : undefined;
-    await wire.send(chunk);
+    const previous = sending;
+    sending = wire.send(chunk);
+    sending.catch(() => undefined);
+    await previous;
   }
+  await sending;
   return failure;
 }
 
