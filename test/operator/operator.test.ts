@@ -353,6 +353,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
       /^[0-9a-f]{64}$/,
     );
     assert.ok((template.spec['terminationGracePeriodSeconds'] as number) > SHUTDOWN_GRACE);
+    assert.equal(template.spec['shareProcessNamespace'], true, 'orphans are reaped by pause');
     const container = template.spec.containers[0] as unknown as Record<
       string,
       Record<string, unknown>

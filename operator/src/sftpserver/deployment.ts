@@ -117,6 +117,10 @@ function podTemplate(input: DeploymentInput): Record<string, unknown> {
     spec: {
       automountServiceAccountToken: false,
       enableServiceLinks: false,
+      // The server runs as the container's first process and Node reaps only its own
+      // children: the orphans of an rsync or git it killed, or of an action program, would stay
+      // zombies. With the pod's pause process as PID 1 they are reaped.
+      shareProcessNamespace: true,
       terminationGracePeriodSeconds:
         PRE_STOP_SECONDS + shutdownGraceSeconds(server) + EXIT_MARGIN_SECONDS,
       securityContext: {
