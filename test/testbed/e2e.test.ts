@@ -326,6 +326,17 @@ void describe('kubesftp end to end on a real node', { timeout: 1_800_000 }, () =
         await nodePort(),
       );
       timings['serverReady'] = Date.now() - serverStarted;
+      // Ready follows the Deployment; kube-proxy programs the NodePort from the EndpointSlice
+      // a moment later (until then it rejects), as on any cluster.
+      const port = await nodePort();
+      await waitFor(
+        'the NodePort to route to a pod',
+        async () =>
+          /^SSH-2\.0-kubesftp_e2e_one/.test(await sshIdent(node.address, port)) ? true : undefined,
+        60_000,
+        diagnose,
+      );
+      timings['nodePortRouted'] = Date.now() - serverStarted;
     },
   );
 
