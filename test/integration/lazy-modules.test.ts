@@ -2,9 +2,9 @@
  * `kubesftp serve` loads what a feature needs only once the feature is used: a server with
  * the default sqlite provider and no S3 account, started a second time (the admin exists, so
  * nothing is hashed), holds neither the S3 SDK nor the Kubernetes client, the other database
- * drivers, the YAML parser or argon2; and after /healthz and /metrics have been answered, not
- * the REST stack either (fastify, its plugins, the JWT library), which the first API request
- * loads. The modules are seen by a loader hook in the real server process; that each lazily
+ * drivers, the YAML parser or argon2, nor TypeBox or ajv's compiler (its validators are
+ * precompiled); and after /healthz and /metrics have been answered, not the REST stack either
+ * (fastify, its plugins, the JWT library), which the first API request loads. The modules are seen by a loader hook in the real server process; that each lazily
  * loaded module still works is tested where it is used (passwords, config formats, the S3
  * backend, the REST API).
  */
@@ -125,9 +125,17 @@ describe('modules a started server holds', { timeout: 60_000 }, () => {
       '/node_modules/@fastify/',
       '/node_modules/jose/',
       '/dist/server/src/httpd/server.js',
+      '/node_modules/@sinclair/typebox/',
+      '/dist/server/src/config/schema.js',
+      '/dist/server/src/dataprovider/account-schema.js',
     ]) {
       const loaded = modules.filter((url) => url.includes(absent));
       assert.deepEqual(loaded, [], `${absent} is loaded at start`);
     }
+    const ajvCompiler = modules.filter(
+      (url) =>
+        url.includes('/node_modules/ajv/') && !url.includes('/node_modules/ajv/dist/runtime/'),
+    );
+    assert.deepEqual(ajvCompiler, [], 'only the runtime helpers of ajv are loaded at start');
   });
 });
