@@ -48,7 +48,8 @@ TEST_FILES = find $(1) -name '*.test.js' | sort
 unit: build
 	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/operator/src))
 
-# Drift of generated files (docs/config.md, docs/openapi.json, crds/) is checked by their tests.
+# Drift of generated files (docs/config.md, docs/openapi.json, crds/, *.generated.ts) is checked
+# by their tests.
 test: system-deps deps build lint testbed
 	node --test --test-concurrency=2 $$($(call TEST_FILES,dist/server dist/test dist/operator))
 
@@ -73,8 +74,11 @@ bench-providers: system-deps build
 bench-operator: system-deps build testbed
 	node dist/test/load/operator-bench.js
 
-# Regenerates docs/config.md, docs/openapi.json and the CRDs from their sources.
+# Regenerates the precompiled validators (sources: built again at once), then docs/config.md,
+# docs/openapi.json and the CRDs from their sources.
 gen: build
+	node dist/server/src/config/write-precompiled.js
+	$(MAKE) build
 	node dist/server/src/config/gen-docs.js
 	node dist/server/src/httpd/write-openapi.js
 	node dist/operator/src/crd/write-crds.js

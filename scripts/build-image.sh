@@ -64,7 +64,7 @@ log "copying the app"
 log "pruning node_modules to production dependencies"
 cp -a "$repo/node_modules" "$app/node_modules"
 # Offline and without scripts: the native modules are the ones already built for this Node,
-# and the installed ssh2 already carries the project's patch.
+# and the installed ssh2 and prom-client already carry the project's patches.
 (cd "$app" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund >&2)
 rm -f "$app/package-lock.json"
 

@@ -2,9 +2,10 @@
  * `kubesftp serve` loads what a feature needs only once the feature is used: a server with
  * the default sqlite provider and no S3 account, started a second time (the admin exists, so
  * nothing is hashed), holds neither the S3 SDK nor the Kubernetes client, the other database
- * drivers, the YAML parser or argon2; and after /healthz and /metrics have been answered, not
- * the REST stack either (fastify, its plugins, the JWT library), which the first API request
- * loads. The modules are seen by a loader hook in the real server process; that each lazily
+ * drivers, the YAML parser or argon2, nor TypeBox or ajv's compiler (its validators are
+ * precompiled), the OpenTelemetry API (prom-client's exemplars) or ssh2's WebAssembly
+ * Poly1305 (its binding does that work); and after /healthz and /metrics have been answered, not the REST stack either
+ * (fastify, its plugins, the JWT library), which the first API request loads. The modules are seen by a loader hook in the real server process; that each lazily
  * loaded module still works is tested where it is used (passwords, config formats, the S3
  * backend, the REST API).
  */
@@ -24,8 +25,25 @@ export async function load(url, context, next) {
   return next(url, context);
 }
 `;
-const REGISTER = (hooksUrl: string): string =>
-  `import { register } from 'node:module';\nregister(${JSON.stringify(hooksUrl)});\n`;
+/**
+ * Runs in the server's main thread: registers the hook, and since the hook does not see what
+ * CommonJS modules require, writes the CommonJS module cache to the same log every 100 ms.
+ */
+const REGISTER = (
+  hooksUrl: string,
+): string => `import { register, createRequire } from 'node:module';
+import { appendFileSync } from 'node:fs';
+register(${JSON.stringify(hooksUrl)});
+const cache = createRequire(import.meta.url).cache;
+const seen = new Set();
+setInterval(() => {
+  const fresh = Object.keys(cache).filter((path) => !seen.has(path));
+  for (const path of fresh) seen.add(path);
+  if (fresh.length > 0) appendFileSync(process.env.KUBESFTP_TEST_MODULE_LOG, fresh.join('\\n') + '\\n');
+}, 100).unref();
+`;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const readLog = async (logPath: string): Promise<string[]> =>
   (await readFile(logPath, 'utf8')).split('\n').filter((line) => line !== '');
@@ -68,8 +86,10 @@ async function modulesLoadedByServe(work: string, configDir: string): Promise<Lo
     await waitForPorts(child);
     assert.equal(await get(httpPort, '/healthz'), 200);
     assert.equal(await get(httpPort, '/metrics'), 200);
+    await sleep(300);
     const afterProbes = await readLog(logPath);
     assert.equal(await get(httpPort, '/api/v1/version'), 200);
+    await sleep(300);
     return { afterProbes, afterApi: await readLog(logPath) };
   } finally {
     child.kill('SIGTERM');
@@ -125,9 +145,28 @@ describe('modules a started server holds', { timeout: 60_000 }, () => {
       '/node_modules/@fastify/',
       '/node_modules/jose/',
       '/dist/server/src/httpd/server.js',
+      '/node_modules/@sinclair/typebox/',
+      '/node_modules/@opentelemetry/',
+      '/dist/server/src/config/schema.js',
+      '/dist/server/src/dataprovider/account-schema.js',
     ]) {
       const loaded = modules.filter((url) => url.includes(absent));
       assert.deepEqual(loaded, [], `${absent} is loaded at start`);
+    }
+    const ajvCompiler = modules.filter(
+      (url) =>
+        url.includes('/node_modules/ajv/') && !url.includes('/node_modules/ajv/dist/runtime/'),
+    );
+    assert.deepEqual(ajvCompiler, [], 'only the runtime helpers of ajv are loaded at start');
+    assert.ok(
+      modules.some((path) => path.includes('/node_modules/prom-client/')),
+      'the CommonJS modules are seen too: the probe works',
+    );
+    if (modules.some((path) => path.endsWith('/sshcrypto.node'))) {
+      assert.ok(
+        !modules.some((path) => path.endsWith('/ssh2/lib/protocol/crypto/poly1305.js')),
+        "with ssh2's binding, its WebAssembly Poly1305 is not instantiated",
+      );
     }
   });
 });

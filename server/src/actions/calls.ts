@@ -4,10 +4,10 @@
  * variable names are the spec's, so programs written for it run unchanged (SFTPGO_ prefix).
  */
 import { join } from 'node:path/posix';
-import { Value } from '@sinclair/typebox/value';
 import { FsProvider, type User } from '../dataprovider/types.js';
-import { UserReplySchema } from '../dataprovider/account-schema.js';
-import type { SFTP_ACTIONS, USER_ACTIONS } from '../config/schema.js';
+import { userReplySchema } from '../dataprovider/account-validators.generated.js';
+import { declaredOnly } from '../dataprovider/declared-only.js';
+import type { SFTP_ACTIONS, USER_ACTIONS } from '../config/choices.js';
 import { KeyMap, normalizeKeyPrefix } from '../vfs/s3-settings.js';
 
 export type FileActionName = (typeof SFTP_ACTIONS)[number];
@@ -93,7 +93,7 @@ export function fileActionCall(event: FileActionEvent): ActionCall {
  * account later stays out too.
  */
 export function publicUser(user: User): Record<string, unknown> {
-  return Value.Clean(UserReplySchema, structuredClone(user)) as Record<string, unknown>;
+  return declaredOnly(userReplySchema, user) as Record<string, unknown>;
 }
 
 export function userActionCall(action: UserActionName, user: User): ActionCall {

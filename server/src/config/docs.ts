@@ -2,7 +2,7 @@
  * Renders docs/config.md from the schema: one table per section with every key, its env
  * variable, type, default and description. A test fails when the committed file is stale.
  */
-import type { TSchema } from '@sinclair/typebox';
+import type { SchemaObject } from 'ajv';
 import { configLeaves, type ConfigLeaf } from './leaves.js';
 import { ConfigSchema, NOT_ENFORCED } from './schema.js';
 
@@ -27,11 +27,11 @@ Relative paths are resolved against the config dir. Keys marked *not enforced ye
 accepted, and startup logs a warning when they are set to anything but their default.
 `;
 
-function typeOf(schema: TSchema): string {
+function typeOf(schema: SchemaObject): string {
   const values = schema.enum as unknown[] | undefined;
   if (values !== undefined) return `one of ${values.map((v) => JSON.stringify(v)).join(', ')}`;
   if (schema.type !== 'array') return String(schema.type);
-  const items = schema.items as TSchema;
+  const items = schema.items as SchemaObject;
   if (items.type === 'object') return 'list of objects';
   const itemValues = items.enum as unknown[] | undefined;
   return itemValues === undefined
@@ -39,7 +39,7 @@ function typeOf(schema: TSchema): string {
     : `list of ${itemValues.map((v) => JSON.stringify(v)).join(', ')}`;
 }
 
-function boundsOf(schema: TSchema): string {
+function boundsOf(schema: SchemaObject): string {
   const min = schema.minimum as number | undefined;
   const max = schema.maximum as number | undefined;
   if (min === undefined) return max === undefined ? '' : ` (<= ${max})`;
@@ -50,7 +50,7 @@ function cell(text: string): string {
   return text.replace(/\|/g, '\\|');
 }
 
-function describeLeaf(schema: TSchema): string {
+function describeLeaf(schema: SchemaObject): string {
   const marks = [
     schema.deprecated === true ? '**Deprecated.**' : '',
     schema[NOT_ENFORCED] === true ? '*Not enforced yet.*' : '',
@@ -89,7 +89,7 @@ function sectionDoc(section: string, description: string): string {
 /** The full text of docs/config.md. */
 export function renderConfigDocs(): string {
   const sections = Object.entries(ConfigSchema.properties).map(([name, schema]) =>
-    sectionDoc(name, String((schema as TSchema).description)),
+    sectionDoc(name, String((schema as SchemaObject).description)),
   );
   return [INTRO, ...sections].join('\n');
 }

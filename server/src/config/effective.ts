@@ -1,6 +1,6 @@
 /** Values whose meaning depends on more than the key itself (0 = default, empty = built-in). */
 import { VERSION } from '../version.js';
-import { SSH_COMMANDS } from './schema.js';
+import { SSH_COMMANDS } from './choices.js';
 
 /** A command `enabled_ssh_commands` can name ("*" aside). */
 export type SshCommandName = Exclude<(typeof SSH_COMMANDS)[number], '*'>;

@@ -2,8 +2,8 @@
  * Walks the config schema down to its leaves. Env names, env coercion, docs and warnings all
  * use this one list, so a key added to the schema shows up everywhere at once.
  */
-import type { TSchema } from '@sinclair/typebox';
-import { ConfigSchema } from './schema.js';
+import type { SchemaObject } from 'ajv';
+import { configSchema } from './config-validator.generated.js';
 
 export const ENV_PREFIX = 'KUBESFTP_';
 
@@ -16,13 +16,13 @@ export interface ConfigLeaf {
   path: readonly string[];
   envName: string;
   kind: LeafKind;
-  schema: TSchema;
+  schema: SchemaObject;
 }
 
-function leafKind(schema: TSchema): LeafKind {
+function leafKind(schema: SchemaObject): LeafKind {
   const type = schema.type as string | undefined;
   if (type === 'array') {
-    const items = schema.items as TSchema | undefined;
+    const items = schema.items as SchemaObject | undefined;
     return items?.type === 'object' ? 'json' : 'list';
   }
   if (type === 'integer' || type === 'number' || type === 'boolean' || type === 'string') {
@@ -35,8 +35,8 @@ export function envNameFor(path: readonly string[]): string {
   return ENV_PREFIX + path.map((part) => part.toUpperCase()).join('__');
 }
 
-function collect(schema: TSchema, path: string[], out: ConfigLeaf[]): void {
-  const properties = schema.properties as Record<string, TSchema> | undefined;
+function collect(schema: SchemaObject, path: string[], out: ConfigLeaf[]): void {
+  const properties = schema.properties as Record<string, SchemaObject> | undefined;
   if (schema.type === 'object' && properties !== undefined) {
     for (const [name, child] of Object.entries(properties)) collect(child, [...path, name], out);
     return;
@@ -56,7 +56,7 @@ let cached: readonly ConfigLeaf[] | undefined;
 export function configLeaves(): readonly ConfigLeaf[] {
   if (cached === undefined) {
     const out: ConfigLeaf[] = [];
-    collect(ConfigSchema, [], out);
+    collect(configSchema, [], out);
     cached = out;
   }
   return cached;

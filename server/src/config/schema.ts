@@ -13,8 +13,16 @@ import {
   type TUnsafe,
 } from '@sinclair/typebox';
 
-/** Marks a key that is accepted but whose feature is not enforced yet; startup warns when set. */
-export const NOT_ENFORCED = 'x-not-enforced';
+import {
+  HOST_KEY_TYPES,
+  NOT_ENFORCED,
+  PROVIDER_DRIVERS,
+  SFTP_ACTIONS,
+  SSH_COMMANDS,
+  USER_ACTIONS,
+} from './choices.js';
+
+export * from './choices.js';
 
 interface LeafOptions {
   description: string;
@@ -73,28 +81,6 @@ function section<T extends Record<string, TSchema>>(
 const ABSOLUTE_OR_EMPTY = '^(/.*)?$';
 const HTTP_URL_OR_EMPTY = '^(https?://[^\\s]+)?$';
 const NETWORK_DRIVER_ONLY = 'Used only by the postgresql and mysql drivers.';
-
-export const SFTP_ACTIONS = ['download', 'upload', 'delete', 'rename', 'ssh_cmd'] as const;
-export const USER_ACTIONS = ['add', 'update', 'delete'] as const;
-export const SSH_COMMANDS = [
-  '*',
-  'scp',
-  'md5sum',
-  'sha1sum',
-  'sha256sum',
-  'sha384sum',
-  'sha512sum',
-  'cd',
-  'pwd',
-  'git-receive-pack',
-  'git-upload-pack',
-  'git-upload-archive',
-  'rsync',
-] as const;
-export const HOST_KEY_TYPES = ['ed25519', 'rsa', 'ecdsa'] as const;
-/** `bolt`, SFTPGo's embedded key/value store, names our kv driver (an LMDB file). */
-export const PROVIDER_DRIVERS = ['sqlite', 'memory', 'postgresql', 'mysql', 'kv', 'bolt'] as const;
-export type ProviderDriver = (typeof PROVIDER_DRIVERS)[number];
 
 function actionsSection<T extends string>(
   events: readonly T[],

@@ -1,22 +1,14 @@
 /**
- * Validates a config tree against the schema with ajv, filling defaults in place, and turns
- * ajv's errors into one message that names each key path and the reason.
+ * Validates a config tree against the schema, filling defaults in place, and turns ajv's
+ * errors into one message that names each key path and the reason. The validator is ajv's
+ * code for the schema, written ahead by `make gen` (precompiled.ts), so neither ajv's
+ * compiler nor TypeBox loads in a server.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { validateConfigTree } from './config-validator.generated.js';
 import type { EnvOrigins } from './env.js';
-import { ConfigSchema, NOT_ENFORCED, type Config } from './schema.js';
-
-/**
- * Compiled per call and not kept: a server validates its config once, at start, and the
- * compiled schema with its ajv instance would otherwise stay resident for the life of the
- * process.
- */
-function validator(): ValidateFunction {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true });
-  ajv.addVocabulary([NOT_ENFORCED]);
-  return ajv.compile(ConfigSchema);
-}
+import type { Config } from './schema.js';
 
 /** `/sftpd/keys/0/private_key` -> `sftpd.keys[0].private_key`. */
 export function keyPathOf(instancePath: string, child?: string): string {
@@ -58,9 +50,8 @@ export function validateConfig(
   tree: Record<string, unknown>,
   origins: EnvOrigins = new Map(),
 ): Config {
-  const validate = validator();
-  if (validate(tree)) return tree as Config;
-  const problems = [...new Set((validate.errors ?? []).map((e) => describe(e, origins)))];
+  if (validateConfigTree(tree)) return tree as Config;
+  const problems = [...new Set((validateConfigTree.errors ?? []).map((e) => describe(e, origins)))];
   throw new KubesftpError(
     ErrorCode.CONFIG_INVALID,
     `invalid configuration: ${problems.join('; ')}`,

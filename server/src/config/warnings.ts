@@ -4,7 +4,8 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import { configLeaves, getAt } from './leaves.js';
-import { NOT_ENFORCED, type Config } from './schema.js';
+import { NOT_ENFORCED } from './choices.js';
+import type { Config } from './schema.js';
 
 export interface ConfigWarning {
   key: string;

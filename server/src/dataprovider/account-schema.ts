@@ -6,29 +6,16 @@
  * Field names are the SFTPGo account properties, so exported users move between the two.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  FsProvider,
+  MAX_MANAGED_BY_LENGTH,
+  MAX_USERNAME_LENGTH,
+  PERMISSIONS,
+  USERNAME_PATTERN,
+  type Permission,
+} from './account-constants.js';
 
-export const PERMISSIONS = [
-  '*',
-  'list',
-  'download',
-  'upload',
-  'overwrite',
-  'delete',
-  'rename',
-  'create_dirs',
-  'create_symlinks',
-  'chmod',
-  'chown',
-  'chtimes',
-] as const;
-export type Permission = (typeof PERMISSIONS)[number];
-
-export const FsProvider = { local: 0, s3: 1 } as const;
-export type FsProvider = (typeof FsProvider)[keyof typeof FsProvider];
-
-/** Letters, digits, ".", "_", "@" and "-", but never "." or ".." (they would name a directory). */
-export const USERNAME_PATTERN = '^(?!\\.\\.?$)[A-Za-z0-9._@-]+$';
-export const MAX_USERNAME_LENGTH = 255;
+export * from './account-constants.js';
 
 /** The names users and admins may have. */
 export const Username = Type.String({
@@ -46,9 +33,6 @@ function count(description?: string): ReturnType<typeof Type.Integer> {
     ...(description === undefined ? {} : { description }),
   });
 }
-
-/** A namespace (63) and an object name (253) with the slash between them fit. */
-export const MAX_MANAGED_BY_LENGTH = 512;
 
 /** Where the rate holds matters to whoever sets it: rsync and git escape it. */
 const BANDWIDTH =
@@ -255,5 +239,3 @@ export type NewUser = Static<typeof NewUserSchema>;
 export type User = Static<typeof StoredUserSchema>;
 /** A user as the API accepts it, unknown fields already dropped. */
 export type UserInput = Static<typeof UserInputSchema>;
-
-export const MAX_ADMIN_DESCRIPTION = 1024;

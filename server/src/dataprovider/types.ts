@@ -3,16 +3,8 @@
  * in account-schema.ts. Type-only and pure: the operator imports it without native modules.
  */
 
-export {
-  FsProvider,
-  PERMISSIONS,
-  type NewUser,
-  type Permission,
-  type S3Config,
-  type User,
-  type UserFilesystem,
-  type UserFilters,
-} from './account-schema.js';
+export { FsProvider, PERMISSIONS, type Permission } from './account-constants.js';
+export type { NewUser, S3Config, User, UserFilesystem, UserFilters } from './account-schema.js';
 import type { NewUser, User } from './account-schema.js';
 
 export interface Admin {

@@ -2,16 +2,18 @@
  * Account checks shared by every driver: a user that passes here can be stored as is. The
  * structure (types, ranges, enums, the username pattern) comes from the account schema; the
  * rules a schema cannot say (CIDR ranges, normalized paths, parseable keys, S3 fields for S3
- * users) are here. Pure: no hashing, no native module; passwords arrive hashed.
+ * users) are here. Pure: no hashing, no native module; passwords arrive hashed. The schema's
+ * checks are ajv's code for it, written ahead by `make gen` (config/precompiled.ts).
  */
 import { isIP } from 'node:net';
 import { isAbsolute, posix } from 'node:path';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { parseAuthorizedKey } from '../auth/authorized-key.js';
 import { isPasswordHash } from '../auth/password-formats.js';
 import { keyPathOf } from '../config/validate.js';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
-import { FsProvider, MAX_ADMIN_DESCRIPTION, NewUserSchema, Username } from './account-schema.js';
+import { FsProvider, MAX_ADMIN_DESCRIPTION } from './account-constants.js';
+import { checkAccount, checkUsername } from './account-validators.generated.js';
 import type {
   Admin,
   ListAdminsQuery,
@@ -26,25 +28,12 @@ export { MAX_ADMIN_DESCRIPTION };
 
 const SQL_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
-/**
- * Compiled on the first account written or name checked, not at import: a server whose
- * accounts only log in never needs them.
- */
-let checks: { account: ValidateFunction; username: ValidateFunction } | undefined;
-function accountChecks(): { account: ValidateFunction; username: ValidateFunction } {
-  if (checks === undefined) {
-    const ajv = new Ajv({ allErrors: false, strict: false });
-    checks = { account: ajv.compile(NewUserSchema), username: ajv.compile(Username) };
-  }
-  return checks;
-}
-
 function invalid(message: string): KubesftpError {
   return new KubesftpError(ErrorCode.INVALID_ARGUMENT, message);
 }
 
 export function validateUsername(username: string): void {
-  if (!accountChecks().username(username)) {
+  if (!checkUsername(username)) {
     throw invalid(
       `username: ${JSON.stringify(username)} must be 1-255 characters of letters, digits, ".", "_", "@" or "-", and not "." or ".."`,
     );
@@ -64,7 +53,6 @@ function reasonOf(error: ErrorObject): string {
 
 /** The account schema's verdict, as `field.path: reason` for its first problem. */
 function validateStructure(user: NewUser): void {
-  const checkAccount = accountChecks().account;
   const matches: boolean = checkAccount(user);
   if (matches) return;
   const error = checkAccount.errors?.[0];
