@@ -739,6 +739,84 @@ spec:
     );
   });
 
+  void it('reclaimPolicy Delete removes the home data when the SftpUser is deleted; Retain keeps it', async () => {
+    await apply(`${userYaml('dave', key.publicKey)}  reclaimPolicy: Delete\n`);
+    await apply(userYaml('erin', key.publicKey));
+    const passwords: Record<string, string> = {};
+    const uploaded: Record<string, string> = {};
+    for (const name of ['dave', 'erin']) {
+      await waitFor(`${name} Synced`, async () =>
+        condition(await get('sftpuser', name), 'Synced')?.status === 'True' ? true : undefined,
+      );
+      passwords[name] = decode(await get('secret', `${name}-credentials`), 'password');
+      const upload = join(work, `${name}.bin`);
+      await writeFile(upload, randomBytes(1024 * 1024 + 13));
+      const put = await sftp({ username: name, password: passwords[name] }, [
+        'mkdir sub',
+        `put ${upload} sub/data.bin`,
+      ]);
+      assert.equal(put.code, 0, put.stderr);
+      uploaded[name] = await sha256File(upload);
+      assert.equal(await sha256File(join(homes, name, 'sub/data.bin')), uploaded[name]);
+    }
+    for (const name of ['dave', 'erin']) {
+      await kube.kubectl([
+        'delete',
+        'sftpuser',
+        name,
+        '-n',
+        NAMESPACE,
+        '--wait=true',
+        '--timeout=60s',
+      ]);
+    }
+    // The pod's sweep (every 5 s) removes the home; the operator only recorded the removal.
+    await waitFor('the home of dave removed by the server', async () =>
+      (await stat(join(homes, 'dave')).catch(() => undefined)) === undefined ? true : undefined,
+    );
+    assert.ok(
+      pod!.logLines.some(
+        (line) =>
+          line['message'] === 'removed the home of a deleted account' &&
+          line['username'] === 'dave',
+      ),
+      'the server logged the removal',
+    );
+    assert.equal(
+      await sha256File(join(homes, 'erin', 'sub/data.bin')),
+      uploaded['erin'],
+      'Retain keeps the data',
+    );
+    const { rows } = await query('SELECT 1 FROM home_removals');
+    assert.equal(rows.length, 0, 'no removal left pending');
+    const events = await eventsOf('dave');
+    assert.ok(events.some((event) => event.reason === 'AccountDeleted'));
+
+    // The same user again gets a fresh, empty home that no later sweep touches. (The bed runs
+    // no garbage collector: the old generated Secret goes by hand, as its owner is gone.)
+    await kube.kubectl([
+      'delete',
+      'secret',
+      'dave-credentials',
+      '-n',
+      NAMESPACE,
+      '--ignore-not-found',
+    ]);
+    await apply(`${userYaml('dave', key.publicKey)}  reclaimPolicy: Delete\n`);
+    await waitFor('dave Synced again', async () =>
+      condition(await get('sftpuser', 'dave'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const password = decode(await get('secret', 'dave-credentials'), 'password');
+    const listed = await sftp({ username: 'dave', password }, [
+      'ls -1 /',
+      'put ' + join(work, 'dave.bin') + ' again.bin',
+    ]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.doesNotMatch(listed.stdout, /^sub$/m, 'the old data is gone');
+    await sleep(6_000);
+    assert.equal(await sha256File(join(homes, 'dave', 'again.bin')), uploaded['dave']);
+  });
+
   void it('removes the account when the SftpUser is deleted', async () => {
     const password = decode(await get('secret', 'alice-credentials'), 'password');
     await kube.kubectl([
