@@ -17,6 +17,8 @@ export const ErrorCode = {
   FAILURE: 'FAILURE',
   NOT_FOUND: 'NOT_FOUND',
   CONFLICT: 'CONFLICT',
+  /** An account may not take a home whose data is still being removed; try again once it is. */
+  HOME_BEING_REMOVED: 'HOME_BEING_REMOVED',
   PROVIDER_UNAVAILABLE: 'PROVIDER_UNAVAILABLE',
   CONFIG_INVALID: 'CONFIG_INVALID',
   /** Refused because too many requests were made recently or are already in progress. */

@@ -20,6 +20,7 @@ import { providerSettings, secretKeySettings } from './dataprovider/from-config.
 import { createDataProvider, secretBoxFor, type SecretBox } from './dataprovider/index.js';
 import type { DataProvider, User } from './dataprovider/types.js';
 import { createDefender, type Defender } from './defender/index.js';
+import { HomeSweeper, registerHomeRemovalMetrics } from './homes/sweeper.js';
 import { ensureAdmin } from './httpd/first-admin.js';
 import { createHttpServer } from './httpd/listener.js';
 import {
@@ -145,6 +146,15 @@ async function startParts(
   const { registry, cluster } = startCluster({ loaded, logging, provider, started });
   const metricsRegistry = createMetricsRegistry();
   const metrics = registerServerMetrics(metricsRegistry, cluster);
+  const homes = startHomeSweeper({
+    loaded,
+    provider,
+    secrets,
+    nodeId: cluster.nodeId,
+    log: logging.component('homes'),
+    registry: metricsRegistry,
+    started,
+  });
   const actions = createServerActions({
     config,
     log: logging.component('actions'),
@@ -195,6 +205,7 @@ async function startParts(
       await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
       await http?.close();
       await actions.settle(ACTIONS_SETTLE_MS);
+      await homes.stop();
       await cluster.stop();
       await provider.close();
       log.info('stopped');
@@ -223,6 +234,31 @@ function startUploadSweep(options: {
       if (swept.homes > 0) log.info(swept, 'abandoned S3 uploads swept');
     })
     .catch((err: unknown) => log.warn({ err }, 'upload sweep failed'));
+}
+
+/** Removes the homes of accounts deleted with their data, beside the service. */
+function startHomeSweeper(options: {
+  loaded: LoadedConfig;
+  provider: DataProvider;
+  secrets: SecretBox;
+  nodeId: string;
+  log: Logger;
+  registry: Registry;
+  started: StartedParts;
+}): HomeSweeper {
+  const sweeper = new HomeSweeper({
+    provider: options.provider,
+    nodeId: options.nodeId,
+    logger: options.log,
+    settings: {
+      usersBaseDir: options.loaded.config.data_provider.users_base_dir,
+      secrets: options.secrets,
+    },
+  });
+  registerHomeRemovalMetrics(options.registry, sweeper);
+  sweeper.start();
+  options.started.add('home sweeper', () => sweeper.stop());
+  return sweeper;
 }
 
 /**

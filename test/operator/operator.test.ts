@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -233,6 +233,20 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     });
   }
 
+  /** `kubesftp serve` as the Deployment's pod runs it, on the test's homes directory. */
+  async function startServerPod(): Promise<PodSpec> {
+    const deployment = await get('deployment', SERVER);
+    const spec = (deployment.spec!['template'] as { spec: PodSpec }).spec;
+    pod = await startPod(spec, {
+      configMap: (name) => get('configmap', name),
+      secret: (name) => get('secret', name),
+      claim: () => homes,
+      forwardPorts: [postgres.port],
+    });
+    await waitUntilReady(pod);
+    return spec;
+  }
+
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'kubesftp-operator-'));
     homes = join(work, 'homes');
@@ -413,15 +427,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   });
 
   void it('serves the account from a server run as the pod: password and key, bytes intact', async () => {
-    const deployment = await get('deployment', SERVER);
-    const spec = (deployment.spec!['template'] as { spec: PodSpec }).spec;
-    pod = await startPod(spec, {
-      configMap: (name) => get('configmap', name),
-      secret: (name) => get('secret', name),
-      claim: () => homes,
-      forwardPorts: [postgres.port],
-    });
-    await waitUntilReady(pod);
+    const spec = await startServerPod();
     const credentials = await get('secret', 'alice-credentials');
     const password = decode(credentials, 'password');
     const upload = join(work, 'upload.bin');
@@ -737,6 +743,126 @@ spec:
     assert.ok(
       events.some((event) => event.reason === 'AccountLeftBehind' && event.type === 'Warning'),
     );
+  });
+
+  void it('reclaimPolicy Delete removes the home data when the SftpUser is deleted; Retain keeps it', async () => {
+    await apply(`${userYaml('dave', key.publicKey)}  reclaimPolicy: Delete\n`);
+    await apply(userYaml('erin', key.publicKey));
+    const passwords: Record<string, string> = {};
+    const uploaded: Record<string, string> = {};
+    for (const name of ['dave', 'erin']) {
+      await waitFor(`${name} Synced`, async () =>
+        condition(await get('sftpuser', name), 'Synced')?.status === 'True' ? true : undefined,
+      );
+      passwords[name] = decode(await get('secret', `${name}-credentials`), 'password');
+      const upload = join(work, `${name}.bin`);
+      await writeFile(upload, randomBytes(1024 * 1024 + 13));
+      const put = await sftp({ username: name, password: passwords[name] }, [
+        'mkdir sub',
+        `put ${upload} sub/data.bin`,
+      ]);
+      assert.equal(put.code, 0, put.stderr);
+      uploaded[name] = await sha256File(upload);
+      assert.equal(await sha256File(join(homes, name, 'sub/data.bin')), uploaded[name]);
+    }
+    for (const name of ['dave', 'erin']) {
+      await kube.kubectl([
+        'delete',
+        'sftpuser',
+        name,
+        '-n',
+        NAMESPACE,
+        '--wait=true',
+        '--timeout=60s',
+      ]);
+    }
+    // The pod's sweep (every 5 s) removes the home; the operator only recorded the removal.
+    await waitFor('the home of dave removed by the server', async () =>
+      (await stat(join(homes, 'dave')).catch(() => undefined)) === undefined ? true : undefined,
+    );
+    assert.ok(
+      pod!.logLines.some(
+        (line) =>
+          line['message'] === 'removed the home of a deleted account' &&
+          line['username'] === 'dave',
+      ),
+      'the server logged the removal',
+    );
+    assert.equal(
+      await sha256File(join(homes, 'erin', 'sub/data.bin')),
+      uploaded['erin'],
+      'Retain keeps the data',
+    );
+    const { rows } = await query('SELECT 1 FROM home_removals');
+    assert.equal(rows.length, 0, 'no removal left pending');
+    const events = await eventsOf('dave');
+    assert.ok(events.some((event) => event.reason === 'AccountDeleted'));
+
+    // The same user again gets a fresh, empty home that no later sweep touches. (The bed runs
+    // no garbage collector: the old generated Secret goes by hand, as its owner is gone.)
+    await kube.kubectl([
+      'delete',
+      'secret',
+      'dave-credentials',
+      '-n',
+      NAMESPACE,
+      '--ignore-not-found',
+    ]);
+    await apply(`${userYaml('dave', key.publicKey)}  reclaimPolicy: Delete\n`);
+    await waitFor('dave Synced again', async () =>
+      condition(await get('sftpuser', 'dave'), 'Synced')?.status === 'True' ? true : undefined,
+    );
+    const password = decode(await get('secret', 'dave-credentials'), 'password');
+    const listed = await sftp({ username: 'dave', password }, [
+      'ls -1 /',
+      'put ' + join(work, 'dave.bin') + ' again.bin',
+    ]);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.doesNotMatch(listed.stdout, /^sub$/m, 'the old data is gone');
+    await sleep(6_000);
+    assert.equal(await sha256File(join(homes, 'dave', 'again.bin')), uploaded['dave']);
+  });
+
+  void it('a user applied again while its old home awaits removal waits, then starts empty', async () => {
+    // No server runs: the removal stays pending, as if the pods were slow to sweep.
+    await pod!.stop();
+    const frankYaml = `${userYaml('frank', key.publicKey)}  reclaimPolicy: Delete\n`;
+    await apply(frankYaml);
+    const synced = async (): Promise<true | undefined> =>
+      condition(await get('sftpuser', 'frank'), 'Synced')?.status === 'True' ? true : undefined;
+    await waitFor('frank Synced', synced);
+    // What frank uploaded before, owned by the pod's user as its uploads would be.
+    const deployment = await get('deployment', SERVER);
+    const runAs = (deployment.spec!['template'] as { spec: PodSpec }).spec.securityContext
+      .runAsUser;
+    await mkdir(join(homes, 'frank/old'), { recursive: true });
+    await writeFile(join(homes, 'frank/old/left.txt'), 'from before\n');
+    for (const path of ['frank', 'frank/old', 'frank/old/left.txt']) {
+      await chown(join(homes, path), runAs, runAs);
+    }
+    await kube.kubectl(['delete', 'sftpuser', 'frank', '-n', NAMESPACE, '--wait=true']);
+    await kube.kubectl(['delete', 'secret', 'frank-credentials', '-n', NAMESPACE]);
+    const { rows } = await query('SELECT home_dir FROM home_removals');
+    assert.deepEqual(rows, [{ home_dir: '/srv/sftp/frank' }]);
+
+    await apply(frankYaml);
+    const waiting = await waitFor('frank waiting for its home', async () => {
+      const object = await get('sftpuser', 'frank');
+      return condition(object, 'Synced')?.reason === 'HomeBeingRemoved' ? object : undefined;
+    });
+    assert.equal(condition(waiting, 'Ready')?.status, 'False');
+    assert.equal(await readFile(join(homes, 'frank/old/left.txt'), 'utf8'), 'from before\n');
+
+    await startServerPod();
+    await waitFor('frank Synced once the old home is removed', synced);
+    const password = decode(await get('secret', 'frank-credentials'), 'password');
+    const upload = join(work, 'frank.bin');
+    await writeFile(upload, randomBytes(200_000));
+    const session = await sftp({ username: 'frank', password }, ['ls -1', `put ${upload} new.bin`]);
+    assert.equal(session.code, 0, session.stderr);
+    assert.doesNotMatch(session.stdout, /^old$/m, 'the old data is gone');
+    await sleep(6_000);
+    assert.equal(await sha256File(join(homes, 'frank/new.bin')), await sha256File(upload));
   });
 
   void it('removes the account when the SftpUser is deleted', async () => {

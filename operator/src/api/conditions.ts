@@ -45,6 +45,8 @@ export const UserReason = {
   ConfigMapInvalid: 'ConfigMapInvalid',
   AccountInvalid: 'AccountInvalid',
   UsernameTaken: 'UsernameTaken',
+  /** The home asked for is that of a deleted account whose data the servers still remove. */
+  HomeBeingRemoved: 'HomeBeingRemoved',
   Deleting: 'Deleting',
 } as const;
 export type UserReason = (typeof UserReason)[keyof typeof UserReason];

@@ -228,7 +228,7 @@ export const SftpUserSpecSchema = Type.Object(
       stringEnum(RECLAIM_POLICIES, {
         default: 'Retain',
         description:
-          'What happens to the home data when the SftpUser is deleted (the account is removed either way): Retain (default) keeps it; Delete removes it when the operator can reach the storage.',
+          'What happens to the home data when the SftpUser is deleted (the account is removed either way): Retain (default) keeps it; Delete removes it: the account is deleted and its home recorded for removal in one step, and the server pods remove the data within seconds. Until then no SftpUser can take that home (reason HomeBeingRemoved).',
       }),
     ),
   },

@@ -8,6 +8,8 @@
  * Secrets and servers to their users) and after a delay.
  */
 import type { Logger } from 'pino';
+import type { User } from '../../../server/src/dataprovider/account-schema.js';
+import type { DataProvider } from '../../../server/src/dataprovider/types.js';
 import { UserReason } from '../api/conditions.js';
 import { SFTP_USER } from '../api/group.js';
 import { splitKey, type ObjectKey, type SftpServer, type SftpUser } from '../api/objects.js';
@@ -38,6 +40,8 @@ export interface UserReconcilerOptions {
 
 /** How long a blocked user waits before it is tried again without any change. */
 export const BLOCKED_RETRY_MS = 30_000;
+/** The servers sweep removals every few seconds: a user waiting for its home looks again soon. */
+export const HOME_REMOVAL_RETRY_MS = 5_000;
 
 const EVENT_REASONS: Record<Exclude<SyncOutcome, 'unchanged'>, string> = {
   created: 'AccountCreated',
@@ -67,7 +71,9 @@ export class UserReconciler implements Reconciler {
     const server = this.#server(user);
     const outcome = await this.#sync(user, server);
     await this.#writeStatus(user, server, outcome);
-    return outcome.ok ? {} : { requeueAfterMs: BLOCKED_RETRY_MS };
+    if (outcome.ok) return {};
+    const waitingForRemoval = outcome.reason === UserReason.HomeBeingRemoved;
+    return { requeueAfterMs: waitingForRemoval ? HOME_REMOVAL_RETRY_MS : BLOCKED_RETRY_MS };
   }
 
   async #sync(
@@ -185,15 +191,9 @@ export class UserReconciler implements Reconciler {
         user,
         'Warning',
         'AccountLeftBehind',
-        `gave up removing account ${usernameOf(user)}: ${removed.message}`,
-      );
-    }
-    if (user.spec.reclaimPolicy === 'Delete') {
-      this.#event(
-        user,
-        'Warning',
-        'HomeDataRetained',
-        'reclaimPolicy Delete: this version does not remove home data; it is kept',
+        `gave up removing account ${usernameOf(user)}${
+          user.spec.reclaimPolicy === 'Delete' ? ' and its home data' : ''
+        }: ${removed.message}`,
       );
     }
     await removeFinalizer(this.#o.client, Resources.sftpUser, user);
@@ -214,8 +214,7 @@ export class UserReconciler implements Reconciler {
     try {
       const existing = await store.provider.getUserByUsername(usernameOf(user));
       if (existing !== undefined && existing.managed_by === managedByOf(user)) {
-        await store.provider.deleteUser(existing.id);
-        this.#event(user, 'Normal', 'AccountDeleted', `deleted account ${existing.username}`);
+        await this.#deleteAccount(user, store.provider, existing);
       }
       return { ok: true };
     } catch (err) {
@@ -225,6 +224,25 @@ export class UserReconciler implements Reconciler {
         message: err instanceof Error ? err.message : String(err),
       };
     }
+  }
+
+  /**
+   * reclaimPolicy Delete: the account goes and its home is recorded for removal in one
+   * transaction; the server pods, which see the homes, remove the data within seconds.
+   */
+  async #deleteAccount(user: SftpUser, provider: DataProvider, account: User): Promise<void> {
+    if (user.spec.reclaimPolicy !== 'Delete') {
+      await provider.deleteUser(account.id);
+      this.#event(user, 'Normal', 'AccountDeleted', `deleted account ${account.username}`);
+      return;
+    }
+    const removal = await provider.deleteUserAndHome(account.id);
+    this.#event(
+      user,
+      'Normal',
+      'AccountDeleted',
+      `deleted account ${account.username}; the servers of SftpServer ${user.spec.serverRef.name} remove its home ${removal.home_dir}`,
+    );
   }
 
   #event(user: SftpUser, type: EventType, reason: string, message: string): void {

@@ -110,6 +110,9 @@ function accountProblem(err: unknown): UserProblem {
   if (isKubesftpError(err, ErrorCode.CONFLICT)) {
     return { reason: UserReason.UsernameTaken, message: err.message };
   }
+  if (isKubesftpError(err, ErrorCode.HOME_BEING_REMOVED)) {
+    return { reason: UserReason.HomeBeingRemoved, message: err.message };
+  }
   const message = err instanceof Error ? err.message : String(err);
   return { reason: UserReason.DatabaseUnavailable, message };
 }

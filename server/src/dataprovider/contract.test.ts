@@ -19,6 +19,7 @@ import {
   type PostgresEnv,
 } from '../../../test/env/testbed.js';
 import { clusterContract } from './contract-cluster.js';
+import { homeRemovalContract } from './contract-home-removals.js';
 import { openDriver, type DataProviderConfig } from './drivers.js';
 import { createDataProvider } from './index.js';
 import { newUser as baseUser } from './test-support.js';
@@ -534,6 +535,7 @@ for (const driver of drivers) {
     });
 
     clusterContract({ provider: () => provider, openAnother, shared: driver.shared });
+    homeRemovalContract({ provider: () => provider, openAnother, shared: driver.shared });
 
     if (driver.shared) {
       it('two instances on one store never lose a quota update', async () => {

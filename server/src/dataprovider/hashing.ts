@@ -18,6 +18,9 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  HomeRemoval,
+  HomeRemovalClaim,
+  HomeRemovalRetry,
   ListAdminsQuery,
   ListUsersQuery,
   NewAdmin,
@@ -124,6 +127,33 @@ class HashingProvider implements DataProvider {
 
   deleteUser(id: number): Promise<void> {
     return this.#driver.deleteUser(id);
+  }
+
+  deleteUserAndHome(id: number): Promise<HomeRemoval> {
+    return this.#driver.deleteUserAndHome(id);
+  }
+
+  listHomeRemovals(): Promise<HomeRemoval[]> {
+    return this.#driver.listHomeRemovals();
+  }
+
+  claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined> {
+    return this.#driver.claimHomeRemoval(request);
+  }
+
+  finishHomeRemoval(id: number, nodeId: string): Promise<void> {
+    return this.#driver.finishHomeRemoval(id, nodeId);
+  }
+
+  deferHomeRemoval(retry: HomeRemovalRetry): Promise<void> {
+    return this.#driver.deferHomeRemoval(retry);
+  }
+
+  dropHomeRemoval(id: number): Promise<void> {
+    return this.#driver.dropHomeRemoval(id);
   }
 
   updateQuota(username: string, delta: QuotaDelta): Promise<void> {

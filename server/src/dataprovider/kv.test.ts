@@ -82,9 +82,25 @@ describe('kv driver', () => {
     await env.close();
     await assert.rejects(openKv(), (err) => {
       assert.ok(isKubesftpError(err, ErrorCode.PROVIDER_UNAVAILABLE), String(err));
-      assert.match(err.message, /newer than this kubesftp knows \(1\); upgrade kubesftp/);
+      assert.match(err.message, new RegExp(`newer than this kubesftp knows \\(${KV_FORMAT}\\)`));
       return true;
     });
+  });
+
+  it('opens a file of format 1 (before home removals), keeps its accounts and marks it 2', async () => {
+    const first = await openKv();
+    await first.addUser(newUser({ password: HASH }));
+    await first.close();
+    const env = open({ path: file, noSubdir: true, maxDbs: 10 });
+    await env.openDB<number, string>({ name: 'meta' }).put('format', 1);
+    await env.close();
+    const reopened = await openKv();
+    assert.equal((await reopened.getUserByUsername('alice'))?.username, 'alice');
+    assert.deepEqual(await reopened.listHomeRemovals(), []);
+    await reopened.close();
+    const check = open({ path: file, noSubdir: true, maxDbs: 10 });
+    assert.equal(check.openDB<number, string>({ name: 'meta' }).get('format'), KV_FORMAT);
+    await check.close();
   });
 
   it('two processes on one file lose no quota update and pass no max_sessions', async () => {

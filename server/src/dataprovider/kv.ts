@@ -13,7 +13,7 @@ import { RecordProvider, type RecordStore, type RecordTables } from './record-st
 import type { RecordTable } from './record-table.js';
 
 /** The layout of the records this version writes; a newer file is refused, an older migrated. */
-export const KV_FORMAT = 1;
+export const KV_FORMAT = 2;
 
 export interface KvOptions {
   /** The database file, already resolved against the config dir. */
@@ -106,6 +106,7 @@ const TABLES = [
   'secrets',
   'defenderHosts',
   'sessions',
+  'homeRemovals',
   'counters',
 ] as const satisfies readonly (keyof RecordTables)[];
 
@@ -167,9 +168,10 @@ export class KvProvider extends RecordProvider {
 
   #checkFormat(env: RootDatabase): void {
     const meta = env.openDB<number, string>({ name: 'meta' });
+    // Format 2 added the homeRemovals table, which opens empty: an older file only needs the mark.
     const format = env.transactionSync(() => {
       const stored = meta.get('format');
-      if (stored === undefined) meta.putSync('format', KV_FORMAT);
+      if (stored === undefined || stored < KV_FORMAT) meta.putSync('format', KV_FORMAT);
       return stored ?? KV_FORMAT;
     });
     if (format > KV_FORMAT) {

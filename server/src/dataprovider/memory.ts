@@ -32,6 +32,7 @@ function mapStore(): RecordStore {
     secrets: new MapTable(),
     defenderHosts: new MapTable(),
     sessions: new MapTable(),
+    homeRemovals: new MapTable(),
     counters: new MapTable(),
     write: (step) => step(),
     read: (step) => step(),

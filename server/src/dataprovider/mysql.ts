@@ -6,6 +6,8 @@
  */
 import mysql from 'mysql2/promise';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { AsyncHomeRemovals, MYSQL_REMOVALS, homeRemovalStatements } from './home-removal-sql.js';
+import { assertHomeFree, sameHome } from './home-removals.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import { MysqlDefenderHosts } from './mysql-defender.js';
 import { MysqlSessions } from './mysql-sessions.js';
@@ -17,6 +19,9 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  HomeRemoval,
+  HomeRemovalClaim,
+  HomeRemovalRetry,
   ListAdminsQuery,
   ListUsersQuery,
   NewAdmin,
@@ -83,6 +88,7 @@ export class MysqlProvider implements DataProvider {
   readonly #users: string;
   readonly #defenderHosts: MysqlDefenderHosts;
   readonly #sessions: MysqlSessions;
+  readonly #removals: AsyncHomeRemovals;
 
   constructor(options: MysqlOptions) {
     this.#options = options;
@@ -90,6 +96,14 @@ export class MysqlProvider implements DataProvider {
     this.#pool = new MysqlPool(options.network);
     this.#defenderHosts = new MysqlDefenderHosts(this.#pool);
     this.#sessions = new MysqlSessions(this.#pool, this.#users);
+    this.#removals = new AsyncHomeRemovals(
+      {
+        query: this.#pool.query,
+        transaction: (work) => this.#pool.transaction(work),
+        returningId: false,
+      },
+      homeRemovalStatements(MYSQL_REMOVALS, this.#users),
+    );
   }
 
   /**
@@ -148,23 +162,32 @@ export class MysqlProvider implements DataProvider {
     return rows.map(fromUserRow);
   }
 
+  /** Locks against removals and checks the home is not being removed, then inserts. */
   async addUser(user: NewUser): Promise<User> {
     const prepared = storableUser(user);
-    const { insertId } = await this.#pool.query(
-      `INSERT INTO ${this.#users} (${USER_COLUMNS.join(', ')}) VALUES (${VALUES})`,
-      toUserParams(prepared),
-    );
+    const insertId = await this.#pool.transaction(async (query) => {
+      assertHomeFree(prepared, await this.#removals.pendingUnderLock(query));
+      const sql = `INSERT INTO ${this.#users} (${USER_COLUMNS.join(', ')}) VALUES (${VALUES})`;
+      return (await query(sql, toUserParams(prepared))).insertId;
+    });
     return only([await this.getUserById(insertId)].filter(isDefined), 'the new user');
   }
 
+  /** One statement while the home stays; a new home is checked as addUser checks it. */
   async updateUser(id: number, user: NewUser): Promise<User> {
     const existing = await this.getUserById(id);
     if (existing === undefined) throw notFound(`user ${id}`);
     const prepared = storableUser(user, existing);
-    const { count } = await this.#pool.query(
-      `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id`,
-      { ...toUserParams(prepared), id },
-    );
+    const update = async (query: MysqlQuery): Promise<number> => {
+      const sql = `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id`;
+      return (await query(sql, { ...toUserParams(prepared), id })).count;
+    };
+    const count = sameHome(prepared, existing)
+      ? await update(this.#pool.query)
+      : await this.#pool.transaction(async (query) => {
+          assertHomeFree(prepared, await this.#removals.pendingUnderLock(query));
+          return update(query);
+        });
     const updated = count === 0 ? undefined : await this.getUserById(id);
     if (updated === undefined) throw notFound(`user ${id}`);
     return updated;
@@ -173,6 +196,33 @@ export class MysqlProvider implements DataProvider {
   async deleteUser(id: number): Promise<void> {
     const { count } = await this.#pool.query(`DELETE FROM ${this.#users} WHERE id = @id`, { id });
     if (count === 0) throw notFound(`user ${id}`);
+  }
+
+  deleteUserAndHome(id: number): Promise<HomeRemoval> {
+    return this.#removals.deleteUserAndHome(id);
+  }
+
+  listHomeRemovals(): Promise<HomeRemoval[]> {
+    return this.#removals.listHomeRemovals();
+  }
+
+  claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined> {
+    return this.#removals.claimHomeRemoval(request);
+  }
+
+  finishHomeRemoval(id: number, nodeId: string): Promise<void> {
+    return this.#removals.finishHomeRemoval(id, nodeId);
+  }
+
+  deferHomeRemoval(retry: HomeRemovalRetry): Promise<void> {
+    return this.#removals.deferHomeRemoval(retry);
+  }
+
+  dropHomeRemoval(id: number): Promise<void> {
+    return this.#removals.dropHomeRemoval(id);
   }
 
   /** One UPDATE: the row lock it takes orders concurrent deltas from every process. */

@@ -5,6 +5,8 @@
  * unique key, migrations under an advisory lock.
  */
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { AsyncHomeRemovals, POSTGRES_REMOVALS, homeRemovalStatements } from './home-removal-sql.js';
+import { assertHomeFree, sameHome } from './home-removals.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
 import type { NetworkOptions } from './network-options.js';
 import { PgPool, clientConfig, type PgQuery } from './postgresql-pool.js';
@@ -17,6 +19,9 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  HomeRemoval,
+  HomeRemovalClaim,
+  HomeRemovalRetry,
   ListAdminsQuery,
   ListUsersQuery,
   NewAdmin,
@@ -78,6 +83,7 @@ export class PostgresProvider implements DataProvider {
   readonly #users: string;
   readonly #defenderHosts: PostgresDefenderHosts;
   readonly #sessions: PostgresSessions;
+  readonly #removals: AsyncHomeRemovals;
 
   constructor(options: PostgresOptions) {
     this.#options = options;
@@ -85,6 +91,14 @@ export class PostgresProvider implements DataProvider {
     this.#pool = new PgPool(options.network);
     this.#defenderHosts = new PostgresDefenderHosts(this.#pool);
     this.#sessions = new PostgresSessions(this.#pool, this.#users);
+    this.#removals = new AsyncHomeRemovals(
+      {
+        query: this.#pool.query,
+        transaction: (work) => this.#pool.transaction(work),
+        returningId: true,
+      },
+      homeRemovalStatements(POSTGRES_REMOVALS, this.#users),
+    );
   }
 
   /**
@@ -145,23 +159,32 @@ export class PostgresProvider implements DataProvider {
     return rows.map(fromUserRow);
   }
 
+  /** Locks against removals and checks the home is not being removed, then inserts. */
   async addUser(user: NewUser): Promise<User> {
     const prepared = storableUser(user);
-    const { rows } = await this.#pool.query<UserRow>(
-      `INSERT INTO ${this.#users} (${USER_COLUMNS.join(', ')}) VALUES (${VALUES}) RETURNING *`,
-      toUserParams(prepared),
-    );
+    const rows = await this.#pool.transaction(async (query) => {
+      assertHomeFree(prepared, await this.#removals.pendingUnderLock(query));
+      const sql = `INSERT INTO ${this.#users} (${USER_COLUMNS.join(', ')}) VALUES (${VALUES}) RETURNING *`;
+      return (await query<UserRow>(sql, toUserParams(prepared))).rows;
+    });
     return fromUserRow(only(rows, 'the new user'));
   }
 
+  /** One statement while the home stays; a new home is checked as addUser checks it. */
   async updateUser(id: number, user: NewUser): Promise<User> {
     const existing = await this.getUserById(id);
     if (existing === undefined) throw notFound(`user ${id}`);
     const prepared = storableUser(user, existing);
-    const { rows } = await this.#pool.query<UserRow>(
-      `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`,
-      { ...toUserParams(prepared), id },
-    );
+    const update = async (query: PgQuery): Promise<UserRow[]> => {
+      const sql = `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`;
+      return (await query<UserRow>(sql, { ...toUserParams(prepared), id })).rows;
+    };
+    const rows = sameHome(prepared, existing)
+      ? await update(this.#pool.query)
+      : await this.#pool.transaction(async (query) => {
+          assertHomeFree(prepared, await this.#removals.pendingUnderLock(query));
+          return update(query);
+        });
     if (rows[0] === undefined) throw notFound(`user ${id}`);
     return fromUserRow(rows[0]);
   }
@@ -169,6 +192,33 @@ export class PostgresProvider implements DataProvider {
   async deleteUser(id: number): Promise<void> {
     const { count } = await this.#pool.query(`DELETE FROM ${this.#users} WHERE id = @id`, { id });
     if (count === 0) throw notFound(`user ${id}`);
+  }
+
+  deleteUserAndHome(id: number): Promise<HomeRemoval> {
+    return this.#removals.deleteUserAndHome(id);
+  }
+
+  listHomeRemovals(): Promise<HomeRemoval[]> {
+    return this.#removals.listHomeRemovals();
+  }
+
+  claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined> {
+    return this.#removals.claimHomeRemoval(request);
+  }
+
+  finishHomeRemoval(id: number, nodeId: string): Promise<void> {
+    return this.#removals.finishHomeRemoval(id, nodeId);
+  }
+
+  deferHomeRemoval(retry: HomeRemovalRetry): Promise<void> {
+    return this.#removals.deferHomeRemoval(retry);
+  }
+
+  dropHomeRemoval(id: number): Promise<void> {
+    return this.#removals.dropHomeRemoval(id);
   }
 
   /** One UPDATE: the row lock it takes orders concurrent deltas from every process. */

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { DefenderRecords } from './defender-hosts.js';
+import { accountInside, assertHomeFree, sameHome } from './home-removals.js';
 import { computeGrant } from './quota-grant.js';
 import type { RecordTable } from './record-table.js';
 import type {
@@ -14,6 +15,9 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  HomeRemoval,
+  HomeRemovalClaim,
+  HomeRemovalRetry,
   ListAdminsQuery,
   ListUsersQuery,
   NewAdmin,
@@ -43,6 +47,12 @@ export interface StoredSession extends SessionRecord {
   reservedFiles: number;
 }
 
+/** A removal with its lease: who holds it, and when it is due (again). */
+export interface StoredHomeRemoval extends HomeRemoval {
+  claimedBy: string;
+  notBefore: number;
+}
+
 export interface RecordTables {
   /** By username. */
   users: RecordTable<User>;
@@ -53,7 +63,9 @@ export interface RecordTables {
   secrets: RecordTable<string>;
   defenderHosts: RecordTable<DefenderHost>;
   sessions: RecordTable<StoredSession>;
-  /** The last id given to a user ("user") and to an admin ("admin"). */
+  /** By id (decimal). */
+  homeRemovals: RecordTable<StoredHomeRemoval>;
+  /** The last id given to a user ("user"), an admin ("admin") and a removal ("homeRemoval"). */
   counters: RecordTable<number>;
 }
 
@@ -101,6 +113,22 @@ function storedSession(record: SessionRecord, now: number): StoredSession {
   };
 }
 
+function removalsInOrder(t: RecordTables): StoredHomeRemoval[] {
+  return t.homeRemovals.values().sort((a, b) => a.id - b.id);
+}
+
+function publicRemoval(stored: StoredHomeRemoval): HomeRemoval {
+  return {
+    id: stored.id,
+    username: stored.username,
+    home_dir: stored.home_dir,
+    filesystem: stored.filesystem,
+    requested_at: stored.requested_at,
+    attempts: stored.attempts,
+    last_error: stored.last_error,
+  };
+}
+
 export abstract class RecordProvider implements DataProvider {
   abstract readonly driver: string;
   abstract initialize(): Promise<void>;
@@ -125,7 +153,7 @@ export abstract class RecordProvider implements DataProvider {
     return new DefenderRecords(t.defenderHosts, { hardLimit: 0, softLimit: 0 });
   }
 
-  #nextId(t: RecordTables, kind: 'user' | 'admin'): number {
+  #nextId(t: RecordTables, kind: 'user' | 'admin' | 'homeRemoval'): number {
     const id = (t.counters.get(kind) ?? 0) + 1;
     t.counters.put(kind, id);
     return id;
@@ -165,6 +193,7 @@ export abstract class RecordProvider implements DataProvider {
     const prepared = storableUser(user);
     return this.#write((t) => {
       if (t.users.get(prepared.username) !== undefined) throw conflict();
+      assertHomeFree(prepared, t.homeRemovals.values());
       const stored: User = {
         ...prepared,
         id: this.#nextId(t, 'user'),
@@ -186,6 +215,7 @@ export abstract class RecordProvider implements DataProvider {
       const prepared = storableUser(user, current);
       const holder = t.users.get(prepared.username);
       if (holder !== undefined && holder.id !== id) throw conflict();
+      if (!sameHome(prepared, current)) assertHomeFree(prepared, t.homeRemovals.values());
       const stored: User = { ...current, ...prepared, id };
       if (stored.username !== current.username) t.users.delete(current.username);
       t.users.put(stored.username, stored);
@@ -200,6 +230,81 @@ export abstract class RecordProvider implements DataProvider {
       if (username === undefined) throw notFound(`user ${id}`);
       t.userIds.delete(String(id));
       t.users.delete(username);
+    });
+  }
+
+  async deleteUserAndHome(id: number): Promise<HomeRemoval> {
+    return this.#write((t) => {
+      const user = this.#userById(t, id);
+      if (user === undefined) throw notFound(`user ${id}`);
+      t.userIds.delete(String(id));
+      t.users.delete(user.username);
+      const now = Date.now();
+      const removal: HomeRemoval = {
+        id: this.#nextId(t, 'homeRemoval'),
+        username: user.username,
+        home_dir: user.home_dir,
+        filesystem: user.filesystem,
+        requested_at: now,
+        attempts: 0,
+        last_error: '',
+      };
+      t.homeRemovals.put(String(removal.id), { ...removal, claimedBy: '', notBefore: now });
+      return removal;
+    });
+  }
+
+  /** In a write transaction: it sees what other processes on the file committed just now. */
+  async listHomeRemovals(): Promise<HomeRemoval[]> {
+    return this.#write((t) => removalsInOrder(t).map(publicRemoval));
+  }
+
+  async claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined> {
+    return this.#write((t) => {
+      const now = Date.now();
+      const next = removalsInOrder(t).find((r) => r.notBefore <= now);
+      if (next === undefined) return undefined;
+      const removal = publicRemoval(next);
+      const user = accountInside(removal, t.users.values());
+      if (user !== undefined) {
+        t.homeRemovals.delete(String(next.id));
+        return { kind: 'in_use', removal, usedBy: user.username };
+      }
+      t.homeRemovals.put(String(next.id), {
+        ...next,
+        claimedBy: request.nodeId,
+        notBefore: now + request.leaseMs,
+      });
+      return { kind: 'claimed', removal };
+    });
+  }
+
+  async finishHomeRemoval(id: number, nodeId: string): Promise<void> {
+    return this.#write((t) => {
+      if (t.homeRemovals.get(String(id))?.claimedBy === nodeId) t.homeRemovals.delete(String(id));
+    });
+  }
+
+  async deferHomeRemoval(retry: HomeRemovalRetry): Promise<void> {
+    return this.#write((t) => {
+      const current = t.homeRemovals.get(String(retry.id));
+      if (current?.claimedBy !== retry.nodeId) return;
+      t.homeRemovals.put(String(retry.id), {
+        ...current,
+        attempts: current.attempts + 1,
+        last_error: retry.error.slice(0, 1000),
+        claimedBy: '',
+        notBefore: Date.now() + retry.afterMs,
+      });
+    });
+  }
+
+  async dropHomeRemoval(id: number): Promise<void> {
+    return this.#write((t) => {
+      t.homeRemovals.delete(String(id));
     });
   }
 

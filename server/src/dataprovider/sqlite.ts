@@ -7,7 +7,9 @@ import Database from 'better-sqlite3';
 import { ErrorCode, KubesftpError, isKubesftpError } from '../errors.js';
 import { assertPrivateMode, createPrivateFileSync } from '../private-files.js';
 import { findMigrationsDir, loadMigrations, runMigrations, type Migration } from './migrate.js';
+import { assertHomeFree, sameHome } from './home-removals.js';
 import { SqliteDefenderHosts } from './sqlite-defender.js';
+import { SqliteHomeRemovals } from './sqlite-home-removals.js';
 import { SqliteSessions } from './sqlite-sessions.js';
 import type {
   Admin,
@@ -15,6 +17,9 @@ import type {
   DefenderHost,
   DefenderHostChange,
   DefenderPruneOptions,
+  HomeRemoval,
+  HomeRemovalClaim,
+  HomeRemovalRetry,
   ListAdminsQuery,
   ListUsersQuery,
   NewAdmin,
@@ -140,6 +145,7 @@ export class SqliteProvider implements DataProvider {
   readonly #statements = new Map<string, Database.Statement>();
   readonly #defenderHosts: SqliteDefenderHosts;
   readonly #sessions: SqliteSessions;
+  readonly #removals: SqliteHomeRemovals;
 
   constructor(options: SqliteOptions) {
     this.#options = options;
@@ -151,6 +157,7 @@ export class SqliteProvider implements DataProvider {
     });
     this.#defenderHosts = new SqliteDefenderHosts(this.#db, guarded);
     this.#sessions = new SqliteSessions(this.#db, this.#users, guarded);
+    this.#removals = new SqliteHomeRemovals(this.#db, this.#users, guarded);
   }
 
   /** Statements are prepared on first use: the tables exist only after initialize(). */
@@ -224,6 +231,7 @@ export class SqliteProvider implements DataProvider {
     this.#statements.clear();
     this.#defenderHosts.clear();
     this.#sessions.clear();
+    this.#removals.clear();
     if (this.#db.open) this.#db.close();
     return Promise.resolve();
   }
@@ -251,14 +259,17 @@ export class SqliteProvider implements DataProvider {
     return Promise.resolve(rows.map(fromUserRow));
   }
 
+  /** In BEGIN IMMEDIATE: the home is checked against removals and the row inserted as one step. */
   async addUser(user: NewUser): Promise<User> {
     const prepared = storableUser(user);
     const columns = USER_COLUMNS.join(', ');
     const values = USER_COLUMNS.map((c) => `@${c}`).join(', ');
-    const row = this.#get<UserRow>(
-      `INSERT INTO ${this.#users} (${columns}) VALUES (${values}) RETURNING *`,
-      toUserParams(prepared),
-    );
+    const row = this.#removals.immediate(() => {
+      assertHomeFree(prepared, this.#removals.pending());
+      return this.#statement(
+        `INSERT INTO ${this.#users} (${columns}) VALUES (${values}) RETURNING *`,
+      ).get(toUserParams(prepared)) as UserRow | undefined;
+    });
     if (row === undefined)
       throw new KubesftpError(ErrorCode.FAILURE, 'the new user was not returned');
     return Promise.resolve(fromUserRow(row));
@@ -268,13 +279,17 @@ export class SqliteProvider implements DataProvider {
     const existing = await this.getUserById(id);
     if (existing === undefined) throw notFound(`user ${id}`);
     const prepared = storableUser(user, existing);
-    const row = this.#get<UserRow>(
-      `UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`,
-      {
+    const update = (): UserRow | undefined =>
+      this.#statement(`UPDATE ${this.#users} SET ${ASSIGNMENTS} WHERE id = @id RETURNING *`).get({
         ...toUserParams(prepared),
         id,
-      },
-    );
+      }) as UserRow | undefined;
+    const row = sameHome(prepared, existing)
+      ? guarded(update)
+      : this.#removals.immediate(() => {
+          assertHomeFree(prepared, this.#removals.pending());
+          return update();
+        });
     if (row === undefined) throw notFound(`user ${id}`);
     return fromUserRow(row);
   }
@@ -282,6 +297,36 @@ export class SqliteProvider implements DataProvider {
   async deleteUser(id: number): Promise<void> {
     if (this.#changes(`DELETE FROM ${this.#users} WHERE id = @id`, { id }) === 0)
       throw notFound(`user ${id}`);
+    return Promise.resolve();
+  }
+
+  async deleteUserAndHome(id: number): Promise<HomeRemoval> {
+    return Promise.resolve(this.#removals.deleteUserAndHome(id));
+  }
+
+  async listHomeRemovals(): Promise<HomeRemoval[]> {
+    return Promise.resolve(this.#removals.listHomeRemovals());
+  }
+
+  async claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined> {
+    return Promise.resolve(this.#removals.claimHomeRemoval(request));
+  }
+
+  async finishHomeRemoval(id: number, nodeId: string): Promise<void> {
+    this.#removals.finishHomeRemoval(id, nodeId);
+    return Promise.resolve();
+  }
+
+  async deferHomeRemoval(retry: HomeRemovalRetry): Promise<void> {
+    this.#removals.deferHomeRemoval(retry);
+    return Promise.resolve();
+  }
+
+  async dropHomeRemoval(id: number): Promise<void> {
+    this.#removals.dropHomeRemoval(id);
     return Promise.resolve();
   }
 

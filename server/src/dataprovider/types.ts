@@ -5,7 +5,7 @@
 
 export { FsProvider, PERMISSIONS, type Permission } from './account-constants.js';
 export type { NewUser, S3Config, User, UserFilesystem, UserFilters } from './account-schema.js';
-import type { NewUser, User } from './account-schema.js';
+import type { NewUser, User, UserFilesystem } from './account-schema.js';
 
 export interface Admin {
   id: number;
@@ -215,11 +215,67 @@ export interface ClusterStore {
 }
 
 /**
+ * A home whose account was deleted together with its data (reclaimPolicy Delete). The row is
+ * written in the transaction that deletes the account, and a server process that sees the
+ * homes removes the data; until then no account may be given that home (HOME_BEING_REMOVED).
+ */
+export interface HomeRemoval {
+  id: number;
+  username: string;
+  home_dir: string;
+  /** The account's storage as it was: an S3 home needs its bucket, prefix and credentials. */
+  filesystem: UserFilesystem;
+  /** Unix milliseconds. */
+  requested_at: number;
+  /** Failed attempts so far, and the last failure. */
+  attempts: number;
+  last_error: string;
+}
+
+/**
+ * What a claim found: a removal this process now holds for the lease, or one that was dropped
+ * because an account uses that home (or a directory inside it) again.
+ */
+export type HomeRemovalClaim =
+  | { kind: 'claimed'; removal: HomeRemoval }
+  | { kind: 'in_use'; removal: HomeRemoval; usedBy: string };
+
+export interface HomeRemovalRetry {
+  id: number;
+  nodeId: string;
+  error: string;
+  /** The removal is due again this many milliseconds from now. */
+  afterMs: number;
+}
+
+/**
+ * Removals of deleted accounts' homes, shared by every process on the provider. A claim and an
+ * account write that gives a home are serialized, so a home is never removed while an account
+ * can use it.
+ */
+export interface HomeRemovalStore {
+  /** Deletes the account and records its home for removal, in one transaction. */
+  deleteUserAndHome(id: number): Promise<HomeRemoval>;
+  listHomeRemovals(): Promise<HomeRemoval[]>;
+  /** Takes the oldest due removal for `leaseMs`; undefined when none is due. */
+  claimHomeRemoval(request: {
+    nodeId: string;
+    leaseMs: number;
+  }): Promise<HomeRemovalClaim | undefined>;
+  /** The home is gone: the row goes (only if `nodeId` still holds it). */
+  finishHomeRemoval(id: number, nodeId: string): Promise<void>;
+  /** The attempt failed: counted, and due again later. */
+  deferHomeRemoval(retry: HomeRemovalRetry): Promise<void>;
+  /** Gives up a removal without removing anything. */
+  dropHomeRemoval(id: number): Promise<void>;
+}
+
+/**
  * One interface for every driver. Methods are async even where a driver is synchronous
  * (SQLite) so Postgres and MySQL fit the same seam. Failures throw KubesftpError:
  * NOT_FOUND, CONFLICT (duplicate username), INVALID_ARGUMENT, PROVIDER_UNAVAILABLE.
  */
-export interface DataProvider extends DefenderHostStore, ClusterStore {
+export interface DataProvider extends DefenderHostStore, ClusterStore, HomeRemovalStore {
   readonly driver: string;
   /** Applies pending migrations; safe to call on every start and from several pods. */
   initialize(): Promise<void>;
@@ -229,6 +285,10 @@ export interface DataProvider extends DefenderHostStore, ClusterStore {
   getUserByUsername(username: string): Promise<User | undefined>;
   getUserById(id: number): Promise<User | undefined>;
   listUsers(query: ListUsersQuery): Promise<User[]>;
+  /**
+   * Refuses with HOME_BEING_REMOVED a home at or inside one still being removed (addUser and
+   * updateUser alike).
+   */
   addUser(user: NewUser): Promise<User>;
   /** Replaces the account properties of user `id`; usage counters are left alone. */
   updateUser(id: number, user: NewUser): Promise<User>;

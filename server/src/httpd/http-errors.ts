@@ -35,6 +35,7 @@ export interface ErrorBody {
 const statusByCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.HOME_BEING_REMOVED]: 409,
   [ErrorCode.INVALID_ARGUMENT]: 400,
   [ErrorCode.PERMISSION_DENIED]: 403,
   [ErrorCode.PROVIDER_UNAVAILABLE]: 503,

@@ -17,6 +17,7 @@ const STATUS_BY_ERROR: Readonly<Record<ErrorCode, StatusCode>> = {
   [ErrorCode.QUOTA_EXCEEDED]: StatusCode.FAILURE,
   [ErrorCode.FAILURE]: StatusCode.FAILURE,
   [ErrorCode.CONFLICT]: StatusCode.FAILURE,
+  [ErrorCode.HOME_BEING_REMOVED]: StatusCode.FAILURE,
   [ErrorCode.PROVIDER_UNAVAILABLE]: StatusCode.FAILURE,
   [ErrorCode.CONFIG_INVALID]: StatusCode.FAILURE,
   [ErrorCode.RATE_LIMITED]: StatusCode.FAILURE,
