@@ -85,7 +85,10 @@ function container(input: DeploymentInput): Record<string, unknown> {
     image: spec.image ?? input.defaultImage,
     ...(spec.imagePullPolicy === undefined ? {} : { imagePullPolicy: spec.imagePullPolicy }),
     args: SERVE_ARGS,
-    env: input.env,
+    // The AWS SDK looks for its config files under the home directory and fails every S3 call
+    // when there is none: a uid without a passwd entry (any runAsUser the image does not
+    // know) has none unless HOME names one.
+    env: [{ name: 'HOME', value: PATHS.state }, ...input.env],
     ports: [
       { name: 'sftp', containerPort: PORTS.sftp, protocol: 'TCP' },
       { name: 'http', containerPort: PORTS.http, protocol: 'TCP' },
