@@ -6,6 +6,7 @@
  * the database nor the Deployment (decision 0021).
  */
 import { FsProvider, type NewUser } from '../../../server/src/dataprovider/account-schema.js';
+import { normalizeKeyPrefix } from '../../../server/src/vfs/s3-settings.js';
 import { ServerReason } from '../api/conditions.js';
 import { secretValue, type Secret, type SftpServer } from '../api/objects.js';
 import { DEFAULT_S3_REGION, S3_CREDENTIAL_KEYS, type SftpServerSpec } from '../api/sftpserver.js';
@@ -89,12 +90,6 @@ export async function resolveStorage(options: {
   return s3CredentialSettings(secret, name);
 }
 
-/** "a//b/" and "/a/b" become "a/b/"; "" stays "". */
-function prefixOf(...parts: Array<string | undefined>): string {
-  const segments = parts.flatMap((part) => (part ?? '').split('/')).filter((s) => s !== '');
-  return segments.length === 0 ? '' : `${segments.join('/')}/`;
-}
-
 /**
  * The filesystem of an account whose home is `home` (the SftpUser's subPath or username): local,
  * or an S3 home under the server's prefix with no key of its own (the pods' credentials serve).
@@ -114,7 +109,8 @@ export function accountFilesystem(
       access_secret: '',
       endpoint: s3.endpoint ?? '',
       storage_class: '',
-      key_prefix: prefixOf(s3.keyPrefix, home),
+      // The CRD refuses "." and ".." in both parts, so this does not throw.
+      key_prefix: normalizeKeyPrefix(`${s3.keyPrefix ?? ''}/${home}`),
       force_path_style: s3.forcePathStyle === true,
     },
   };
