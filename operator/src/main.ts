@@ -80,7 +80,7 @@ function slim<T extends KubeObject>(object: T): T {
 
 /**
  * Secrets and ConfigMaps are cached without their data, except the operator's own (host keys,
- * generated passwords, server config): the cache then costs little whatever else the
+ * master key, generated passwords, server config): the cache then costs little whatever else the
  * namespaces hold, and a reconciler reads a user's Secret or ConfigMap when it needs its value.
  */
 function slimUnmanaged<T extends KubeObject & { data?: unknown; binaryData?: unknown }>(

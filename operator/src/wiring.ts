@@ -48,6 +48,10 @@ export function secretsOfServer(server: SftpServer): string[] {
   return [
     server.spec.database.secretRef.name,
     server.spec.hostKeys?.secretRef?.name ?? serverNames(server.metadata.name).hostKeys,
+    server.spec.masterKey?.secretRef?.name ?? serverNames(server.metadata.name).masterKey,
+    ...(server.spec.storage.s3?.credentialsSecretRef === undefined
+      ? []
+      : [server.spec.storage.s3.credentialsSecretRef.name]),
   ];
 }
 

@@ -117,6 +117,40 @@ void describe('the kubesftp chart', { timeout: 60_000 }, () => {
     assert.equal((pod['securityContext'] as { runAsNonRoot: boolean }).runAsNonRoot, true);
   });
 
+  void it('puts the example server on S3 when a bucket is given, else on a claim', async () => {
+    const example = async (options: string[]): Promise<Record<string, unknown>> => {
+      const rendered = await helm.run([
+        'template',
+        'x',
+        CHART_DIR,
+        '--show-only',
+        'templates/example-sftpserver.yaml',
+        '--set',
+        ['example.enabled=true', ...options].join(','),
+      ]);
+      const spec = documents(rendered.stdout)[0]!.spec as { storage: Record<string, unknown> };
+      return spec.storage;
+    };
+    assert.deepEqual(
+      await example([
+        'example.s3.bucket=homes',
+        'example.s3.endpoint=http://minio:9000',
+        'example.s3.forcePathStyle=true',
+        'example.s3.credentialsSecret=homes-s3',
+      ]),
+      {
+        s3: {
+          bucket: 'homes',
+          region: 'us-east-1',
+          endpoint: 'http://minio:9000',
+          forcePathStyle: true,
+          credentialsSecretRef: { name: 'homes-s3' },
+        },
+      },
+    );
+    assert.deepEqual(await example([]), { persistentVolumeClaim: { size: '10Gi' } });
+  });
+
   void it('is what manifests/ holds (run make manifests when this fails)', async () => {
     for (const [name, contents] of Object.entries(await renderManifests(helm))) {
       const onDisk = await readFile(join(MANIFESTS_DIR, name), 'utf8').catch(() => '(missing)');

@@ -9,7 +9,6 @@
  * deletion, a GitOps re-apply that writes nothing, and CEL rules refusing bad objects.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -24,46 +23,27 @@ import {
   type KubernetesEnv,
   type PostgresEnv,
 } from '../env/testbed.js';
+import { makeKeyPair, repoRoot, sha256File, type ClientAuth } from '../integration/harness.js';
 import {
-  askpassEnv,
-  makeKeyPair,
-  repoRoot,
-  sha256File,
-  sshOptions,
-  type ClientAuth,
-} from '../integration/harness.js';
-import { CHART_DIR, startHelm, type Helm } from './helm.js';
-import {
-  operatorWrites,
-  spawnOperator,
-  tokenKubeconfig,
-  type OperatorProcess,
-} from './operator-process.js';
+  RELEASE_NAMESPACE,
+  TEST_IMAGE,
+  condition,
+  decode,
+  installChart,
+  podKnownHosts,
+  sftpInPod,
+  writeOperatorKubeconfig,
+  type KubeObject,
+} from './cluster.js';
+import { startHelm, type Helm } from './helm.js';
+import { operatorWrites, spawnOperator, type OperatorProcess } from './operator-process.js';
 import { startPod, waitUntilReady, type PodSpec, type RunningPod } from './pod.js';
 
-const RELEASE_NAMESPACE = 'kubesftp-system';
 const NAMESPACE = 'sftp-apps';
 const SERVER = 'files';
-const IMAGE = 'kubesftp.test/kubesftp:operator-test';
 const RESYNC_SECONDS = 4;
 const DELETION_TIMEOUT_SECONDS = 5;
 const SHUTDOWN_GRACE = 20;
-
-interface KubeObject {
-  metadata: {
-    name: string;
-    resourceVersion: string;
-    uid: string;
-    annotations?: Record<string, string>;
-    ownerReferences?: Array<{ kind: string; name: string; controller?: boolean }>;
-    finalizers?: string[];
-  };
-  data?: Record<string, string>;
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown> & {
-    conditions?: Array<{ type: string; status: string; reason: string }>;
-  };
-}
 
 const SERVICE_MONITOR_CRD = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -120,30 +100,17 @@ spec:
     size: 1Gi
 `;
 
-function decode(object: KubeObject, key: string): string {
-  const value = object.data?.[key];
-  assert.ok(value !== undefined, `${object.metadata.name} has no ${key}`);
-  return Buffer.from(value, 'base64').toString('utf8');
-}
-
 function decodeConfig(configMap: KubeObject): string {
   const text = configMap.data?.['kubesftp.json'];
   assert.ok(text !== undefined, 'the ConfigMap holds kubesftp.json');
   return text;
 }
 
-function condition(
-  object: KubeObject,
-  type: string,
-): { status: string; reason: string } | undefined {
-  return object.status?.conditions?.find((c) => c.type === type);
-}
-
 /** `kubesftp operator` as a process, with the chart's ServiceAccount's token. */
 function startOperatorProcess(kubeconfig: string): OperatorProcess {
   return spawnOperator({
     kubeconfig,
-    defaultImage: IMAGE,
+    defaultImage: TEST_IMAGE,
     leaderElectionNamespace: RELEASE_NAMESPACE,
     resyncSeconds: RESYNC_SECONDS,
     hashIterations: 10_000,
@@ -201,36 +168,9 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     auth: ClientAuth,
     commands: string[],
   ): Promise<{ code: number; stdout: string; stderr: string }> {
-    const credentials = await get('secret', 'alice-credentials');
     const knownHosts = join(work, 'known_hosts');
-    // The Secret names the Service; inside the pod the server listens on the container port.
-    const service = `[${decode(credentials, 'host')}]:${decode(credentials, 'port')}`;
-    await writeFile(
-      knownHosts,
-      decode(credentials, 'known_hosts').replaceAll(service, '[127.0.0.1]:2022'),
-    );
-    const batch = join(work, `batch-${randomBytes(4).toString('hex')}`);
-    await writeFile(batch, `${commands.join('\n')}\n`);
-    const args = [
-      '-o',
-      'StrictHostKeyChecking=yes',
-      '-o',
-      `UserKnownHostsFile=${knownHosts}`,
-      ...sshOptions(2022, auth, '-P'),
-      '-b',
-      batch,
-      `${auth.username}@127.0.0.1`,
-    ];
-    const { command, args: wrapped } = pod!.inNetwork('sftp', args);
-    const env = await askpassEnv(work, auth.password);
-    return new Promise((resolve) => {
-      const child = spawn(command, wrapped, { env, cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    });
+    await podKnownHosts(await get('secret', 'alice-credentials'), knownHosts);
+    return sftpInPod({ pod: pod!, work, knownHosts, auth, commands });
   }
 
   /** `kubesftp serve` as the Deployment's pod runs it, on the test's homes directory. */
@@ -269,29 +209,10 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   });
 
   void it('installs with helm install: CRDs, ServiceAccount and RBAC', async () => {
-    await helm.run(
-      [
-        'install',
-        'kubesftp',
-        CHART_DIR,
-        '--namespace',
-        RELEASE_NAMESPACE,
-        '--create-namespace',
-        '--set',
-        `image.repository=kubesftp.test/kubesftp,image.tag=operator-test`,
-      ],
-      { kubeconfig: kube.kubeconfigPath },
-    );
+    await installChart(helm, kube);
     const crds = await kube.kubectl(['get', 'crd', '-o', 'name']);
     assert.match(crds, /sftpservers\.kubesftp\.io/);
     assert.match(crds, /sftpusers\.kubesftp\.io/);
-    await kube.kubectl([
-      'wait',
-      '--for',
-      'condition=Established',
-      'crd/sftpservers.kubesftp.io',
-      'crd/sftpusers.kubesftp.io',
-    ]);
     const explained = await waitFor('kubectl explain', () =>
       kube.kubectl(['explain', 'sftpuser.spec.password.generate']),
     );
@@ -306,19 +227,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
   });
 
   void it('runs as a process with a kubeconfig holding the ServiceAccount token', async () => {
-    const token = (
-      await kube.kubectl([
-        'create',
-        'token',
-        'kubesftp-operator',
-        '-n',
-        RELEASE_NAMESPACE,
-        '--duration',
-        '2h',
-      ])
-    ).trim();
-    const kubeconfig = join(work, 'operator.kubeconfig');
-    await writeFile(kubeconfig, tokenKubeconfig(kube, token));
+    const kubeconfig = await writeOperatorKubeconfig(kube, work);
     await kube.kubectl(['create', 'namespace', NAMESPACE]);
     operatorKubeconfig = kubeconfig;
     operator = startOperatorProcess(kubeconfig);
@@ -347,6 +256,7 @@ void describe('the operator on a real API server', { timeout: 600_000 }, () => {
     for (const [kind, name] of [
       ['configmap', `${SERVER}-config`],
       ['secret', `${SERVER}-host-keys`],
+      ['secret', `${SERVER}-master-key`],
       ['service', SERVER],
       ['service', `${SERVER}-http`],
       ['poddisruptionbudget', SERVER],

@@ -26,7 +26,11 @@ export const ServerReason = {
   DatabaseSecretInvalid: 'DatabaseSecretInvalid',
   HostKeySecretMissing: 'HostKeySecretMissing',
   HostKeySecretInvalid: 'HostKeySecretInvalid',
-  StorageUnsupported: 'StorageUnsupported',
+  S3CredentialsSecretMissing: 'S3CredentialsSecretMissing',
+  S3CredentialsSecretInvalid: 'S3CredentialsSecretInvalid',
+  MasterKeySecretMissing: 'MasterKeySecretMissing',
+  MasterKeySecretInvalid: 'MasterKeySecretInvalid',
+  ConfigRefused: 'ConfigRefused',
   ApplyFailed: 'ApplyFailed',
 } as const;
 export type ServerReason = (typeof ServerReason)[keyof typeof ServerReason];

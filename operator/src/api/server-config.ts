@@ -5,6 +5,7 @@
  */
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
 import { ConfigSchema, type Config } from '../../../server/src/config/schema.js';
+import { cel } from './schema.js';
 
 /** Keys the pod's layout decides; the CRD does not accept them, and the reason is documented. */
 export const OPERATOR_OWNED_KEYS: Readonly<Record<string, string>> = {
@@ -32,7 +33,31 @@ export const OPERATOR_OWNED_KEYS: Readonly<Record<string, string>> = {
   'data_provider.actions': 'hooks run programs in the pod',
   'data_provider.external_auth_program': 'a program in the pod',
   'data_provider.external_auth_scope': 'goes with external_auth_program',
+  'secrets.master_key_file': 'the file of the master-key Secret (spec.masterKey)',
 };
+
+/**
+ * Keys the schema keeps only to refuse them with a message (a key left out of the schema would
+ * be pruned without a word): a secret has no place in a spec that any reader of the object sees.
+ */
+export const REFUSED_KEYS = {
+  'secrets.master_key':
+    'put the master key in a Secret and reference it with spec.masterKey.secretRef',
+} as const;
+
+const refusals = (): Array<{ section: string; name: string; message: string }> =>
+  Object.entries(REFUSED_KEYS).map(([key, why]) => {
+    const [section = '', name = ''] = key.split('.');
+    return { section, name, message: `${key} is not accepted: ${why}` };
+  });
+
+/** Why a config is refused, if it is: what the CRD refuses, for objects stored before the rule. */
+export function refusedKeysIn(config: ServerConfigSpec | undefined): string[] {
+  const sections = config as Record<string, Record<string, unknown> | undefined> | undefined;
+  return refusals()
+    .filter(({ section, name }) => sections?.[section]?.[name] !== undefined)
+    .map(({ message }) => message);
+}
 
 /** What a server's config may set: any key of any section, each optional. */
 export type ServerConfigSpec = { [S in keyof Config]?: Partial<Config[S]> };
@@ -60,7 +85,18 @@ function section(name: string, schema: TSchema): Record<string, unknown> {
   return {
     type: 'object',
     description: String(schema.description ?? name),
-    properties: Object.fromEntries(kept.map(([key, child]) => [key, leaf(child)])),
+    properties: Object.fromEntries(
+      kept.map(([key, child]) => {
+        const refused = (REFUSED_KEYS as Record<string, string>)[`${name}.${key}`];
+        // Described as what it is here: a key the API server refuses.
+        return [
+          key,
+          refused === undefined
+            ? leaf(child)
+            : { type: 'string', description: `Not accepted: ${refused}.` },
+        ];
+      }),
+    ),
   };
 }
 
@@ -80,6 +116,12 @@ export function serverConfigSchema(): TUnsafe<ServerConfigSpec> {
       `The operator sets these itself and refuses them here: ${ownedKeysText()}.`,
     properties: Object.fromEntries(
       Object.entries(sections).map(([name, child]) => [name, section(name, child)]),
+    ),
+    ...cel(
+      ...refusals().map(({ section, name, message }) => ({
+        rule: `!has(self.${section}) || !has(self.${section}.${name})`,
+        message,
+      })),
     ),
   });
 }

@@ -11,6 +11,7 @@ import {
   localReference,
   objectName,
   passedThrough,
+  secretKeyReference,
   stringEnum,
   stringMap,
   type Condition,
@@ -122,23 +123,66 @@ const PersistentVolumeClaimStorage = Type.Object(
   },
 );
 
+/** Keys of the S3 credentials Secret. */
+export const S3_CREDENTIAL_KEYS = {
+  accessKeyId: 'access_key_id',
+  secretAccessKey: 'secret_access_key',
+} as const;
+
+export const DEFAULT_S3_REGION = 'us-east-1';
+
 const S3Storage = Type.Object(
   {
-    bucket: Type.String({ minLength: 3, maxLength: 63, description: 'Bucket holding the homes.' }),
+    bucket: Type.String({
+      minLength: 3,
+      maxLength: 63,
+      description: 'Bucket holding the homes; it must exist.',
+    }),
     endpoint: Type.Optional(
-      Type.String({ maxLength: 2048, description: 'Endpoint URL of an S3-compatible service.' }),
+      Type.String({
+        maxLength: 2048,
+        description:
+          'URL of an S3-compatible service (http:// or https://), e.g. http://minio.storage:9000; unset for AWS S3.',
+        ...cel({
+          rule: "self.matches('^https?://[^\\\\s/]+')",
+          message: 'endpoint must be an http:// or https:// URL',
+        }),
+      }),
     ),
-    region: Type.Optional(Type.String({ maxLength: 64, description: 'Region of the bucket.' })),
+    region: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        default: DEFAULT_S3_REGION,
+        description: `Region of the bucket (default ${DEFAULT_S3_REGION}, which MinIO accepts).`,
+      }),
+    ),
+    forcePathStyle: Type.Optional(
+      Type.Boolean({
+        description:
+          'Path-style addressing (endpoint/bucket/key), as MinIO and most S3-compatible services need; unset uses virtual-hosted style (bucket.endpoint/key).',
+      }),
+    ),
     keyPrefix: Type.Optional(
-      Type.String({ maxLength: 1024, description: 'Prefix under which homes are kept.' }),
+      Type.String({
+        maxLength: 1024,
+        description:
+          'Prefix in the bucket under which the homes are kept, e.g. sftp/; a home is <keyPrefix><home.subPath or username>/.',
+        ...cel({
+          rule: "!self.startsWith('/') && !self.split('/').exists(p, p == '..' || p == '.')",
+          message: 'keyPrefix is a relative prefix without "." or ".." parts',
+        }),
+      }),
     ),
-    credentialsSecretRef: localReference(
-      'Secret with the keys access_key_id and secret_access_key.',
+    credentialsSecretRef: Type.Optional(
+      localReference(
+        `Secret with the keys ${S3_CREDENTIAL_KEYS.accessKeyId} and ${S3_CREDENTIAL_KEYS.secretAccessKey}, given to the pods as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; a change rolls the pods. Unset, the pods find credentials as AWS SDKs do (web identity, instance role). The keys are never written to the database.`,
+      ),
     ),
   },
   {
     description:
-      'Homes in an S3 bucket. Accepted by the schema; this version of the operator reports it as unsupported (Degraded) and deploys nothing.',
+      'Homes in an S3 bucket: every account of the server is an S3 home under its own prefix, and the pods mount no homes volume.',
   },
 );
 
@@ -174,6 +218,23 @@ const HostKeysSpec = Type.Object(
     ),
   },
   { description: 'The SSH host keys clients pin in known_hosts.' },
+);
+
+export const DEFAULT_MASTER_KEY_KEY = 'master_key';
+
+const MasterKeySpec = Type.Object(
+  {
+    secretRef: Type.Optional(
+      secretKeyReference(
+        'A Secret you provide holding the master key (at least 16 characters). When unset, the operator generates <server>-master-key once and never rotates it.',
+        `Key of the master key in the Secret (default ${DEFAULT_MASTER_KEY_KEY}).`,
+      ),
+    ),
+  },
+  {
+    description:
+      'The key that seals account secrets (the S3 access_secret of accounts created through the REST API) in the database; mounted into the pods as secrets.master_key_file. Changing it makes secrets sealed with the old key unreadable.',
+  },
 );
 
 const ServiceMonitorSpec = Type.Object(
@@ -264,6 +325,7 @@ export const SftpServerSpecSchema = Type.Object(
     database: DatabaseSpec,
     storage: StorageSpec,
     hostKeys: Type.Optional(HostKeysSpec),
+    masterKey: Type.Optional(MasterKeySpec),
     resources: Type.Optional(passedThrough('Compute resources of the server container.')),
     nodeSelector: Type.Optional(stringMap('Node labels the pods must match.')),
     tolerations: Type.Optional(

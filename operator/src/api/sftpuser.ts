@@ -213,7 +213,7 @@ export const SftpUserSpecSchema = Type.Object(
               minLength: 1,
               maxLength: 1024,
               description:
-                "The home below the server's storage, e.g. teams/alice; defaults to the username.",
+                "The home below the server's storage, e.g. teams/alice: a directory of the claim, or the key prefix below storage.s3.keyPrefix. Defaults to the username.",
               ...cel({
                 rule: "!self.startsWith('/') && !self.split('/').exists(p, p == '..' || p == '.' || p == '')",
                 message: 'subPath is a relative path without ".", ".." or empty parts',

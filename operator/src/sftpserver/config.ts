@@ -14,19 +14,27 @@ export interface ConfigMapObject extends KubeObject {
   data: Record<string, string>;
 }
 
+/** What the config file needs beyond the spec: the files of the mounted Secrets. */
+export interface ConfigFiles {
+  /** Secret keys holding a host key, in the host-key directory. */
+  hostKeyFiles: readonly string[];
+  /** The master key's file. */
+  masterKeyFile: string;
+}
+
 /** The config file: spec.config with the operator's keys on top. */
-export function serverConfig(
-  server: SftpServer,
-  hostKeyFiles: readonly string[],
-): Record<string, unknown> {
+export function serverConfig(server: SftpServer, files: ConfigFiles): Record<string, unknown> {
   const config = server.spec.config ?? {};
+  // A master key in the spec is refused (Degraded); it never reaches the ConfigMap either way.
+  const secrets = { ...config.secrets };
+  delete secrets.master_key;
   return {
     ...config,
     sftpd: {
       ...config.sftpd,
       bind_port: PORTS.sftp,
       bind_address: '',
-      keys: hostKeyFiles.map((file) => ({ private_key: `${PATHS.hostKeys}/${file}` })),
+      keys: files.hostKeyFiles.map((file) => ({ private_key: `${PATHS.hostKeys}/${file}` })),
     },
     httpd: {
       ...config.httpd,
@@ -39,14 +47,12 @@ export function serverConfig(
       driver: 'postgresql',
       users_base_dir: PATHS.homes,
     },
+    secrets: { ...secrets, master_key_file: files.masterKeyFile },
   };
 }
 
-export function buildConfigMap(
-  server: SftpServer,
-  hostKeyFiles: readonly string[],
-): ConfigMapObject {
-  const file = `${JSON.stringify(serverConfig(server, hostKeyFiles), null, 2)}\n`;
+export function buildConfigMap(server: SftpServer, files: ConfigFiles): ConfigMapObject {
+  const file = `${JSON.stringify(serverConfig(server, files), null, 2)}\n`;
   return {
     apiVersion: Resources.configMap.apiVersion,
     kind: Resources.configMap.kind,
@@ -61,16 +67,22 @@ export function buildConfigMap(
   };
 }
 
+/** A Secret the pods read, at the version they would read. */
+export interface SecretVersion {
+  name: string;
+  resourceVersion: string;
+}
+
 /**
  * Changes whenever something the pods read only at start changes: the config, and the Secrets
- * behind their environment and host keys. Kept on the pod template, it rolls the pods.
+ * behind their environment and files (database, host keys, master key, S3 credentials). Kept
+ * on the pod template, it rolls the pods.
  */
 export function configChecksum(parts: {
   configMap: ConfigMapObject;
-  databaseSecret: { name: string; resourceVersion: string };
-  hostKeySecret: { name: string; resourceVersion: string };
+  secrets: readonly SecretVersion[];
 }): string {
   return createHash('sha256')
-    .update(JSON.stringify([parts.configMap.data, parts.databaseSecret, parts.hostKeySecret]))
+    .update(JSON.stringify([parts.configMap.data, ...parts.secrets]))
     .digest('hex');
 }

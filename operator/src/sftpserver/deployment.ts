@@ -27,10 +27,12 @@ export interface DeploymentInput {
   /** Image when spec.image is unset: the operator's own. */
   defaultImage: string;
   checksum: string;
-  databaseEnv: EnvVar[];
+  /** Database credentials, then S3 credentials, from their Secrets' keys. */
+  env: EnvVar[];
   hostKeySecret: string;
-  /** The homes volume source (a claim). */
-  homesClaim: string;
+  masterKeySecret: string;
+  /** The homes volume source (a claim); none with S3 storage. */
+  homesClaim: string | undefined;
 }
 
 export function shutdownGraceSeconds(server: SftpServer): number {
@@ -38,25 +40,40 @@ export function shutdownGraceSeconds(server: SftpServer): number {
   return server.spec.config?.sftpd?.shutdown_grace_period ?? fallback;
 }
 
+/**
+ * A Secret's files readable by the pod's group only: the server refuses a private key or a
+ * master key that others can read or its group can write, and the kubelet gives the files to
+ * root and the fsGroup, never to the pod's user.
+ */
+const privateSecret = (secretName: string): Record<string, unknown> => ({
+  secretName,
+  defaultMode: 0o440,
+});
+
 function volumes(input: DeploymentInput): Record<string, unknown>[] {
   const names = serverNames(input.server.metadata.name);
   return [
     { name: 'config', configMap: { name: names.configMap, defaultMode: 0o444 } },
-    // Group read only: the server refuses a private key others can read (fsGroup owns it).
-    { name: 'host-keys', secret: { secretName: input.hostKeySecret, defaultMode: 0o440 } },
-    { name: 'homes', persistentVolumeClaim: { claimName: input.homesClaim } },
+    { name: 'host-keys', secret: privateSecret(input.hostKeySecret) },
+    { name: 'master-key', secret: privateSecret(input.masterKeySecret) },
+    ...(input.homesClaim === undefined
+      ? []
+      : [{ name: 'homes', persistentVolumeClaim: { claimName: input.homesClaim } }]),
     { name: 'state', emptyDir: {} },
     { name: 'tmp', emptyDir: {} },
   ];
 }
 
-const volumeMounts = [
-  { name: 'config', mountPath: PATHS.configDir, readOnly: true },
-  { name: 'host-keys', mountPath: PATHS.hostKeys, readOnly: true },
-  { name: 'homes', mountPath: PATHS.homes },
-  { name: 'state', mountPath: PATHS.state },
-  { name: 'tmp', mountPath: PATHS.tmp },
-];
+function volumeMounts(input: DeploymentInput): Record<string, unknown>[] {
+  return [
+    { name: 'config', mountPath: PATHS.configDir, readOnly: true },
+    { name: 'host-keys', mountPath: PATHS.hostKeys, readOnly: true },
+    { name: 'master-key', mountPath: PATHS.masterKey, readOnly: true },
+    ...(input.homesClaim === undefined ? [] : [{ name: 'homes', mountPath: PATHS.homes }]),
+    { name: 'state', mountPath: PATHS.state },
+    { name: 'tmp', mountPath: PATHS.tmp },
+  ];
+}
 
 /** The server's command line after the image's entrypoint (`kubesftp`). */
 export const SERVE_ARGS = ['serve', '--config-dir', PATHS.configDir, '--log-file-path', ''];
@@ -68,7 +85,10 @@ function container(input: DeploymentInput): Record<string, unknown> {
     image: spec.image ?? input.defaultImage,
     ...(spec.imagePullPolicy === undefined ? {} : { imagePullPolicy: spec.imagePullPolicy }),
     args: SERVE_ARGS,
-    env: input.databaseEnv,
+    // The AWS SDK looks for its config files under the home directory and fails every S3 call
+    // when there is none: a uid without a passwd entry (any runAsUser the image does not
+    // know) has none unless HOME names one.
+    env: [{ name: 'HOME', value: PATHS.state }, ...input.env],
     ports: [
       { name: 'sftp', containerPort: PORTS.sftp, protocol: 'TCP' },
       { name: 'http', containerPort: PORTS.http, protocol: 'TCP' },
@@ -87,7 +107,7 @@ function container(input: DeploymentInput): Record<string, unknown> {
       runAsNonRoot: true,
       capabilities: { drop: ['ALL'] },
     },
-    volumeMounts,
+    volumeMounts: volumeMounts(input),
   };
 }
 

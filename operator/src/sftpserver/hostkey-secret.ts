@@ -1,17 +1,13 @@
 /**
- * The host keys of a server: the Secret the user names, or the one the operator generates once.
- * The generated Secret is created and never written again: a restart of the operator, an
- * upgrade or a re-applied spec keeps the keys clients have pinned. Deleting the Secret (or the
- * SftpServer, which owns it) is the way to new keys.
+ * The host keys of a server: the Secret the user names, or the one the operator generates once
+ * (generated-secret.ts) and never rotates, so clients keep the keys they pinned.
  */
 import { ServerReason } from '../api/conditions.js';
-import { SFTP_SERVER } from '../api/group.js';
-import { childMeta } from '../api/children.js';
 import { secretValue, type Secret, type SftpServer } from '../api/objects.js';
 import type { HostKeyStatus } from '../api/sftpserver.js';
 import type { KubeClient } from '../kube/client.js';
-import { isAlreadyExists, withContext } from '../kube/errors.js';
 import { Resources } from '../kube/resources.js';
+import { findOrGenerateSecret } from './generated-secret.js';
 import { HOST_KEY_FILES, describeHostKey, generateHostKeys } from './hostkeys.js';
 import { serverNames } from './layout.js';
 import type { Problem } from './status.js';
@@ -58,38 +54,6 @@ function fromSecret(secret: Secret, generated: boolean): HostKeysResult {
   }
 }
 
-async function createGenerated(
-  client: KubeClient,
-  server: SftpServer,
-  name: string,
-): Promise<Secret> {
-  const keys = await generateHostKeys();
-  const secret: Secret = {
-    metadata: childMeta({
-      owner: server,
-      ownerKind: SFTP_SERVER.kind,
-      name,
-      instance: server.metadata.name,
-      component: 'host-keys',
-    }),
-    type: 'Opaque',
-    data: Object.fromEntries(
-      Object.entries(keys).map(([k, v]) => [k, Buffer.from(v).toString('base64')]),
-    ),
-  };
-  try {
-    return await client.create(Resources.secret, secret);
-  } catch (err) {
-    if (!isAlreadyExists(err)) throw withContext(`creating host-key Secret ${name}`, err);
-    const existing = await client.get<Secret>(Resources.secret, {
-      namespace: server.metadata.namespace ?? '',
-      name,
-    });
-    if (existing === undefined) throw withContext(`reading host-key Secret ${name}`, err);
-    return existing;
-  }
-}
-
 /** Reads the user's host-key Secret, or finds or creates the generated one. */
 export async function resolveHostKeys(options: {
   client: KubeClient;
@@ -111,9 +75,14 @@ export async function resolveHostKeys(options: {
     return fromSecret(secret, false);
   }
   const name = serverNames(server.metadata.name).hostKeys;
-  // The cache keeps the data of the operator's own Secrets; a miss may only be a lagging cache.
-  const known =
-    options.cached(name) ?? (await client.get<Secret>(Resources.secret, { namespace, name }));
-  if (known !== undefined) return fromSecret(known, false);
-  return fromSecret(await createGenerated(client, server, name), true);
+  const { secret, generated } = await findOrGenerateSecret({
+    client,
+    server,
+    name,
+    component: 'host-keys',
+    // The cache keeps the data of the operator's own Secrets.
+    cached: options.cached(name),
+    generate: generateHostKeys,
+  });
+  return fromSecret(secret, generated);
 }

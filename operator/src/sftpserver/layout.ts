@@ -12,7 +12,9 @@ export const PATHS = {
   configFile: 'kubesftp.json',
   /** The host-key Secret, mounted read-only as a directory (never with subPath, so it updates). */
   hostKeys: '/var/run/kubesftp/host-keys',
-  /** The shared volume of the homes. */
+  /** The master-key Secret, mounted read-only as a directory. */
+  masterKey: '/var/run/kubesftp/master-key',
+  /** The shared volume of the homes (absent with S3 storage, whose homes are not files). */
   homes: '/srv/sftp',
   /** An emptyDir for what the server writes besides homes (backups). */
   state: '/var/lib/kubesftp',
@@ -33,7 +35,8 @@ export const serverNames = (
   | 'pdb'
   | 'networkPolicy'
   | 'serviceMonitor'
-  | 'homes',
+  | 'homes'
+  | 'masterKey',
   string
 > => ({
   deployment: server,
@@ -45,6 +48,7 @@ export const serverNames = (
   networkPolicy: server,
   serviceMonitor: server,
   homes: `${server}-homes`,
+  masterKey: `${server}-master-key`,
 });
 
 /** The Secret a generated password goes to. */

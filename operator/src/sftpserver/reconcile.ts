@@ -1,7 +1,7 @@
 /**
  * Reconciles one SftpServer. The page reads top to bottom:
- *   get the server → resolve host keys → resolve the database Secret → check the storage
- *   → build every child (pure builders) → apply those that differ → remove disabled ones
+ *   get the server → refuse secrets in spec.config → resolve host keys, master key, database
+ *   Secret and storage (claim, or S3 credentials Secret) → build every child (pure builders) → apply those that differ → remove disabled ones
  *   → compute the status → write it if it changed.
  * A missing or bad prerequisite blocks the children and shows as Degraded; it is retried when
  * the Secret changes (the Secret informer maps it here) and at the next resync.
@@ -23,11 +23,14 @@ import { Resources, type ResourceType } from '../kube/resources.js';
 import type { OperatorCaches } from '../runtime/caches.js';
 import type { ReconcileOutcome, Reconciler } from '../runtime/controller.js';
 import { applyIfChanged, writeStatusIfChanged, type ApplyOutcome } from '../runtime/writes.js';
-import { buildConfigMap, configChecksum } from './config.js';
+import { refusedKeysIn } from '../api/server-config.js';
+import { buildConfigMap, configChecksum, type SecretVersion } from './config.js';
 import { databaseSettings, type DatabaseSettings } from './database.js';
 import { buildDeployment } from './deployment.js';
 import { resolveHostKeys, type HostKeys } from './hostkey-secret.js';
 import { serverNames } from './layout.js';
+import { masterKeyFile, resolveMasterKey, type MasterKey } from './master-key.js';
+import { resolveStorage, type StorageSettings } from './storage.js';
 import {
   buildHomesClaim,
   buildHttpService,
@@ -61,7 +64,9 @@ interface Child {
 
 interface Prepared {
   hostKeys: HostKeys;
+  masterKey: MasterKey;
   database: DatabaseSettings;
+  storage: StorageSettings;
 }
 
 export class ServerReconciler implements Reconciler {
@@ -97,36 +102,41 @@ export class ServerReconciler implements Reconciler {
     return problem === undefined ? {} : { requeueAfterMs: BLOCKED_RETRY_MS };
   }
 
-  /** The prerequisites: host keys, database credentials, supported storage. */
+  /** The prerequisites: a config without secrets, host keys, master key, database, storage. */
   async #prepare(
     server: SftpServer,
   ): Promise<({ ok: true } & Prepared) | { ok: false; problem: Problem }> {
-    if (server.spec.storage.s3 !== undefined) {
+    const refused = refusedKeysIn(server.spec.config);
+    if (refused.length > 0) {
       return {
         ok: false,
-        problem: {
-          reason: ServerReason.StorageUnsupported,
-          message: 'S3 homes are not available in this version; use storage.persistentVolumeClaim',
-        },
+        problem: { reason: ServerReason.ConfigRefused, message: refused.join('; ') },
       };
     }
-    const hostKeys = await resolveHostKeys({
-      client: this.#o.client,
-      server,
-      cached: (secret) => this.#o.caches.secrets.get(server.metadata.namespace ?? '', secret),
-    });
+    const cached = (secret: string): Secret | undefined =>
+      this.#o.caches.secrets.get(server.metadata.namespace ?? '', secret);
+    const hostKeys = await resolveHostKeys({ client: this.#o.client, server, cached });
     if (!hostKeys.ok) return { ok: false, problem: hostKeys };
-    if (hostKeys.generated) {
-      this.#event(
-        server,
-        'Normal',
-        'HostKeysGenerated',
-        `generated host keys into Secret ${hostKeys.secretName}`,
-      );
-    }
+    this.#reportGenerated(server, hostKeys, 'HostKeysGenerated', 'host keys');
+    const masterKey = await resolveMasterKey({ client: this.#o.client, server, cached });
+    if (!masterKey.ok) return { ok: false, problem: masterKey };
+    this.#reportGenerated(server, masterKey, 'MasterKeyGenerated', 'a master key');
     const database = await this.#database(server);
     if (!database.ok) return { ok: false, problem: database };
-    return { ok: true, hostKeys, database };
+    const storage = await resolveStorage({ client: this.#o.client, server });
+    if (!storage.ok) return { ok: false, problem: storage };
+    return { ok: true, hostKeys, masterKey, database, storage };
+  }
+
+  #reportGenerated(
+    server: SftpServer,
+    secret: { generated: boolean; secretName: string },
+    reason: string,
+    what: string,
+  ): void {
+    if (secret.generated) {
+      this.#event(server, 'Normal', reason, `generated ${what} into Secret ${secret.secretName}`);
+    }
   }
 
   async #database(server: SftpServer): Promise<DatabaseSettings | ({ ok: false } & Problem)> {
@@ -142,27 +152,32 @@ export class ServerReconciler implements Reconciler {
   /** The children as the spec wants them, each beside what the cache holds now. */
   #desiredChildren(server: SftpServer, prepared: Prepared): Child[] {
     const { caches } = this.#o;
-    const configMap = buildConfigMap(server, prepared.hostKeys.files);
+    const { hostKeys, masterKey, database, storage } = prepared;
+    const configMap = buildConfigMap(server, {
+      hostKeyFiles: hostKeys.files,
+      masterKeyFile: masterKeyFile(masterKey.key),
+    });
     const homes = buildHomesClaim(server);
+    const versionOf = (secret: { secretName: string; resourceVersion: string }): SecretVersion => ({
+      name: secret.secretName,
+      resourceVersion: secret.resourceVersion,
+    });
     const deployment = buildDeployment({
       server,
       defaultImage: this.#o.defaultImage,
       checksum: configChecksum({
         configMap,
-        databaseSecret: {
-          name: prepared.database.secretName,
-          resourceVersion: prepared.database.resourceVersion,
-        },
-        hostKeySecret: {
-          name: prepared.hostKeys.secretName,
-          resourceVersion: prepared.hostKeys.resourceVersion,
-        },
+        secrets: [
+          versionOf(database),
+          versionOf(hostKeys),
+          versionOf(masterKey),
+          ...(storage.secret === undefined ? [] : [storage.secret]),
+        ],
       }),
-      databaseEnv: prepared.database.env,
-      hostKeySecret: prepared.hostKeys.secretName,
-      homesClaim:
-        server.spec.storage.persistentVolumeClaim?.claimName ??
-        serverNames(server.metadata.name).homes,
+      env: [...database.env, ...storage.env],
+      hostKeySecret: hostKeys.secretName,
+      masterKeySecret: masterKey.secretName,
+      homesClaim: storage.homesClaim,
     });
     const children: Array<
       [ResourceType, KubeObject | undefined, OperatorCaches[keyof OperatorCaches] | undefined]

@@ -3,13 +3,10 @@
  * camelCase fields map to the account properties named in api/sftpuser.ts (ACCOUNT_FIELDS);
  * everything the spec leaves out takes the same default the REST API gives.
  */
-import {
-  FsProvider,
-  type NewUser,
-  type User,
-} from '../../../server/src/dataprovider/account-schema.js';
+import type { NewUser, User } from '../../../server/src/dataprovider/account-schema.js';
 import { keyOf, type SftpUser } from '../api/objects.js';
 import { PATHS } from '../sftpserver/layout.js';
+import { accountFilesystem, type StorageSpec } from '../sftpserver/storage.js';
 import { canonicalJson } from '../runtime/compare.js';
 
 const BINARY_SUFFIXES: Record<string, number> = {
@@ -51,8 +48,13 @@ export function managedByOf(user: SftpUser): string {
   return keyOf(user);
 }
 
+/** The home below the server's storage: a directory of the claim, or an S3 prefix. */
+function homeOf(user: SftpUser): string {
+  return user.spec.home?.subPath ?? usernameOf(user);
+}
+
 export function homeDirOf(user: SftpUser): string {
-  return `${PATHS.homes}/${user.spec.home?.subPath ?? usernameOf(user)}`;
+  return `${PATHS.homes}/${homeOf(user)}`;
 }
 
 export interface AccountInput {
@@ -60,6 +62,8 @@ export interface AccountInput {
   /** The stored hash, or '' when the account has no password. */
   passwordHash: string;
   publicKeys: string[];
+  /** The server's storage; unset means a local home. */
+  storage?: StorageSpec;
 }
 
 type Limits = Pick<
@@ -97,7 +101,7 @@ export function desiredAccount(input: AccountInput): NewUser {
       allowed_ip: spec.filters?.allowedIPs ?? [],
       denied_ip: spec.filters?.deniedIPs ?? [],
     },
-    filesystem: { provider: FsProvider.local },
+    filesystem: accountFilesystem(input.storage, homeOf(input.user)),
     managed_by: managedByOf(input.user),
   };
 }

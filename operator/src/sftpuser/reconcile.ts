@@ -100,6 +100,7 @@ export class UserReconciler implements Reconciler {
       provider: store.provider,
       user,
       credentials,
+      storage: server.spec.storage,
       hashIterations: this.#o.hashIterations,
       written: this.#written,
     });

@@ -13,6 +13,7 @@ import { ErrorCode, isKubesftpError } from '../../../server/src/errors.js';
 import { UserReason } from '../api/conditions.js';
 import type { SftpUser } from '../api/objects.js';
 import { desiredAccount, managedByOf, sameAccountFields, usernameOf } from './account.js';
+import type { StorageSpec } from '../sftpserver/storage.js';
 import type { Credentials } from './credentials.js';
 import { GENERATED_ITERATIONS, hashDigest, hashPassword } from './password-hash.js';
 import type { AppliedAccount, UserProblem } from './status.js';
@@ -35,6 +36,8 @@ export interface SyncOptions {
   provider: DataProvider;
   user: SftpUser;
   credentials: Credentials;
+  /** The server's storage, which decides the account's filesystem. */
+  storage?: StorageSpec;
   hashIterations: number;
   written: WrittenPasswords;
 }
@@ -170,6 +173,7 @@ export async function syncAccount(
       user,
       passwordHash: existing?.password || LOCKED_PASSWORD,
       publicKeys,
+      storage: options.storage,
     });
     validateUser(checked);
     if (
@@ -183,6 +187,7 @@ export async function syncAccount(
       user,
       passwordHash: await storedHash(existing, options),
       publicKeys,
+      storage: options.storage,
     });
     const stored = await write(existing, account, provider);
     options.written.remember(user, stored, credentials.password);

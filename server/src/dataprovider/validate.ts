@@ -139,10 +139,17 @@ function validateFilters(filters: NewUser['filters']): void {
 function validateFilesystem(filesystem: NewUser['filesystem']): void {
   if (filesystem.provider !== FsProvider.s3) return;
   const s3 = filesystem.s3config;
-  for (const field of ['bucket', 'region', 'access_key', 'access_secret'] as const) {
+  for (const field of ['bucket', 'region'] as const) {
     if (typeof s3?.[field] !== 'string' || s3[field] === '') {
       throw invalid(`filesystem.s3config.${field}: required for the s3 provider`);
     }
+  }
+  // Both keys, or neither: then the server's own credentials (environment, web identity,
+  // instance role) reach the bucket, and no secret is stored with the account.
+  if ((s3!.access_key === '') !== (s3!.access_secret === '')) {
+    throw invalid(
+      'filesystem.s3config.access_key and access_secret: set both, or neither to use the credentials of the server',
+    );
   }
   validateS3Details(s3!);
 }

@@ -21,7 +21,11 @@ export function createS3Client(settings: S3HomeSettings): S3Client {
     region: settings.region,
     ...(settings.endpoint === '' ? {} : { endpoint: settings.endpoint }),
     forcePathStyle: settings.forcePathStyle,
-    credentials: { accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey },
+    // No key with the account: the SDK's default chain (AWS_ACCESS_KEY_ID and
+    // AWS_SECRET_ACCESS_KEY, web identity, the instance role), as the operator's pods use.
+    ...(settings.accessKey === ''
+      ? {}
+      : { credentials: { accessKeyId: settings.accessKey, secretAccessKey: settings.secretKey } }),
     // Checksums of every part in JavaScript would cost more CPU than the transfer itself; the
     // request signature already covers each body (or TLS does).
     requestChecksumCalculation: 'WHEN_REQUIRED',
