@@ -7,6 +7,7 @@ import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { OffLoopSha256 } from './s3-hash.js';
 import type { S3HomeSettings } from './s3-settings.js';
 
 /** Sockets one home's client keeps open at most: uploads, read-ahead and listings together. */
@@ -26,6 +27,8 @@ export function createS3Client(settings: S3HomeSettings): S3Client {
     // request signature already covers each body (or TLS does).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The signature's hash of each part body, off the event loop (see s3-hash.ts).
+    sha256: OffLoopSha256,
     maxAttempts: 3,
     requestHandler: {
       httpAgent: new HttpAgent(agentOptions),
