@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { scp, sha256File, type ClientResult } from './harness.js';
 import { loggedLine, startCommandsFixture, type CommandsFixture } from './commands-fixture.js';
 
@@ -225,6 +226,18 @@ function slowScpArgs(fx: CommandsFixture, kbits: string): string[] {
   ];
 }
 
+/** The session rows of the account as the server stored them in its SQLite data provider. */
+function storedSessions(fx: CommandsFixture): Array<{ id: string; protocol: string }> {
+  const db = new Database(join(fx.server.configDir, 'kubesftp.db'), { readonly: true });
+  try {
+    return db
+      .prepare('SELECT id, protocol FROM sessions WHERE username = ?')
+      .all(fx.username) as Array<{ id: string; protocol: string }>;
+  } finally {
+    db.close();
+  }
+}
+
 describe('scp -O cut off midway', { timeout: 120_000 }, () => {
   let fx: CommandsFixture;
 
@@ -233,6 +246,34 @@ describe('scp -O cut off midway', { timeout: 120_000 }, () => {
   });
 
   after(() => fx?.stop());
+
+  test('the session row of a running scp download says SCP, as the connection list does', async () => {
+    await writeFile(join(fx.home, 'row.bin'), randomBytes(16 * 1024 * 1024));
+    const args = [...slowScpArgs(fx, '8000'), `${fx.username}@127.0.0.1:row.bin`, 'row-back.bin'];
+    const child = spawn('scp', args, { cwd: fx.work, stdio: 'ignore', detached: true });
+    const closed = new Promise((resolve) => child.once('close', resolve));
+    try {
+      let seen = '';
+      for (let i = 0; i < 100; i += 1) {
+        const listed = await fx.server.api('GET', '/api/v1/connection');
+        const connections = listed.body as unknown as Array<{
+          connection_id: string;
+          protocol: string;
+        }>;
+        const rows = storedSessions(fx);
+        seen = JSON.stringify({ connections, rows });
+        const listedScp = connections.find((c) => c.protocol === 'SCP');
+        const row = rows.find((r) => r.id === listedScp?.connection_id);
+        if (row?.protocol === 'SCP') return;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.fail(`no SCP session row while the download ran: ${seen}`);
+    } finally {
+      process.kill(-child.pid!, 'SIGKILL');
+      await closed;
+      await rm(join(fx.home, 'row.bin'));
+    }
+  });
 
   test('a download cut off midway ends on the server too', async () => {
     await writeFile(join(fx.home, 'large.bin'), randomBytes(64 * 1024 * 1024));

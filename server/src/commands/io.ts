@@ -28,7 +28,12 @@ function channelClosed(): KubesftpError {
  * Resolves once `data` is handed to the stream and the stream can take more. When it cannot,
  * this waits for the chunk's own write callback (or for `closed`), not for "drain".
  */
-function writeTo(stream: Writable, data: Buffer | string, closed?: AbortSignal): Promise<void> {
+function writeTo(
+  stream: Writable,
+  data: Buffer | string,
+  closed?: AbortSignal,
+  written?: () => void,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     if (stream.destroyed || stream.writableEnded || closed?.aborted === true) {
       reject(channelClosed());
@@ -44,6 +49,7 @@ function writeTo(stream: Writable, data: Buffer | string, closed?: AbortSignal):
     };
     const fits = stream.write(data, (err) => {
       outcome = err ? 'failed' : 'written';
+      written?.();
       if (waiting) settle();
     });
     if (fits) resolve();
@@ -55,9 +61,17 @@ function writeTo(stream: Writable, data: Buffer | string, closed?: AbortSignal):
   });
 }
 
-/** Writes to the command's standard output with backpressure. */
-export function writeOut(io: CommandIo, data: Buffer | string): Promise<void> {
-  return writeTo(io.output, data, io.closed);
+/**
+ * Writes to the command's standard output with backpressure. `written` runs from the write's
+ * callback: on an SSH channel `data` has then been copied into packets, so its memory can be
+ * reused (a stream that keeps what it was given, a PassThrough, must be read by copying).
+ */
+export function writeOut(
+  io: CommandIo,
+  data: Buffer | string,
+  written?: () => void,
+): Promise<void> {
+  return writeTo(io.output, data, io.closed, written);
 }
 
 /** Writes to the command's standard error with backpressure. */

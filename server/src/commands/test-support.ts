@@ -22,7 +22,9 @@ export interface CommandSetup extends PolicySetup {
 
 function collect(stream: PassThrough): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  // A copy, as the SSH channel makes into its packets: a command may reuse what it wrote once
+  // the write has called back (scp downloads read into pool blocks).
+  stream.on('data', (chunk: Buffer) => chunks.push(Buffer.from(chunk)));
   return new Promise((resolve) => stream.on('end', () => resolve(Buffer.concat(chunks))));
 }
 

@@ -80,6 +80,18 @@ export function clusterContract(o: ClusterContractOptions): void {
     );
   });
 
+  it('changes the protocol of a live session row, and makes no row for a session gone', async () => {
+    const p = o.provider();
+    await p.addUser(newUser());
+    assert.equal(await p.claimSession(claim('p1', 0)), true);
+    await p.setSessionProtocol('p1', 'SCP');
+    assert.equal(await p.countSessions('alice'), 1);
+    await p.releaseSession('p1');
+    await p.setSessionProtocol('p1', 'SSH');
+    assert.equal(await p.countSessions('alice'), 0, 'a released row stays released');
+    await p.setSessionProtocol('no such session', 'SSH');
+  });
+
   it('lets sessions without a heartbeat lapse after their ttl, and keeps those with one', async () => {
     const p = o.provider();
     await p.addUser(newUser({ max_sessions: 1 }));

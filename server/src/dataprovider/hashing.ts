@@ -212,6 +212,10 @@ class HashingProvider implements DataProvider {
     return this.#driver.releaseSession(id);
   }
 
+  setSessionProtocol(id: string, protocol: string): Promise<void> {
+    return this.#driver.setSessionProtocol(id, protocol);
+  }
+
   heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
     return this.#driver.heartbeatSessions(beat);
   }

@@ -71,6 +71,10 @@ export class PostgresSessions {
     await this.#pool.query(this.#sql.release, { id });
   }
 
+  async setSessionProtocol(id: string, protocol: string): Promise<void> {
+    await this.#pool.query(this.#sql.setProtocol, { id, protocol });
+  }
+
   async heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
     const ttl = beat.ttlMs;
     const { count } = await this.#pool.query(this.#sql.refresh, { node_id: beat.nodeId, ttl });

@@ -322,6 +322,10 @@ export class PostgresProvider implements DataProvider {
     return this.#sessions.releaseSession(id);
   }
 
+  setSessionProtocol(id: string, protocol: string): Promise<void> {
+    return this.#sessions.setSessionProtocol(id, protocol);
+  }
+
   heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
     return this.#sessions.heartbeatSessions(beat);
   }

@@ -414,6 +414,13 @@ export abstract class RecordProvider implements DataProvider {
     });
   }
 
+  async setSessionProtocol(id: string, protocol: string): Promise<void> {
+    return this.#write((t) => {
+      const session = t.sessions.get(id);
+      if (session !== undefined) t.sessions.put(id, { ...session, protocol });
+    });
+  }
+
   async heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
     return this.#write((t) => {
       const now = Date.now();

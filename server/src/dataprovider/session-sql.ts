@@ -60,6 +60,7 @@ export interface SessionStatements {
   insertIgnore: string;
   reserve: string;
   release: string;
+  setProtocol: string;
   refresh: string;
   prune: string;
   revoked: string;
@@ -83,6 +84,7 @@ export function sessionStatements(d: SessionDialect, users: string): SessionStat
     insertIgnore: d.insertIgnore(insert),
     reserve: d.addReservation(insert),
     release: 'DELETE FROM sessions WHERE id = @id',
+    setProtocol: 'UPDATE sessions SET protocol = @protocol WHERE id = @id',
     refresh: `UPDATE sessions SET expires_at = ${d.now} + @ttl WHERE node_id = @node_id`,
     prune: `DELETE FROM sessions WHERE expires_at < ${d.now} - @ttl`,
     revoked: `SELECT s.id AS id FROM sessions s LEFT JOIN ${users} u ON u.username = s.username

@@ -84,6 +84,10 @@ export class SqliteSessions {
     this.#guarded(() => this.#change(this.#sql.release, { id }));
   }
 
+  setSessionProtocol(id: string, protocol: string): void {
+    this.#guarded(() => this.#change(this.#sql.setProtocol, { id, protocol }));
+  }
+
   heartbeatSessions(beat: SessionHeartbeat): string[] {
     return this.#immediate(() => {
       const ttl = beat.ttlMs;

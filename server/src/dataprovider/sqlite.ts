@@ -435,6 +435,11 @@ export class SqliteProvider implements DataProvider {
     return Promise.resolve();
   }
 
+  async setSessionProtocol(id: string, protocol: string): Promise<void> {
+    this.#sessions.setSessionProtocol(id, protocol);
+    return Promise.resolve();
+  }
+
   async heartbeatSessions(beat: SessionHeartbeat): Promise<string[]> {
     return Promise.resolve(this.#sessions.heartbeatSessions(beat));
   }

@@ -191,6 +191,8 @@ export interface ClusterStore {
   claimSession(claim: SessionClaim): Promise<boolean>;
   /** Deletes the row, and with it whatever quota the session still held reserved. */
   releaseSession(id: string): Promise<void>;
+  /** Records what the session serves now (SFTP, SCP, SSH); a row that is gone stays gone. */
+  setSessionProtocol(id: string, protocol: string): Promise<void>;
   /**
    * Extends every row of the process by ttl, makes again the listed rows the provider lost,
    * and deletes rows expired for longer than ttl. Resolves with the ids made again.

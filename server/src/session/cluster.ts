@@ -56,6 +56,8 @@ export interface ClusterStats {
 interface LocalSession {
   record: SessionRecord;
   pool?: QuotaPool;
+  /** The protocol in the row lags record.protocol: a write is running or failed. */
+  protocolWrite?: 'running' | 'again' | 'failed';
 }
 
 /** Unique per process start: the pod (host) name, the pid and a random part. */
@@ -145,6 +147,40 @@ export class ClusterSessions {
     return claimed;
   }
 
+  /**
+   * The connection now reports another protocol (an scp or ssh command started): its row says
+   * so too. Writes of one session run one at a time, the newest last; one that fails is
+   * retried at the next heartbeat.
+   */
+  setProtocol(connectionId: string, protocol: Protocol): void {
+    const local = this.#local.get(connectionId);
+    if (local === undefined || local.record.protocol === protocol) return;
+    local.record = { ...local.record, protocol };
+    this.#writeProtocol(connectionId, local);
+  }
+
+  #writeProtocol(connectionId: string, local: LocalSession): void {
+    if (local.protocolWrite === 'running' || local.protocolWrite === 'again') {
+      local.protocolWrite = 'again';
+      return;
+    }
+    local.protocolWrite = 'running';
+    const { protocol } = local.record;
+    this.#o.provider.setSessionProtocol(connectionId, protocol).then(
+      () => {
+        const again = local.protocolWrite === 'again';
+        local.protocolWrite = undefined;
+        if (again && this.#local.get(connectionId) === local) {
+          this.#writeProtocol(connectionId, local);
+        }
+      },
+      (err: unknown) => {
+        local.protocolWrite = 'failed';
+        this.#unreachable('session protocol', err);
+      },
+    );
+  }
+
   /** The connection is gone: its row goes, after whatever it still has to settle. */
   end(connectionId: string): void {
     const local = this.#local.get(connectionId);
@@ -218,6 +254,12 @@ export class ClusterSessions {
         sessions: [...this.#local.values()].map((s) => s.record),
       });
       for (const id of remade) this.#local.get(id)?.pool?.forgetReservation();
+      for (const [id, local] of this.#local) {
+        if (local.protocolWrite === 'failed') {
+          local.protocolWrite = undefined;
+          this.#writeProtocol(id, local);
+        }
+      }
       if (remade.length > 0) {
         this.#o.logger.warn(
           { sessions: remade.length },

@@ -97,14 +97,27 @@ export class ClientSession {
     return this.#serving.at(-1) ?? this.#lastProtocol;
   }
 
-  /** Counts a channel serving `protocol` until the returned function is called. */
+  /**
+   * Counts a channel serving `protocol` until the returned function is called. The session
+   * row in the data provider reports what the connection list does.
+   */
   #serve(protocol: Protocol): () => void {
+    const before = this.#protocol();
     this.#serving.push(protocol);
     this.#lastProtocol = protocol;
+    this.#protocolMayHaveChanged(before);
     return () => {
       const at = this.#serving.lastIndexOf(protocol);
-      if (at >= 0) this.#serving.splice(at, 1);
+      if (at < 0) return;
+      const was = this.#protocol();
+      this.#serving.splice(at, 1);
+      this.#protocolMayHaveChanged(was);
     };
+  }
+
+  #protocolMayHaveChanged(before: Protocol): void {
+    const now = this.#protocol();
+    if (now !== before) this.#o.deps.sessions.setProtocol(this.#o.connectionId, now);
   }
 
   #touch = (): void => {

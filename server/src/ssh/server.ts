@@ -8,6 +8,7 @@ import type { CommandService } from '../commands/dispatcher.js';
 import type { HostEvent } from '../defender/index.js';
 import { normalizeClientIp } from '../session/ip-ranges.js';
 import type { ConnectionRegistry } from '../session/registry.js';
+import type { Protocol } from '../session/types.js';
 import type { SftpLimits } from '../sftp/context.js';
 import { Authenticator, type AuthFailure, type FailureCause } from './authenticate.js';
 import { ClientSession, type OpenUserFs } from './client-session.js';
@@ -48,8 +49,10 @@ export interface LoginSessions {
   /** Claims the session of a login; false when the user has none left. */
   claim(
     user: User,
-    connection: { connectionId: string; clientIp: string; protocol: 'SFTP' },
+    connection: { connectionId: string; clientIp: string; protocol: Protocol },
   ): Promise<boolean>;
+  /** What the connection reports as its protocol changed: its session row follows. */
+  setProtocol(connectionId: string, protocol: Protocol): void;
   /** The connection is gone; idempotent. */
   end(connectionId: string): void;
 }

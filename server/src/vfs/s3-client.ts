@@ -7,17 +7,39 @@ import { S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import { OffLoopSha256 } from './s3-hash.js';
 import type { S3HomeSettings } from './s3-settings.js';
 
 /** Sockets one home's client keeps open at most: uploads, read-ahead and listings together. */
 const MAX_SOCKETS = 64;
+
+/** The SigV4 header naming the body's hash, or saying the body is not signed. */
+const PAYLOAD_HASH_HEADER = 'x-amz-content-sha256';
+
+/**
+ * Over https the body is not hashed for the signature: TLS already guards it, and the hash
+ * would cost the event loop about a second per GiB uploaded. Over plain HTTP the signature is
+ * what guards it, so it stays (hashed off the loop, see s3-hash.ts).
+ */
+function unsignedPayloadOverTls(client: S3Client): void {
+  client.middlewareStack.add(
+    (next) => (args) => {
+      const request = args.request as { protocol?: string; headers?: Record<string, string> };
+      if (request.protocol === 'https:' && request.headers !== undefined) {
+        request.headers[PAYLOAD_HASH_HEADER] = 'UNSIGNED-PAYLOAD';
+      }
+      return next(args);
+    },
+    { step: 'build', name: 'unsignedPayloadOverTls' },
+  );
+}
 
 export function createS3Client(settings: S3HomeSettings): S3Client {
   // The pinned SDK runs on Node 20; its notice about future releases needing Node 22 would
   // land on stderr between the JSON log lines.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agentOptions = { keepAlive: true, maxSockets: MAX_SOCKETS };
-  return new S3Client({
+  const client = new S3Client({
     region: settings.region,
     ...(settings.endpoint === '' ? {} : { endpoint: settings.endpoint }),
     forcePathStyle: settings.forcePathStyle,
@@ -30,6 +52,8 @@ export function createS3Client(settings: S3HomeSettings): S3Client {
     // request signature already covers each body (or TLS does).
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // The signature's hash of each part body, off the event loop (see s3-hash.ts).
+    sha256: OffLoopSha256,
     maxAttempts: 3,
     requestHandler: {
       httpAgent: new HttpAgent(agentOptions),
@@ -38,6 +62,8 @@ export function createS3Client(settings: S3HomeSettings): S3Client {
       requestTimeout: 120_000,
     },
   });
+  unsignedPayloadOverTls(client);
+  return client;
 }
 
 const CODES_BY_NAME: Readonly<Record<string, ErrorCode>> = {

@@ -124,3 +124,32 @@ test('a symlink back up the tree is sent once, then reported as a loop', async (
   // up2 is the home: sent once, and the t inside it is the loop.
   assert.ok(sent.includes('D0755 0 up2\n\x01scp: t/up2/t: directory loop\nE\n'), sent);
 });
+
+test('a download whose read fails midway sends the size promised, zeros after the failure, and a warning', async () => {
+  const { exec, inner, backend } = commandSetup({ enabled: ['scp'] });
+  const size = 600 * 1024 + 5;
+  const data = Buffer.alloc(size, 0x61);
+  await upload(inner, '/big.bin', data);
+  const failAt = 512 * 1024;
+  const open = backend.open.bind(backend);
+  backend.open = async (at, flags, attrs) => {
+    const file = await open(at, flags, attrs);
+    const read = file.read.bind(file);
+    file.read = (length, position, into) =>
+      position >= failAt ? Promise.reject(new Error('disk gone')) : read(length, position, into);
+    return file;
+  };
+  const result = await exec('scp -f /big.bin', Buffer.alloc(3));
+  assert.equal(result.status, 1);
+  const header = Buffer.from(`C0644 ${size} big.bin\n`);
+  const expected = Buffer.concat([
+    header,
+    data.subarray(0, failAt),
+    Buffer.alloc(size - failAt),
+    Buffer.from('\x01scp: /big.bin: '),
+  ]);
+  assert.ok(
+    result.stdout.subarray(0, expected.length).equals(expected),
+    'the data up to the failure, then zeros, then the warning',
+  );
+});

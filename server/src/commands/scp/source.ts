@@ -1,7 +1,7 @@
 /**
  * `scp -f`: the client downloads. Each name (remote wildcards expanded against listings) is
  * read through the session's policy layer; one that is missing or refused gets a warning and
- * the next one is sent. Data goes out one read ahead of the channel, never a whole file.
+ * the next one is sent. Data goes out a few reads ahead of the channel, never a whole file.
  */
 import { ErrorCode, KubesftpError } from '../../errors.js';
 import {
@@ -12,6 +12,7 @@ import {
   type VfsDir,
   type VfsFile,
 } from '../../vfs/types.js';
+import { blockPool } from '../../sftp/block-pool.js';
 import { childPath, toVirtualPath } from '../../vfs/virtual-path.js';
 import { errorText } from '../messages.js';
 import type { CommandOutcome, CommandRun } from '../types.js';
@@ -28,6 +29,12 @@ const READ = {
   exclusive: false,
 };
 const CHUNK = 256 * 1024;
+/** Chunks read ahead of the channel: the thread pool reads while the channel drains. */
+const READ_AHEAD = 4;
+const blocks = blockPool(CHUNK);
+const EMPTY = Buffer.alloc(0);
+/** What stands in for data a read could not give: never written to. */
+const ZEROS = Buffer.alloc(CHUNK);
 const LIST_BATCH = 256;
 /** Directory levels one download may descend, which also ends symlink loops. */
 const MAX_DEPTH = 256;
@@ -62,32 +69,99 @@ async function sendTimes(source: Source, stat: FileStat): Promise<boolean> {
   return source.wire.readResponse();
 }
 
-/** Sends exactly `size` bytes, zeros after a read failure; returns that failure. */
-async function sendData(wire: ScpWire, file: VfsFile, size: number): Promise<unknown> {
-  let failure: unknown;
-  const readAt = (position: number): Promise<Buffer> =>
-    file.read(Math.min(CHUNK, size - position), position).catch((err: unknown) => {
-      failure ??= err;
-      return Buffer.alloc(0);
-    });
-  let next = size > 0 ? readAt(0) : undefined;
-  // One chunk waits in the channel while the next is written: the channel is never left
-  // empty between the write callback of one chunk and the write of the next.
-  let sending: Promise<void> | undefined;
-  for (let position = 0; position < size;) {
-    let chunk = await next!;
-    if (chunk.length === 0) {
-      failure ??= new KubesftpError(ErrorCode.FAILURE, 'the file shrank while it was read');
-      chunk = Buffer.alloc(Math.min(CHUNK, size - position));
-    }
-    position += chunk.length;
-    next = position < size && failure === undefined ? readAt(position) : undefined;
-    const previous = sending;
-    sending = wire.send(chunk);
-    sending.catch(() => undefined);
-    await previous;
+/**
+ * Reads of one file kept in flight ahead of the channel, in order, each into a pool block
+ * (reused, so a download does not feed the collector 256 KiB a chunk) that goes back once
+ * the channel has copied it into SSH packets.
+ */
+class ReadAhead {
+  readonly #file: VfsFile;
+  readonly #size: number;
+  readonly #reads: Promise<Buffer>[] = [];
+  #readFrom = 0;
+  /** The first read that failed; no read starts after it. */
+  failure: unknown;
+
+  constructor(file: VfsFile, size: number) {
+    this.#file = file;
+    this.#size = size;
   }
-  await sending;
+
+  /** The next chunk in order; empty when its read failed or the file ended early. */
+  next(): Promise<Buffer> {
+    while (
+      this.#reads.length < READ_AHEAD &&
+      this.#readFrom < this.#size &&
+      this.failure === undefined
+    ) {
+      this.#start(this.#readFrom, Math.min(CHUNK, this.#size - this.#readFrom));
+      this.#readFrom += CHUNK;
+    }
+    return this.#reads.shift() ?? Promise.resolve(EMPTY);
+  }
+
+  /** Waits for the reads still in flight and gives their blocks back. */
+  async drain(): Promise<void> {
+    for (const read of this.#reads.splice(0)) blocks.release(await read);
+  }
+
+  #start(position: number, length: number): void {
+    const block = blocks.take();
+    const read = this.#file.read(length, position, block).then(
+      (data) => {
+        // A backend may answer from memory of its own: the block is then not needed.
+        if (data.buffer !== block.buffer) blocks.release(block);
+        return data;
+      },
+      (err: unknown) => {
+        blocks.release(block);
+        this.failure ??= err;
+        return EMPTY;
+      },
+    );
+    this.#reads.push(read);
+  }
+}
+
+/** `length` bytes: the first `keep` of `chunk`, then zeros. The chunk's block goes back. */
+function zeroPadded(chunk: Buffer, keep: number, length: number): Buffer {
+  const padded = keep === 0 ? ZEROS.subarray(0, length) : Buffer.alloc(length);
+  if (keep > 0) chunk.copy(padded, 0, 0, keep);
+  blocks.release(chunk);
+  return padded;
+}
+
+/**
+ * Sends exactly `size` bytes, zeros after a read failure; returns that failure. Up to two
+ * chunks wait in the channel while the next is read, so it never runs empty between them.
+ */
+async function sendData(wire: ScpWire, file: VfsFile, size: number): Promise<unknown> {
+  const ahead = new ReadAhead(file, size);
+  let failure: unknown;
+  let sending: Promise<void> | undefined;
+  try {
+    for (let position = 0; position < size;) {
+      const expected = Math.min(CHUNK, size - position);
+      let chunk = await ahead.next();
+      if (failure !== undefined || chunk.length < expected) {
+        // What was read before the failure goes out; from there on, zeros.
+        const keep = failure === undefined ? chunk.length : 0;
+        failure ??=
+          ahead.failure ??
+          new KubesftpError(ErrorCode.FAILURE, 'the file shrank while it was read');
+        chunk = zeroPadded(chunk, keep, expected);
+      }
+      position += expected;
+      const previous = sending;
+      const block = chunk;
+      sending = wire.send(block, () => blocks.release(block));
+      sending.catch(() => undefined);
+      await previous;
+    }
+    await sending;
+  } finally {
+    await ahead.drain();
+  }
   return failure;
 }
 

@@ -71,8 +71,9 @@ export class ScpWire {
     this.input = new InputReader(io.input, io.releaseInput);
   }
 
-  send(data: Buffer | string): Promise<void> {
-    return writeOut(this.#io, data);
+  /** `written` runs once the channel is done with `data` (see writeOut). */
+  send(data: Buffer | string, written?: () => void): Promise<void> {
+    return writeOut(this.#io, data, written);
   }
 
   ack(): Promise<void> {
