@@ -6,7 +6,8 @@
  */
 import { posix } from 'node:path';
 import { ErrorCode, KubesftpError } from '../errors.js';
-import { FsProvider, type UserFilesystem } from './account-schema.js';
+import { FsProvider } from './account-constants.js';
+import type { UserFilesystem } from './account-schema.js';
 import type { HomeRemoval } from './types.js';
 
 /** The parts of an account that say where its data lives. */
