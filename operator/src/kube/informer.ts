@@ -104,7 +104,13 @@ export class SupervisedInformer<T extends KubeObject> {
         labelSelector: options.labelSelector,
       });
       this.#markActive();
-      return { ...result, items: result.items.map(transform) as unknown as KubernetesObject[] };
+      // A list's items carry no apiVersion and kind (watch events do); without them a cached
+      // object would never contain what is applied, and a restarted operator would re-apply
+      // every child it listed at every resync.
+      const typed = result.items.map((item) =>
+        transform({ apiVersion: options.type.apiVersion, kind: options.type.kind, ...item }),
+      );
+      return { ...result, items: typed as unknown as KubernetesObject[] };
     };
     this.#listWatch = new ListWatch<KubernetesObject>(
       path,
