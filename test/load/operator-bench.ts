@@ -7,7 +7,8 @@
  *   real `sftp` against `kubesftp serve` run as the Deployment's pod (goal 2 s).
  * The bed's control plane runs no kubelet, so the bench reports the pod it runs as ready in the
  * Deployment's status (once that pod answers /healthz), as the kubelet and the deployment
- * controller would. BENCH_OPERATOR_USERS changes the user count.
+ * controller would. BENCH_OPERATOR_USERS changes the user count, BENCH_OPERATOR_WORKERS the
+ * operator's --user-workers (default: the operator's own).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -41,6 +42,7 @@ const run = promisify(execFile);
 const NAMESPACE = 'bench';
 const IMAGE = 'kubesftp.test/kubesftp:bench';
 const USERS = Number(process.env['BENCH_OPERATOR_USERS'] ?? 1000);
+const WORKERS = process.env['BENCH_OPERATOR_WORKERS'];
 const CREATE_CONCURRENCY = 32;
 const GOALS = { allReadyS: 30, rotationS: 2 };
 
@@ -104,7 +106,11 @@ async function startBed(): Promise<Bed> {
 async function prepareServer(bed: Bed): Promise<void> {
   const { kube } = bed;
   await prepareNamespace(kube, NAMESPACE, bed.databaseUrl);
-  bed.operator = spawnOperator({ kubeconfig: kube.kubeconfigPath, defaultImage: IMAGE });
+  bed.operator = spawnOperator({
+    kubeconfig: kube.kubeconfigPath,
+    defaultImage: IMAGE,
+    ...(WORKERS === undefined ? {} : { userWorkers: Number(WORKERS) }),
+  });
   await bed.operator.running();
   await kube.kubectl(['apply', '-f', '-'], { input: serverYaml(NAMESPACE) });
   const generation = await deploymentGeneration(kube, NAMESPACE);
@@ -344,7 +350,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       [
         '',
-        `## Operator (${USERS} SftpUsers, operator at its defaults, real API server and PostgreSQL)`,
+        `## Operator (${USERS} SftpUsers, operator at its defaults${WORKERS === undefined ? '' : ` but ${WORKERS} user workers`}, real API server and PostgreSQL)`,
         `all ${USERS} SftpUsers Ready: ${ready.seconds.toFixed(1)} s after the first create (creates took ${ready.createSeconds.toFixed(1)} s), ${verdict(ready.seconds, GOALS.allReadyS)}`,
         `load average before ${loadBefore}, after ${loadAfter} (${cpus().length} CPUs)`,
         cost,
