@@ -7,31 +7,42 @@
  *   real `sftp` against `kubesftp serve` run as the Deployment's pod (goal 2 s).
  * The bed's control plane runs no kubelet, so the bench reports the pod it runs as ready in the
  * Deployment's status (once that pod answers /healthz), as the kubelet and the deployment
- * controller would. BENCH_OPERATOR_USERS changes the user count.
+ * controller would. BENCH_OPERATOR_USERS changes the user count, BENCH_OPERATOR_WORKERS the
+ * operator's --user-workers (default: the operator's own).
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig, Watch } from '@kubernetes/client-node';
 import pg from 'pg';
 import { KubeClient } from '../../operator/src/kube/client.js';
-import { Resources } from '../../operator/src/kube/resources.js';
+import { Resources, resourcePath } from '../../operator/src/kube/resources.js';
 import type { SftpUser } from '../../operator/src/api/objects.js';
 import { startKubernetes, startPostgres, type KubernetesEnv } from '../env/testbed.js';
-import { askpassEnv, repoRoot, sshOptions } from '../integration/harness.js';
+import { askpassEnv, sshOptions } from '../integration/harness.js';
 import { startPod, waitUntilReady, type PodSpec, type RunningPod } from '../operator/pod.js';
+import {
+  deploymentGeneration,
+  forEachUser,
+  isReady,
+  prepareNamespace,
+  reportServerReady,
+  SERVER,
+  serverYaml,
+  userObject,
+} from '../operator/many-users.js';
 import { spawnOperator, type OperatorProcess } from '../operator/operator-process.js';
 import { waitFor } from '../testbed/wait.js';
 
 const run = promisify(execFile);
 const NAMESPACE = 'bench';
-const SERVER = 'files';
 const IMAGE = 'kubesftp.test/kubesftp:bench';
 const USERS = Number(process.env['BENCH_OPERATOR_USERS'] ?? 1000);
+const WORKERS = process.env['BENCH_OPERATOR_WORKERS'];
 const CREATE_CONCURRENCY = 32;
 const GOALS = { allReadyS: 30, rotationS: 2 };
 
@@ -39,32 +50,11 @@ const log = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
 
-const serverYaml = `apiVersion: kubesftp.io/v1alpha1
-kind: SftpServer
-metadata: {name: ${SERVER}, namespace: ${NAMESPACE}}
-spec:
-  replicas: 1
-  database: {secretRef: {name: files-db}}
-  storage: {persistentVolumeClaim: {size: 1Gi}}
-`;
-
 const userName = (i: number): string => `u${String(i).padStart(4, '0')}`;
-
-function userObject(name: string): SftpUser {
-  return {
-    apiVersion: Resources.sftpUser.apiVersion,
-    kind: Resources.sftpUser.kind,
-    metadata: { name, namespace: NAMESPACE },
-    spec: {
-      serverRef: { name: SERVER },
-      password: { generate: true },
-      permissions: { '/': ['*'] },
-    },
-  };
-}
 
 interface Bed {
   kube: KubernetesEnv;
+  kubeConfig: KubeConfig;
   client: KubeClient;
   databaseUrl: string;
   postgresPort: number;
@@ -96,6 +86,7 @@ async function startBed(): Promise<Bed> {
   const client = new KubeClient({ kubeConfig, fieldManager: 'bench' });
   const bed: Bed = {
     kube,
+    kubeConfig,
     client,
     databaseUrl,
     postgresPort: postgres.port,
@@ -114,17 +105,16 @@ async function startBed(): Promise<Bed> {
 /** The CRDs, the namespace, the database Secret, the operator, the server and its pod. */
 async function prepareServer(bed: Bed): Promise<void> {
   const { kube } = bed;
-  await kube.kubectl(['apply', '-f', join(repoRoot, 'crds')]);
-  await kube.kubectl(['wait', '--for', 'condition=Established', 'crd', '--all']);
-  await kube.kubectl(['create', 'namespace', NAMESPACE]);
-  const dbSecret = ['create', 'secret', 'generic', 'files-db', '-n', NAMESPACE];
-  await kube.kubectl([...dbSecret, `--from-literal=uri=${bed.databaseUrl}`]);
-  bed.operator = spawnOperator({ kubeconfig: kube.kubeconfigPath, defaultImage: IMAGE });
+  await prepareNamespace(kube, NAMESPACE, bed.databaseUrl);
+  bed.operator = spawnOperator({
+    kubeconfig: kube.kubeconfigPath,
+    defaultImage: IMAGE,
+    ...(WORKERS === undefined ? {} : { userWorkers: Number(WORKERS) }),
+  });
   await bed.operator.running();
-  await kube.kubectl(['apply', '-f', '-'], { input: serverYaml });
-  const deployment = await waitFor('the Deployment', () =>
-    get(kube, 'deployment', SERVER).catch(() => undefined),
-  );
+  await kube.kubectl(['apply', '-f', '-'], { input: serverYaml(NAMESPACE) });
+  const generation = await deploymentGeneration(kube, NAMESPACE);
+  const deployment = await get(kube, 'deployment', SERVER);
   const homes = join(bed.work, 'homes');
   await mkdir(homes);
   bed.pod = await startPod(deployment.spec!.template!.spec, {
@@ -134,68 +124,76 @@ async function prepareServer(bed: Bed): Promise<void> {
     forwardPorts: [bed.postgresPort],
   });
   await waitUntilReady(bed.pod);
-  const generation = deployment.metadata.generation ?? 1;
-  const status = {
-    observedGeneration: generation,
-    replicas: 1,
-    updatedReplicas: 1,
-    readyReplicas: 1,
-    availableReplicas: 1,
-  };
-  await kube.kubectl([
-    'patch',
-    'deployment',
-    SERVER,
-    '-n',
-    NAMESPACE,
-    '--subresource=status',
-    '--type=merge',
-    '-p',
-    JSON.stringify({ status }),
-  ]);
-  await waitFor('the SftpServer Ready', async () => {
-    const server = await get(kube, 'sftpserver', SERVER);
-    const ready = server.status?.conditions?.find((c) => c.type === 'Ready');
-    return ready?.status === 'True' ? true : undefined;
-  });
+  await reportServerReady(kube, NAMESPACE, generation);
 }
 
-async function createAll(client: KubeClient, names: string[]): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < names.length) {
-      const name = names[next++]!;
-      await client.create(Resources.sftpUser, userObject(name));
-    }
+/**
+ * Follows the SftpUsers' readiness through a watch, started before the first create: polling a
+ * list of 1000 objects every moment would load the API server the operator is measured against.
+ * A watch the API server ends (a timeout, a 429 while it is busy) is listed and started again.
+ */
+async function watchReadiness(bed: Bed): Promise<{ ready: () => number; stop: () => void }> {
+  const path = resourcePath(Resources.sftpUser, { namespace: NAMESPACE });
+  const ready = new Set<string>();
+  let stopped = false;
+  let current: AbortController | undefined;
+  const follow = async (): Promise<void> => {
+    const list = await bed.client.list<SftpUser>(Resources.sftpUser, { namespace: NAMESPACE });
+    ready.clear();
+    for (const user of list.items) if (isReady(user)) ready.add(user.metadata.name);
+    current = await new Watch(bed.kubeConfig).watch(
+      path,
+      { resourceVersion: list.metadata.resourceVersion },
+      (type: string, user: SftpUser) => {
+        if (type !== 'DELETED' && isReady(user)) ready.add(user.metadata.name);
+        else ready.delete(user.metadata.name);
+      },
+      () => {
+        if (stopped) return;
+        log('the readiness watch ended; listing and watching again');
+        setTimeout(() => void follow().catch(restartLater), 200);
+      },
+    );
   };
-  await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, worker));
-}
-
-function readyCount(users: SftpUser[]): number {
-  return users.filter((user) =>
-    user.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-  ).length;
+  const restartLater = (err: unknown): void => {
+    log(`could not watch SftpUsers: ${err instanceof Error ? err.message : String(err)}`);
+    if (!stopped) setTimeout(() => void follow().catch(restartLater), 1_000);
+  };
+  await follow();
+  return {
+    ready: () => ready.size,
+    stop: () => {
+      stopped = true;
+      current?.abort();
+    },
+  };
 }
 
 /** Seconds from the first create to the last SftpUser Ready. */
 async function measureAllReady(bed: Bed): Promise<{ seconds: number; createSeconds: number }> {
   const names = Array.from({ length: USERS }, (_, i) => userName(i));
-  const started = performance.now();
-  await createAll(bed.client, names);
-  const createSeconds = (performance.now() - started) / 1000;
-  log(`created ${USERS} SftpUsers in ${createSeconds.toFixed(1)} s`);
-  let lastReport = 0;
-  for (;;) {
-    const list = await bed.client.list<SftpUser>(Resources.sftpUser, { namespace: NAMESPACE });
-    const ready = readyCount(list.items);
-    const seconds = (performance.now() - started) / 1000;
-    if (ready === USERS) return { seconds, createSeconds };
-    if (seconds - lastReport >= 5) {
-      log(`${ready}/${USERS} Ready after ${seconds.toFixed(0)} s`);
-      lastReport = seconds;
+  const readiness = await watchReadiness(bed);
+  try {
+    const started = performance.now();
+    await forEachUser(names, CREATE_CONCURRENCY, (name) =>
+      bed.client.create(Resources.sftpUser, userObject(NAMESPACE, name)),
+    );
+    const createSeconds = (performance.now() - started) / 1000;
+    log(`created ${USERS} SftpUsers in ${createSeconds.toFixed(1)} s`);
+    let lastReport = 0;
+    for (;;) {
+      const ready = readiness.ready();
+      const seconds = (performance.now() - started) / 1000;
+      if (ready === USERS) return { seconds, createSeconds };
+      if (seconds - lastReport >= 5) {
+        log(`${ready}/${USERS} Ready after ${seconds.toFixed(0)} s`);
+        lastReport = seconds;
+      }
+      if (seconds > 600) throw new Error(`only ${ready}/${USERS} SftpUsers Ready after 600 s`);
+      await sleep(20);
     }
-    if (seconds > 600) throw new Error(`only ${ready}/${USERS} SftpUsers Ready after 600 s`);
-    await sleep(100);
+  } finally {
+    readiness.stop();
   }
 }
 
@@ -282,21 +280,77 @@ async function measureRotation(bed: Bed): Promise<{ seconds: number; attempts: n
   }
 }
 
-/** What the operator spent: its CPU seconds and its API requests by verb, from its metrics. */
-async function operatorCost(operator: OperatorProcess): Promise<string> {
+type Metrics = Map<string, number>;
+
+/** The operator's metrics, by sample name and labels. */
+async function scrape(operator: OperatorProcess): Promise<Metrics> {
   const text = await (await fetch(`http://127.0.0.1:${operator.metricsPort()}/metrics`)).text();
-  const value = (line: string): number => Number(line.slice(line.lastIndexOf(' ') + 1));
-  const cpu = text
-    .split('\n')
-    .find((l) => l.startsWith('kubesftp_operator_process_cpu_seconds_total'));
-  const byVerb = new Map<string, number>();
+  const samples: Metrics = new Map();
   for (const line of text.split('\n')) {
-    const verb = /^kubesftp_operator_api_requests_total\{.*verb="([a-z]+)"/.exec(line)?.[1];
-    if (verb !== undefined) byVerb.set(verb, (byVerb.get(verb) ?? 0) + value(line));
+    if (line === '' || line.startsWith('#')) continue;
+    const space = line.lastIndexOf(' ');
+    samples.set(line.slice(0, space), Number(line.slice(space + 1)));
   }
-  const requests = [...byVerb].map(([verb, count]) => `${verb} ${count}`).join(', ');
-  return `operator CPU ${cpu === undefined ? '?' : value(cpu).toFixed(1)} s; API requests: ${requests}`;
+  return samples;
 }
+
+/** API requests between two scrapes, by verb and resource (the Lease's renewals left out). */
+function requestsBetween(before: Metrics, after: Metrics): Map<string, number> {
+  const byKind = new Map<string, number>();
+  for (const [sample, value] of after) {
+    const match = /^kubesftp_operator_api_requests_total\{(.*)\}$/.exec(sample);
+    if (match === null) continue;
+    const labels = Object.fromEntries(
+      [...match[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]),
+    );
+    if (labels['resource'] === 'leases') continue;
+    const kind = `${labels['verb']} ${labels['resource']}${labels['code'] === '200' || labels['code'] === '201' ? '' : ` (${labels['code']})`}`;
+    byKind.set(kind, (byKind.get(kind) ?? 0) + value - (before.get(sample) ?? 0));
+  }
+  return byKind;
+}
+
+/** What the operator spent on the mass creation: CPU seconds and API requests per user. */
+function operatorCost(before: Metrics, after: Metrics): string {
+  const cpu = 'kubesftp_operator_process_cpu_seconds_total';
+  const cpuSeconds = (after.get(cpu) ?? NaN) - (before.get(cpu) ?? NaN);
+  const requests = [...requestsBetween(before, after)].filter(([, count]) => count > 0);
+  const total = requests.reduce((sum, [, count]) => sum + count, 0);
+  const detail = requests
+    .sort((a, b) => b[1] - a[1])
+    .map(([kind, count]) => `${kind} ${count}`)
+    .join(', ');
+  return `operator CPU ${cpuSeconds.toFixed(1)} s; API requests ${total} (${(total / USERS).toFixed(2)} per user): ${detail}`;
+}
+
+/**
+ * CPU seconds spent so far by this process's kube-apiserver and etcd children, from
+ * /proc/PID/stat (utime + stime at 100 ticks a second): unlike wall time, hardly moved by
+ * what else runs on the machine.
+ */
+async function controlPlaneCpu(): Promise<Map<string, number>> {
+  const seconds = new Map<string, number>();
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const close = stat.lastIndexOf(')');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    if (Number(fields[1]) !== process.pid || !['kube-apiserver', 'etcd'].includes(comm)) continue;
+    seconds.set(comm, (seconds.get(comm) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100);
+  }
+  return seconds;
+}
+
+const cpuBetween = (before: Map<string, number>, after: Map<string, number>): string =>
+  [...after]
+    .map(([name, total]) => `${name} ${(total - (before.get(name) ?? 0)).toFixed(1)} s`)
+    .join(', ');
+
+const loadAverage = (): string =>
+  loadavg()
+    .map((value) => value.toFixed(2))
+    .join(' ');
 
 function verdict(seconds: number, goal: number): string {
   return seconds <= goal ? `within the ${goal} s goal` : `MISSES the ${goal} s goal`;
@@ -306,16 +360,28 @@ async function main(): Promise<void> {
   const bed = await startBed();
   try {
     await prepareServer(bed);
+    const loadBefore = loadAverage();
+    const before = await scrape(bed.operator!);
+    const cpuBefore = await controlPlaneCpu();
     const ready = await measureAllReady(bed);
-    const cost = await operatorCost(bed.operator!);
+    const controlPlane = cpuBetween(cpuBefore, await controlPlaneCpu());
+    const loadAfter = loadAverage();
+    await waitFor('the operator to drain its queue', async () =>
+      (await userQueueDepth(bed.operator!)) === 0 ? true : undefined,
+    );
+    // Events are written after the reconcile that records them: give the last ones a moment.
+    await sleep(2_000);
+    const cost = operatorCost(before, await scrape(bed.operator!));
     const rotation = await measureRotation(bed);
     process.stdout.write(
       [
         '',
-        `## Operator (${USERS} SftpUsers, operator at its defaults, real API server and PostgreSQL)`,
+        `## Operator (${USERS} SftpUsers, operator at its defaults${WORKERS === undefined ? '' : ` but ${WORKERS} user workers`}, real API server and PostgreSQL)`,
         `all ${USERS} SftpUsers Ready: ${ready.seconds.toFixed(1)} s after the first create (creates took ${ready.createSeconds.toFixed(1)} s), ${verdict(ready.seconds, GOALS.allReadyS)}`,
+        `load average before ${loadBefore}, after ${loadAfter} (${cpus().length} CPUs)`,
         cost,
-        `password Secret changed -> new password logs in: ${rotation.seconds.toFixed(2)} s (${rotation.attempts} login attempt(s)), ${verdict(rotation.seconds, GOALS.rotationS)}`,
+        `CPU until all Ready: ${controlPlane}`,
+        `password Secret changed -> new password logs in: ${rotation.seconds.toFixed(2)} s (${rotation.attempts} login attempt(s)), ${verdict(rotation.seconds, GOALS.rotationS)}; load average ${loadAverage()}`,
         '',
       ].join('\n'),
     );

@@ -27,6 +27,8 @@ export interface OperatorProcessOptions {
   deletionTimeoutSeconds?: number;
   userWorkers?: number;
   verbose?: boolean;
+  /** The leader election identity, as a pod's name gives it (POD_NAME); random when unset. */
+  identity?: string;
 }
 
 function operatorArgs(options: OperatorProcessOptions): string[] {
@@ -47,8 +49,12 @@ function operatorArgs(options: OperatorProcessOptions): string[] {
 
 export function spawnOperator(options: OperatorProcessOptions): OperatorProcess {
   const main = join(repoRoot, 'dist', 'server', 'src', 'cli', 'main.js');
+  const env = { ...process.env };
+  delete env['POD_NAME'];
+  if (options.identity !== undefined) env['POD_NAME'] = options.identity;
   const child = spawn(process.execPath, [main, 'operator', ...operatorArgs(options)], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env,
   });
   const logs: string[] = [];
   let metricsPort = 0;

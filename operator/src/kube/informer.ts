@@ -9,6 +9,7 @@
 import { ListWatch, Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { KubeObject } from '../api/objects.js';
+import { RecentWrites } from '../runtime/recent-writes.js';
 import type { KubeClient } from './client.js';
 import { resourcePath, type ResourceType } from './resources.js';
 
@@ -70,6 +71,8 @@ export class SupervisedInformer<T extends KubeObject> {
   readonly #options: InformerOptions<T>;
   readonly #listWatch: ListWatch<KubernetesObject>;
   readonly #handlers: InformerHandler<T>[] = [];
+  readonly #recent = new RecentWrites<T>();
+  readonly #transform: (object: T) => T;
   readonly #log: Logger;
   #synced = false;
   #stopped = false;
@@ -89,6 +92,7 @@ export class SupervisedInformer<T extends KubeObject> {
     this.#options = options;
     this.#log = options.logger;
     const transform = options.transform ?? ((object: T): T => object);
+    this.#transform = transform;
     const path = resourcePath(options.type, { namespace: options.namespace });
     const watch = supervisedWatch<T>(new Watch(options.kubeConfig), {
       timeoutSeconds: options.watchTimeoutSeconds ?? 300,
@@ -104,7 +108,13 @@ export class SupervisedInformer<T extends KubeObject> {
         labelSelector: options.labelSelector,
       });
       this.#markActive();
-      return { ...result, items: result.items.map(transform) as unknown as KubernetesObject[] };
+      // A list's items carry no apiVersion and kind (watch events do); without them a cached
+      // object would never contain what is applied, and a restarted operator would re-apply
+      // every child it listed at every resync.
+      const typed = result.items.map((item) =>
+        transform({ apiVersion: options.type.apiVersion, kind: options.type.kind, ...item }),
+      );
+      return { ...result, items: typed as unknown as KubernetesObject[] };
     };
     this.#listWatch = new ListWatch<KubernetesObject>(
       path,
@@ -145,7 +155,18 @@ export class SupervisedInformer<T extends KubeObject> {
     await this.#listWatch.stop();
   }
 
+  /** The cached object, or this process's own newer write of it (runtime/recent-writes.ts). */
   get(namespace: string, name: string): T | undefined {
+    return this.#recent.newest(namespace, name, this.#cached(namespace, name));
+  }
+
+  /** Shows `written`, a write's response, until the watch brings it or something newer. */
+  wrote(written: T): void {
+    const { namespace = '', name } = written.metadata;
+    this.#recent.wrote(this.#transform(written), this.#cached(namespace, name));
+  }
+
+  #cached(namespace: string, name: string): T | undefined {
     return this.#listWatch.get(name, namespace) as unknown as T | undefined;
   }
 
@@ -167,6 +188,7 @@ export class SupervisedInformer<T extends KubeObject> {
   }
 
   #emit(type: InformerEventType, object: KubernetesObject): void {
+    this.#recent.observed(object as unknown as T, type === 'delete');
     for (const handler of this.#handlers) handler(type, object as unknown as T);
   }
 

@@ -10,10 +10,15 @@ export interface Cache<T> {
   list(namespace?: string): readonly T[];
 }
 
+/** A cache that also shows what this process wrote, until its watch catches up. */
+export interface WritableCache<T> extends Cache<T> {
+  wrote(written: T): void;
+}
+
 export interface OperatorCaches {
   servers: Cache<SftpServer>;
-  users: Cache<SftpUser>;
-  secrets: Cache<Secret>;
+  users: WritableCache<SftpUser>;
+  secrets: WritableCache<Secret>;
   configMaps: Cache<KubeObject>;
   deployments: Cache<KubeObject>;
   services: Cache<KubeObject>;

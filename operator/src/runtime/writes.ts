@@ -29,20 +29,22 @@ export async function applyIfChanged(
   return { outcome: child.observed === undefined ? 'created' : 'updated', object };
 }
 
-/** Writes `status` through the status subresource unless it equals the current one. */
-export async function writeStatusIfChanged<S>(
+/**
+ * Writes `status` through the status subresource unless it equals the current one; resolves
+ * with the object as stored after the write, or undefined when there was nothing to write.
+ */
+export async function writeStatusIfChanged<S, O extends KubeObject & { status?: S }>(
   client: KubeClient,
-  options: { type: ResourceType; object: KubeObject & { status?: S }; status: S },
-): Promise<boolean> {
-  if (sameJson(options.object.status ?? {}, options.status)) return false;
+  options: { type: ResourceType; object: O; status: S },
+): Promise<O | undefined> {
+  if (sameJson(options.object.status ?? {}, options.status)) return undefined;
   const { name, namespace } = options.object.metadata;
-  await client.apply(
+  return client.apply<O>(
     options.type,
     {
       metadata: { name, ...(namespace === undefined ? {} : { namespace }) },
       status: options.status,
-    },
+    } as O,
     { subresource: 'status' },
   );
-  return true;
 }

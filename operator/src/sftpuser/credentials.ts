@@ -15,6 +15,7 @@ import {
 } from '../api/objects.js';
 import { DEFAULT_SERVICE_PORT } from '../api/sftpserver.js';
 import type { KubeClient } from '../kube/client.js';
+import { isAlreadyExists } from '../kube/errors.js';
 import { Resources } from '../kube/resources.js';
 import { applyIfChanged } from '../runtime/writes.js';
 import { knownHostsLine } from '../sftpserver/hostkeys.js';
@@ -53,6 +54,8 @@ export interface CredentialsOptions {
   server: SftpServer;
   /** The cache's copy of a Secret (data kept only for the operator's own). */
   cached: (name: string) => Secret | undefined;
+  /** Tells the cache of a Secret written here, before its watch does. */
+  wrote: (secret: Secret) => void;
 }
 
 const missing = (name: string): CredentialsProblem => ({
@@ -126,12 +129,45 @@ function generatedSecret(
   };
 }
 
+/**
+ * A new generated Secret is created without being looked for first (one request, not two):
+ * the cache, which holds the operator's own Secrets with their data, has none, and a create
+ * never overwrites one it has not seen yet; AlreadyExists sends it back to the read.
+ */
+async function createGenerated(
+  options: CredentialsOptions,
+  name: string,
+): Promise<Credentials['password'] | undefined> {
+  const password = generatePassword();
+  try {
+    const created = await options.client.create<Secret>(
+      Resources.secret,
+      generatedSecret(options, password, passwordDigest(password)),
+    );
+    options.wrote(created);
+    return {
+      plain: password,
+      secretName: name,
+      resourceVersion: created.metadata.resourceVersion ?? '',
+      generated: true,
+    };
+  } catch (err) {
+    if (isAlreadyExists(err)) return undefined;
+    throw err;
+  }
+}
+
 /** Keeps the generated Secret: its password is made once, the connection details follow the server. */
 async function generatedPassword(
   options: CredentialsOptions,
 ): Promise<Credentials['password'] | CredentialsProblem> {
   const name = credentialsSecretName(options.user.metadata.name);
-  const current = options.cached(name) ?? (await readSecret(options, name));
+  const cached = options.cached(name);
+  if (cached === undefined) {
+    const created = await createGenerated(options, name);
+    if (created !== undefined) return created;
+  }
+  const current = cached ?? (await readSecret(options, name));
   if (current !== undefined && controllerOf(current)?.uid !== options.user.metadata.uid) {
     return invalid(
       `Secret ${name} exists and is not owned by this SftpUser; delete it or set password.secretRef`,
@@ -143,11 +179,12 @@ async function generatedPassword(
   const generatedDigest = kept
     ? current?.metadata.annotations?.[ANNOTATIONS.generatedPassword]
     : passwordDigest(password);
-  const { object } = await applyIfChanged(options.client, {
+  const { outcome, object } = await applyIfChanged(options.client, {
     type: Resources.secret,
     desired: generatedSecret(options, password, generatedDigest),
     observed: current,
   });
+  if (outcome !== 'unchanged') options.wrote(object);
   return {
     plain: password,
     secretName: name,

@@ -38,26 +38,28 @@ export function removeFinalizerPatch(object: KubeObject): JsonPatchOperation[] {
   ];
 }
 
-async function patch(
+/** Resolves with the patched object, or undefined when there was nothing to patch. */
+async function patch<T extends KubeObject>(
   client: KubeClient,
   type: ResourceType,
-  object: KubeObject,
+  object: T,
   operations: JsonPatchOperation[],
-): Promise<void> {
-  if (operations.length === 0) return;
-  await client.jsonPatch(
+): Promise<T | undefined> {
+  if (operations.length === 0) return undefined;
+  return client.jsonPatch<T>(
     type,
     { namespace: object.metadata.namespace, name: object.metadata.name },
     operations,
   );
 }
 
-export async function addFinalizer(
+/** Resolves with the object as patched, or undefined when it already had the finalizer. */
+export async function addFinalizer<T extends KubeObject>(
   client: KubeClient,
   type: ResourceType,
-  object: KubeObject,
-): Promise<void> {
-  if (!hasFinalizer(object)) await patch(client, type, object, addFinalizerPatch(object));
+  object: T,
+): Promise<T | undefined> {
+  return hasFinalizer(object) ? undefined : patch(client, type, object, addFinalizerPatch(object));
 }
 
 export async function removeFinalizer(

@@ -67,10 +67,11 @@ export class UserReconciler implements Reconciler {
       return {};
     }
     if (user.metadata.deletionTimestamp !== undefined) return this.#finalize(user);
-    await addFinalizer(this.#o.client, Resources.sftpUser, user);
+    const held = await addFinalizer(this.#o.client, Resources.sftpUser, user);
+    if (held !== undefined) this.#o.caches.users.wrote(held);
     const server = this.#server(user);
-    const outcome = await this.#sync(user, server);
-    await this.#writeStatus(user, server, outcome);
+    const outcome = await this.#sync(held ?? user, server);
+    await this.#writeStatus(held ?? user, server, outcome);
     if (outcome.ok) return {};
     const waitingForRemoval = outcome.reason === UserReason.HomeBeingRemoved;
     return { requeueAfterMs: waitingForRemoval ? HOME_REMOVAL_RETRY_MS : BLOCKED_RETRY_MS };
@@ -94,6 +95,7 @@ export class UserReconciler implements Reconciler {
       user,
       server,
       cached: (secret) => this.#o.caches.secrets.get(user.metadata.namespace ?? '', secret),
+      wrote: (secret) => this.#o.caches.secrets.wrote(secret),
     });
     if (!credentials.ok) return credentials;
     const result = await syncAccount({
@@ -169,6 +171,7 @@ export class UserReconciler implements Reconciler {
       object: user,
       status,
     });
+    if (written !== undefined) this.#o.caches.users.wrote(written);
     if (written && !outcome.ok) this.#event(user, 'Warning', outcome.reason, outcome.message);
   }
 
