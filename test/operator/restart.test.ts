@@ -31,7 +31,6 @@ import {
   isReady,
   prepareNamespace,
   reportServerReady,
-  SERVER,
   serverYaml,
   userObject,
 } from './many-users.js';
