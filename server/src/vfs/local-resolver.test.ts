@@ -386,6 +386,9 @@ describe('RootResolver confinement', () => {
         } catch (err) {
           assert.ok(isKubesftpError(err), String(err));
         }
+        // Lookups answer synchronously (decision 0020), so a failing read never reaches the
+        // event loop; the swapper's renames only complete when the loop gets a turn.
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       swapping = false;
