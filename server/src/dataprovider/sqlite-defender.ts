@@ -3,6 +3,7 @@
  * servers sharing one database file never lose each other's events.
  */
 import type Database from 'better-sqlite3';
+import { PreparedStatements } from './sqlite-statements.js';
 import {
   fromDefenderRow as fromRow,
   toDefenderParams as toParams,
@@ -33,21 +34,17 @@ const SQL = {
 export class SqliteDefenderHosts implements DefenderHostStore {
   readonly #db: Database.Database;
   readonly #guarded: <T>(fn: () => T) => T;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements: PreparedStatements;
 
   /** `guarded` maps driver errors to core codes, as for every other provider call. */
   constructor(db: Database.Database, guarded: <T>(fn: () => T) => T) {
     this.#db = db;
+    this.#statements = new PreparedStatements(db);
     this.#guarded = guarded;
   }
 
   #run(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    return this.#statements.get(sql);
   }
 
   async getDefenderHost(ip: string): Promise<DefenderHost | undefined> {

@@ -3,6 +3,7 @@
  * before it writes run in BEGIN IMMEDIATE, so it is judged on what every process committed.
  */
 import type Database from 'better-sqlite3';
+import { PreparedStatements } from './sqlite-statements.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import {
   SQLITE_REMOVALS,
@@ -20,22 +21,18 @@ export class SqliteHomeRemovals {
   readonly #db: Database.Database;
   readonly #guarded: <T>(fn: () => T) => T;
   readonly #sql: HomeRemovalStatements;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements: PreparedStatements;
 
   /** `users` is the quoted users table; `guarded` maps driver errors to core codes. */
   constructor(db: Database.Database, users: string, guarded: <T>(fn: () => T) => T) {
     this.#db = db;
+    this.#statements = new PreparedStatements(db);
     this.#guarded = guarded;
     this.#sql = homeRemovalStatements(SQLITE_REMOVALS, users);
   }
 
   #run(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    return this.#statements.get(sql);
   }
 
   #all<T>(sql: string, params: Params = {}): T[] {

@@ -4,6 +4,7 @@
  * sharing the file take turns, so a count or a sum is never stale when it is acted on.
  */
 import type Database from 'better-sqlite3';
+import { PreparedStatements } from './sqlite-statements.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { computeGrant } from './quota-grant.js';
 import {
@@ -29,22 +30,18 @@ export class SqliteSessions {
   readonly #db: Database.Database;
   readonly #guarded: <T>(fn: () => T) => T;
   readonly #sql: SessionStatements;
-  readonly #statements = new Map<string, Database.Statement>();
+  readonly #statements: PreparedStatements;
 
   /** `users` is the quoted users table; `guarded` maps driver errors to core codes. */
   constructor(db: Database.Database, users: string, guarded: <T>(fn: () => T) => T) {
     this.#db = db;
+    this.#statements = new PreparedStatements(db);
     this.#guarded = guarded;
     this.#sql = sessionStatements(SQLITE_DIALECT, users);
   }
 
   #run(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (statement === undefined) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    return this.#statements.get(sql);
   }
 
   #get<T>(sql: string, params: Params): T | undefined {
