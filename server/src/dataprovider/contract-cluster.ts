@@ -80,6 +80,17 @@ export function clusterContract(o: ClusterContractOptions): void {
     );
   });
 
+  it('releases every row of one gone process at once, and only those', async () => {
+    const p = o.provider();
+    await p.addUser(newUser({ max_sessions: 3 }));
+    assert.equal(await p.claimSession(claim('w1', 3, { nodeId: 'worker-1' })), true);
+    assert.equal(await p.claimSession(claim('w2', 3, { nodeId: 'worker-1' })), true);
+    assert.equal(await p.claimSession(claim('w3', 3, { nodeId: 'worker-2' })), true);
+    assert.equal(await p.releaseNodeSessions('worker-1'), 2);
+    assert.equal(await p.countSessions('alice'), 1, 'the other process keeps its session');
+    assert.equal(await p.releaseNodeSessions('worker-1'), 0);
+  });
+
   it('changes the protocol of a live session row, and makes no row for a session gone', async () => {
     const p = o.provider();
     await p.addUser(newUser());
