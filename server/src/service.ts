@@ -49,6 +49,7 @@ import { createSshServer, type SshServer, type SshServerDeps } from './ssh/serve
 import { assertTransportPatchApplied, nativeCryptoAvailable } from './ssh/transport-options.js';
 import { StartedParts, listenFailure } from './startup.js';
 import { versionString } from './version.js';
+import type { ClusterView } from './workers/pool.js';
 import { createWorkerPool, plannedWorkers, startWorkers } from './workers/primary.js';
 
 export interface ServiceLogging {
@@ -148,10 +149,8 @@ async function startParts(
   const { registry, cluster } = startCluster({ loaded, logging, provider, started });
   const pool = createWorkerPool({ count: workers, provider, log: logging.component('workers') });
   const metricsRegistry = createMetricsRegistry();
-  const metrics = registerServerMetrics(
-    metricsRegistry,
-    pool?.countingSessions(cluster) ?? cluster,
-  );
+  const clusterView = pool?.withWorkers(cluster) ?? cluster;
+  const metrics = registerServerMetrics(metricsRegistry, clusterView);
   const homes = startHomeSweeper({
     loaded,
     provider,
@@ -195,7 +194,7 @@ async function startParts(
           provider: actions.userProvider(provider),
           registry,
           defender,
-          cluster,
+          cluster: clusterView,
           metricsRegistry,
           connections: pool?.connections(),
         });
@@ -408,7 +407,7 @@ async function startHttp(options: {
   provider: DataProvider;
   registry: ConnectionRegistry;
   defender: Defender;
-  cluster: ClusterSessions;
+  cluster: ClusterView;
   metricsRegistry: Registry;
   /** The workers' connections, where workers serve. */
   connections?: ActiveConnections;

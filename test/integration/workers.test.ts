@@ -135,6 +135,9 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
     hold('ann');
     await waitFor('two sessions listed', async () => (await listed(f.server, 'ann')).length === 2);
     assert.deepEqual(new Set(loginSlots(f.server, 'ann')), new Set([0, 1]), 'one per worker');
+    const metrics = await (await fetch(`http://127.0.0.1:${f.server.httpPort}/metrics`)).text();
+    assert.match(metrics, /^kubesftp_sessions 2$/m, "the primary's gauge counts the workers'");
+    assert.equal((await fetch(`http://127.0.0.1:${f.server.httpPort}/healthz`)).status, 200);
 
     const data = randomBytes(6 * MiB);
     await writeFile(join(f.work, 'up.bin'), data);

@@ -8,6 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCode, KubesftpError } from '../errors.js';
+import type { ClusterHealthSource } from '../httpd/health.js';
 import type { ClusterMetricsSource } from '../httpd/metrics.js';
 import type { ActiveConnections, ConnectionInfo } from '../httpd/types.js';
 import type { GateTicket } from '../ssh/connection-gate.js';
@@ -32,6 +33,11 @@ interface HandedSocket {
 }
 
 type Reply = ConnectionInfo[] | boolean | undefined;
+
+/** What /metrics and /healthz read of the cluster sessions. */
+export interface ClusterView extends ClusterHealthSource {
+  stats: ClusterMetricsSource['stats'];
+}
 
 interface Slot {
   index: number;
@@ -122,15 +128,20 @@ export class WorkerPool {
 
   /**
    * The primary's own cluster figures with the workers' logged-in connections added to its
-   * session count; the other figures stay the primary's (per-worker ones are not gathered).
+   * session count (the other figures stay the primary's: per-worker ones are not gathered),
+   * and its health degraded while no worker runs to serve a connection.
    */
-  countingSessions(cluster: ClusterMetricsSource): ClusterMetricsSource {
+  withWorkers(cluster: ClusterView): ClusterView {
     return {
       stats: () => {
         const own = cluster.stats();
         return { ...own, sessions: own.sessions + this.loggedIn() };
       },
-      health: () => cluster.health(),
+      health: () => {
+        const own = cluster.health();
+        if (this.#live().length > 0) return own;
+        return { status: 'degraded', reasons: [...own.reasons, 'no sftp worker is running'] };
+      },
     };
   }
 
