@@ -226,6 +226,51 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
   });
 });
 
+describe('sftpd.workers = 2 behind the connection gate', { timeout: 120_000 }, () => {
+  it("counts every worker's connections in max_total_connections", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-gate-'));
+    const f = await startWithWorkers(join(root, 'g'), {
+      KUBESFTP_SFTPD__MAX_TOTAL_CONNECTIONS: '2',
+    });
+    const held: Held[] = [];
+    try {
+      await f.addUser('gus');
+      held.push(holdSession(f.server.sftpPort, 'gus', f.keyPath));
+      held.push(holdSession(f.server.sftpPort, 'gus', f.keyPath));
+      await waitFor('two sessions', async () => (await listed(f.server, 'gus')).length === 2);
+      assert.deepEqual(new Set(loginSlots(f.server, 'gus')), new Set([0, 1]));
+      const third = await sftpBatch(
+        f.server.sftpPort,
+        { username: 'gus', keyPath: f.keyPath },
+        ['pwd'],
+        { cwd: f.work },
+      );
+      assert.notEqual(third.code, 0, 'a third connection is over max_total_connections');
+      assert.ok(
+        f.server.logLines.some(
+          (l) => l.message === 'connection refused' && l.reason === 'max_total_connections',
+        ),
+      );
+      // A connection that closes on a worker leaves the primary's count.
+      held.shift()!.child.kill('SIGKILL');
+      await waitFor('one session left', async () => (await listed(f.server, 'gus')).length === 1);
+      await waitFor('a new connection admitted', async () => {
+        const again = await sftpBatch(
+          f.server.sftpPort,
+          { username: 'gus', keyPath: f.keyPath },
+          ['pwd'],
+          { cwd: f.work },
+        );
+        return again.code === 0;
+      });
+    } finally {
+      for (const h of held) h.child.kill('SIGKILL');
+      await f.server.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('sftpd.workers = 2 on SIGTERM', { timeout: 120_000 }, () => {
   let root: string;
   before(async () => {
