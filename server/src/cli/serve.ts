@@ -47,7 +47,7 @@ export async function runServe(options: ServeOptions, hooks: ServeHooks = {}): P
       configDir: options.configDir,
       configFile: options.configFile,
     });
-    const slot = workerSlot(process.env);
+    const slot = workerSlot(process.env, process.send !== undefined);
     if (slot !== undefined) {
       // A worker drains when the primary says so; a terminal's Ctrl-C reaches it too, and the
       // primary, which got it as well, decides.

@@ -44,8 +44,12 @@ export function createWorkerPool(options: {
   });
 }
 
-/** The slot of this process when the primary started it as a worker. */
-export function workerSlot(env: NodeJS.ProcessEnv): number | undefined {
+/**
+ * The slot of this process when the primary started it as a worker: the variable set and an
+ * IPC channel to the primary (without one, the variable alone does not make a worker).
+ */
+export function workerSlot(env: NodeJS.ProcessEnv, hasChannel: boolean): number | undefined {
+  if (!hasChannel) return undefined;
   const raw = env[WORKER_SLOT_ENV];
   return raw === undefined || !/^\d+$/.test(raw) ? undefined : Number(raw);
 }
