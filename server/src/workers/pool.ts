@@ -168,6 +168,8 @@ export class WorkerPool {
   async drain(graceMs: number): Promise<void> {
     this.#draining = true;
     for (const slot of this.#slots) clearTimeout(slot.respawn);
+    // A worker still starting serves nothing yet: it goes now.
+    for (const slot of this.#slots) if (slot.nodeId === undefined) slot.child?.kill('SIGKILL');
     const live = this.#live();
     const message: ToWorker = { t: 'drain', graceMs };
     for (const slot of live) slot.child?.send(message, (err) => err && slot.child?.kill('SIGKILL'));

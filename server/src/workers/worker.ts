@@ -65,16 +65,17 @@ export async function runWorker(given: WorkerOptions, channel: PrimaryChannel): 
     await started.closeAll();
     throw err;
   }
+  const ownGraceMs = options.loaded.config.sftpd.shutdown_grace_period * 1000;
   const graceMs = await new Promise<number>((resolve) => {
     channel.on('message', (message, handle) => {
       if (!isMessage<ToWorker>(message)) return;
       if (message.t === 'drain') return resolve(message.graceMs);
       answer(serving, { message, handle, send });
     });
-    // Without a primary nobody hands sockets or answers for this worker: drain and leave.
-    channel.on('disconnect', () =>
-      resolve(options.loaded.config.sftpd.shutdown_grace_period * 1000),
-    );
+    // Without a primary nobody hands sockets or answers for this worker: drain and leave,
+    // also when the primary went while this worker was starting.
+    channel.on('disconnect', () => resolve(ownGraceMs));
+    if (channel.connected === false) resolve(ownGraceMs);
     send({ t: 'ready', nodeId: serving.nodeId });
     log.info({ node_id: serving.nodeId, pid: process.pid }, 'sftp worker ready');
   });
