@@ -45,10 +45,12 @@ import { buildAlgorithms } from './ssh/algorithms.js';
 import type { AuthFailure } from './ssh/authenticate.js';
 import { parseMaxStartups } from './ssh/connection-gate.js';
 import { loadOrCreateHostKeys } from './ssh/hostkeys.js';
-import { createSshServer, type SshServer } from './ssh/server.js';
+import { createSshServer, type SshServer, type SshServerDeps } from './ssh/server.js';
 import { assertTransportPatchApplied, nativeCryptoAvailable } from './ssh/transport-options.js';
 import { StartedParts, listenFailure } from './startup.js';
 import { versionString } from './version.js';
+import type { ClusterView } from './workers/pool.js';
+import { createWorkerPool, plannedWorkers, startWorkers } from './workers/primary.js';
 
 export interface ServiceLogging {
   /** An app logger whose lines carry `sender: component`. */
@@ -78,7 +80,7 @@ export interface StartServiceOptions {
 }
 
 /** How long a shutdown waits for actions still queued or running (their own limit is 30 s). */
-const ACTIONS_SETTLE_MS = 5_000;
+export const ACTIONS_SETTLE_MS = 5_000;
 
 /**
  * Starts every part or none: a part that cannot start (provider, host keys, a listener)
@@ -104,7 +106,7 @@ export async function startService(options: StartServiceOptions): Promise<Runnin
   }
 }
 
-async function openProvider(
+export async function openProvider(
   loaded: LoadedConfig,
   started: StartedParts,
   log: Logger,
@@ -134,6 +136,7 @@ async function startParts(
 ): Promise<RunningService> {
   const { loaded, logging, log, started } = options;
   const { config } = loaded;
+  const workers = await plannedWorkers(loaded);
   const provider = await openProvider(loaded, started, log);
   const admin = await ensureAdmin(provider, { password: options.adminPassword });
   if (admin.created && admin.password !== undefined) {
@@ -144,8 +147,10 @@ async function startParts(
   startUploadSweep({ loaded, provider, secrets, log: logging.component('s3') });
 
   const { registry, cluster } = startCluster({ loaded, logging, provider, started });
+  const pool = createWorkerPool({ count: workers, provider, log: logging.component('workers') });
   const metricsRegistry = createMetricsRegistry();
-  const metrics = registerServerMetrics(metricsRegistry, cluster);
+  const clusterView = pool?.withWorkers(cluster) ?? cluster;
+  const metrics = registerServerMetrics(metricsRegistry, clusterView);
   const homes = startHomeSweeper({
     loaded,
     provider,
@@ -171,7 +176,9 @@ async function startParts(
     metrics,
     defender,
     secrets,
+    handOff: pool?.handOff,
   });
+  await startWorkers(pool, started);
   const sftpAddress = await listenSftp(ssh, config);
   started.add('sftp listener', () => ssh.stopAccepting());
   log.info({ address: sftpAddress.address, port: sftpAddress.port }, 'sftp server listening');
@@ -187,8 +194,9 @@ async function startParts(
           provider: actions.userProvider(provider),
           registry,
           defender,
-          cluster,
+          cluster: clusterView,
           metricsRegistry,
+          connections: pool?.connections(),
         });
   return {
     sftpPort: sftpAddress.port,
@@ -200,7 +208,7 @@ async function startParts(
         'shutting down: refusing new connections',
       );
       const stopped = ssh.stopAccepting();
-      await Promise.race([registry.drained(), delay(graceMs)]);
+      await Promise.all([pool?.drain(graceMs), Promise.race([registry.drained(), delay(graceMs)])]);
       registry.closeAll();
       await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
       await http?.close();
@@ -265,7 +273,7 @@ function startHomeSweeper(options: {
  * Sessions counted and quota reserved in the provider, shared with every other process on
  * it; the registry is this process's view, and a connection leaving it ends its session.
  */
-function startCluster(options: {
+export function startCluster(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   provider: DataProvider;
@@ -288,7 +296,7 @@ function startCluster(options: {
   return { registry, cluster };
 }
 
-async function startSsh(options: {
+export async function startSsh(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   events: SessionEvents;
@@ -298,6 +306,7 @@ async function startSsh(options: {
   metrics: ServerMetrics;
   defender: Defender;
   secrets: SecretBox;
+  handOff?: SshServerDeps['handOff'];
 }): Promise<SshServer> {
   const { config, configDir } = options.loaded;
   const sftpd = config.sftpd;
@@ -364,11 +373,12 @@ async function startSsh(options: {
     }),
     onConnectionFailed: (failure) => options.logging.connectionFailed(failure),
     onLoginFailure: (cause) => options.metrics.loginFailures.inc({ cause }),
+    handOff: options.handOff,
   });
 }
 
 /** The brute-force defender of the SSH server; a ban is logged once, by the server that set it. */
-function startDefender(options: {
+export function startDefender(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   provider: DataProvider;
@@ -397,8 +407,10 @@ async function startHttp(options: {
   provider: DataProvider;
   registry: ConnectionRegistry;
   defender: Defender;
-  cluster: ClusterSessions;
+  cluster: ClusterView;
   metricsRegistry: Registry;
+  /** The workers' connections, where workers serve. */
+  connections?: ActiveConnections;
 }): Promise<{ port: number; close(): Promise<void> }> {
   const { config } = options.loaded;
   const http = createHttpServer({
@@ -409,7 +421,7 @@ async function startHttp(options: {
       users_base_dir: config.data_provider.users_base_dir,
       manage_users: config.data_provider.manage_users,
     },
-    connections: connectionsView(options.registry),
+    connections: options.connections ?? connectionsView(options.registry),
     defender: options.defender,
     version: versionString(),
     metricsRegistry: options.metricsRegistry,
@@ -427,7 +439,7 @@ async function startHttp(options: {
   return { port: address.port, close: () => http.close() };
 }
 
-function connectionsView(registry: ConnectionRegistry): ActiveConnections {
+export function connectionsView(registry: ConnectionRegistry): ActiveConnections {
   return {
     list: () =>
       registry.list().map((c) => ({

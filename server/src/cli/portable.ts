@@ -95,6 +95,8 @@ export async function runPortable(options: PortableOptions): Promise<void> {
       env: {
         ...process.env,
         KUBESFTP_DATA_PROVIDER__DRIVER: 'memory',
+        // One process: the memory driver cannot be shared with workers.
+        KUBESFTP_SFTPD__WORKERS: '1',
         KUBESFTP_HTTPD__BIND_PORT: '0',
         KUBESFTP_SFTPD__BIND_PORT: String(options.sftpdPort),
         KUBESFTP_SFTPD__ENABLED_SSH_COMMANDS: options.sshCommands.join(','),

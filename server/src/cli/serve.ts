@@ -6,6 +6,8 @@ import { loadConfig } from '../config/load.js';
 import { isKubesftpError } from '../errors.js';
 import { createLogger, type AppLogger } from '../logger/index.js';
 import { startService, type ServiceLogging } from '../service.js';
+import { workerSlot } from '../workers/primary.js';
+import { runWorker } from '../workers/worker.js';
 import type { ServeOptions } from './options.js';
 
 export function serviceLogging(logger: AppLogger): ServiceLogging {
@@ -45,6 +47,16 @@ export async function runServe(options: ServeOptions, hooks: ServeHooks = {}): P
       configDir: options.configDir,
       configFile: options.configFile,
     });
+    const slot = workerSlot(process.env, process.send !== undefined);
+    if (slot !== undefined) {
+      // A worker drains when the primary says so; a terminal's Ctrl-C reaches it too, and the
+      // primary, which got it as well, decides.
+      process.on('SIGINT', () => undefined);
+      hooks.started?.();
+      await runWorker({ loaded, logging: serviceLogging(logger), slot }, process);
+      await logger.close();
+      return;
+    }
     const service = await startService({
       loaded,
       logging: serviceLogging(logger),

@@ -3,9 +3,9 @@
 /* eslint-disable */
 import type { SchemaObject, ValidateFunction } from 'ajv';
 import runtime0 from 'ajv/dist/runtime/ucs2length.js';
-export const configSchema: SchemaObject = {"additionalProperties":false,"type":"object","required":["sftpd","data_provider","httpd","defender","secrets","s3"],"properties":{"sftpd":{"additionalProperties":false,"default":{},"description":"The SFTP server.","type":"object","required":["bind_port","bind_address","idle_timeout","max_auth_tries","umask","banner","upload_mode","actions","keys","enable_scp","kex_algorithms","ciphers","macs","login_banner_file","setstat_mode","enabled_ssh_commands","keyboard_interactive_auth_program","login_grace_time","channel_window_size","shutdown_grace_period","max_startups","max_per_host_connections","max_total_connections","max_channels_per_connection","max_open_handles","max_pending_bytes","chown_any_id","host_key_types"],"properties":{"bind_port":{"default":2022,"description":"TCP port of the SFTP server; 0 picks a free port.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"","description":"Address to listen on; empty listens on every interface.","type":"string"},"idle_timeout":{"default":15,"description":"Minutes without activity before a client is disconnected; 0 never.","minimum":0,"type":"integer"},"max_auth_tries":{"default":0,"description":"Authentication attempts allowed per connection: 0 means 6, negative means no limit.","type":"integer"},"umask":{"default":"0022","description":"Octal umask applied to new files and directories.","pattern":"^0?[0-7]{3}$","type":"string"},"banner":{"default":"","description":"SSH identification string; empty means kubesftp_<version>.","pattern":"^[\\x21-\\x2c\\x2e-\\x7e]*$","type":"string"},"upload_mode":{"type":"integer","enum":[0,1,2],"default":0,"description":"0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume."},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after file operations and SSH commands.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["download","upload","delete","rename","ssh_cmd"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: download, upload, delete, rename, ssh_cmd. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a GET with the event in the query). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"keys":{"default":[],"description":"Host private keys as a list of {\"private_key\": path}. Empty loads or generates keys in the config dir (see host_key_types). A key file others can access or its group can write stops the start; group read is accepted.","type":"array","items":{"additionalProperties":false,"type":"object","required":["private_key"],"properties":{"private_key":{"minLength":1,"description":"Host private key file, absolute or relative to the config dir.","type":"string"}}}},"enable_scp":{"default":false,"deprecated":true,"description":"Adds \"scp\" to enabled_ssh_commands; list \"scp\" there instead. scp in its default SFTP mode works without it.","type":"boolean"},"kex_algorithms":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Key exchange algorithms in preference order; empty keeps the built-in list."},"ciphers":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Allowed ciphers in preference order; empty keeps the built-in list."},"macs":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"MAC algorithms in preference order; empty keeps the built-in list."},"login_banner_file":{"default":"","description":"File whose text is shown to clients before authentication, absolute or relative to the config dir. Empty shows nothing.","type":"string"},"setstat_mode":{"type":"integer","enum":[0,1],"default":0,"description":"0 applies permission, owner and time changes; 1 accepts and silently ignores them."},"enabled_ssh_commands":{"type":"array","items":{"type":"string","enum":["*","scp","md5sum","sha1sum","sha256sum","sha384sum","sha512sum","cd","pwd","git-receive-pack","git-upload-pack","git-upload-archive","rsync"]},"uniqueItems":true,"default":["md5sum","sha1sum","cd","pwd"],"description":"SSH commands clients may run over exec; \"*\" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them."},"keyboard_interactive_auth_program":{"default":"","description":"Absolute path of a program driving keyboard-interactive login. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"login_grace_time":{"default":120,"description":"Seconds a client has to finish logging in before it is disconnected.","minimum":1,"maximum":3600,"type":"integer"},"channel_window_size":{"default":2097152,"description":"SSH channel window in bytes: how much a client may send before the server acknowledges it. Raise it for links with a long round trip.","minimum":32768,"maximum":1073741824,"type":"integer"},"shutdown_grace_period":{"default":30,"description":"Seconds running transfers get to finish after SIGTERM before connections close.","minimum":0,"maximum":3600,"type":"integer"},"max_startups":{"default":"10:30:100","description":"Connections not logged in yet, as OpenSSH reads MaxStartups: with \"start:rate:full\", once start connections are waiting to log in a newcomer is closed at accept with rate% probability, rising linearly to always at full; a single number N closes every newcomer from N on. start may not exceed full and rate runs from 1 to 100. A connection stops counting when it logs in or closes.","pattern":"^[0-9]+(:[0-9]+:[0-9]+)?$","type":"string"},"max_per_host_connections":{"default":20,"description":"Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.","minimum":0,"type":"integer"},"max_total_connections":{"default":0,"description":"Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.","minimum":0,"type":"integer"},"max_channels_per_connection":{"default":10,"description":"Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions; the client gets a channel open failure for one more.","minimum":1,"maximum":1024,"type":"integer"},"max_open_handles":{"default":256,"description":"Open files and directories one SFTP session may hold; one more open fails with a FAILURE status. Advertised to clients in the limits@openssh.com reply.","minimum":1,"maximum":65536,"type":"integer"},"max_pending_bytes":{"default":16777216,"description":"Bytes of requests one SFTP session may have queued or running; past it the server stops reading from the client until work completes.","minimum":1048576,"maximum":1073741824,"type":"integer"},"chown_any_id":{"default":false,"description":"Lets chown give a file any uid and gid the server process may set. Off, a user may only set the uid and gid of their own account.","type":"boolean"},"host_key_types":{"type":"array","items":{"type":"string","enum":["ed25519","rsa","ecdsa"]},"uniqueItems":true,"minItems":1,"default":["ed25519","rsa","ecdsa"],"description":"Host key types loaded or generated in the config dir when keys is empty (id_<type> files)."}}},"data_provider":{"additionalProperties":false,"default":{},"description":"The user and quota store.","type":"object","required":["driver","name","host","port","username","password","sslmode","connection_string","users_table","manage_users","track_quota","session_expiry","pool_size","users_base_dir","actions","external_auth_program","external_auth_scope"],"properties":{"driver":{"type":"string","enum":["sqlite","memory","postgresql","mysql","kv","bolt"],"default":"sqlite","description":"Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump), kv (an embedded LMDB key/value file; bolt is accepted as another name for it, but an SFTPGo bolt file itself is refused, not read)."},"name":{"default":"kubesftp.db","description":"sqlite, kv: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.","type":"string"},"host":{"default":"","description":"Database host. Used only by the postgresql and mysql drivers.","type":"string"},"port":{"default":5432,"description":"Database port (PostgreSQL listens on 5432, MySQL on 3306). Used only by the postgresql and mysql drivers.","minimum":0,"maximum":65535,"type":"integer"},"username":{"default":"","description":"Database user. Used only by the postgresql and mysql drivers.","type":"string"},"password":{"default":"","description":"Database password. Used only by the postgresql and mysql drivers.","type":"string"},"sslmode":{"type":"integer","enum":[0,1,2,3],"default":0,"description":"TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. Used only by the postgresql and mysql drivers."},"connection_string":{"default":"","description":"A URL (postgres://user:password@host:port/db?sslmode=verify-full, mysql://user:password@host:port/db) used instead of host, port, name, username, password and sslmode. Used only by the postgresql and mysql drivers.","type":"string"},"users_table":{"default":"users","description":"Table holding the users.","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","type":"string"},"manage_users":{"type":"integer","enum":[0,1],"default":1,"description":"1 lets the REST API add, change and delete users; 0 makes them read-only."},"track_quota":{"type":"integer","enum":[0,1,2],"default":2,"description":"Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota."},"session_expiry":{"default":30,"description":"Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.","minimum":3,"maximum":3600,"type":"integer"},"pool_size":{"default":0,"description":"Most open database connections per server process; 0 means no limit. Used only by the postgresql and mysql drivers.","minimum":0,"type":"integer"},"users_base_dir":{"default":"","description":"Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.","pattern":"^(/.*)?$","type":"string"},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after user changes.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["add","update","delete"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: add, update, delete. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a POST of the account as JSON, without secrets). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"external_auth_program":{"default":"","description":"Absolute path of a program that authenticates users. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"external_auth_scope":{"default":0,"description":"Logins sent to the external program, as flags: 1 password, 2 public key, 4 keyboard-interactive; 0 all.","minimum":0,"maximum":7,"x-not-enforced":true,"type":"integer"}}},"httpd":{"additionalProperties":false,"default":{},"description":"The HTTP server.","type":"object","required":["bind_port","bind_address","templates_path","static_files_path","backups_path","token_rate_limit","admin_token_ttl"],"properties":{"bind_port":{"default":8080,"description":"TCP port of the REST API, web admin and metrics; 0 disables the HTTP server.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"127.0.0.1","description":"Address to listen on; empty listens on every interface.","type":"string"},"templates_path":{"default":"templates","description":"Web admin templates, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"static_files_path":{"default":"static","description":"Web admin static files, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"backups_path":{"default":"backups","description":"The only directory backups are written to and restored from, absolute or relative to the config dir.","type":"string"},"token_rate_limit":{"default":20,"description":"Token requests one client address may make per minute; 0 means no limit. Each request costs a password hash.","minimum":0,"type":"integer"},"admin_token_ttl":{"default":3600,"description":"Seconds an admin API token stays valid.","minimum":60,"maximum":604800,"type":"integer"}}},"defender":{"additionalProperties":false,"default":{},"description":"Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.","type":"object","required":["enabled","driver","ban_time","ban_time_increment","threshold","score_invalid","score_valid","score_limit_exceeded","score_no_auth","observation_time","entries_soft_limit","entries_hard_limit","safe_list","block_list"],"properties":{"enabled":{"default":true,"description":"Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold: its new connections are closed at accept. safe_list and block_list apply even when this is off.","type":"boolean"},"driver":{"type":"string","enum":["memory","provider"],"default":"provider","description":"Where scores and bans live: provider keeps them in the data provider, shared by every server on it; memory keeps them in this process only."},"ban_time":{"default":30,"description":"Minutes of a first ban.","minimum":1,"type":"integer"},"ban_time_increment":{"default":50,"description":"Percent by which each further ban of an address outlasts its previous one, while the address is remembered (observation_time after its last ban ends); at most 30 days.","minimum":0,"type":"integer"},"threshold":{"default":15,"description":"Score within observation_time at which an address is banned.","minimum":1,"type":"integer"},"score_invalid":{"default":2,"description":"Score of a login attempt for a user that does not exist.","minimum":0,"type":"integer"},"score_valid":{"default":1,"description":"Score of a wrong password or key signature for a user that exists. A key offered without a signature and a login refused by the account (disabled, expired, IP filter, max_sessions) do not score.","minimum":0,"type":"integer"},"score_limit_exceeded":{"default":3,"description":"Score of a connection closed at accept because its address reached max_per_host_connections. Refusals over max_total_connections and max_startups do not score: those bounds are shared by every client.","minimum":0,"type":"integer"},"score_no_auth":{"default":0,"description":"Score of a connection that ended, or ran out of login_grace_time, without any login attempt. Load balancer health checks look like that: keep it 0 behind one.","minimum":0,"type":"integer"},"observation_time":{"default":30,"description":"Minutes an event counts towards its address score; also how long a ban is remembered after it ends, for ban_time_increment.","minimum":1,"type":"integer"},"entries_soft_limit":{"default":100,"description":"Addresses kept once the oldest are dropped for being past entries_hard_limit; must be lower than it.","minimum":1,"type":"integer"},"entries_hard_limit":{"default":150,"description":"Addresses tracked at most: past it the oldest are dropped down to entries_soft_limit, scored ones before banned ones. The memory driver applies it at once, the provider driver at its cleanup, once a minute at most.","minimum":1,"type":"integer"},"safe_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges never scored nor banned, and exempt from max_per_host_connections."},"block_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges whose connections are always closed at accept."}}},"secrets":{"additionalProperties":false,"default":{},"description":"Encryption of the secrets stored with accounts.","type":"object","required":["master_key_file","master_key"],"properties":{"master_key_file":{"default":"","description":"File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.","type":"string"},"master_key":{"default":"","description":"The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).","type":"string"}}},"s3":{"additionalProperties":false,"default":{},"description":"S3 homes.","type":"object","required":["abandoned_upload_timeout"],"properties":{"abandoned_upload_timeout":{"default":3600,"description":"At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.","minimum":0,"type":"integer"}}}}};
+export const configSchema: SchemaObject = {"additionalProperties":false,"type":"object","required":["sftpd","data_provider","httpd","defender","secrets","s3"],"properties":{"sftpd":{"additionalProperties":false,"default":{},"description":"The SFTP server.","type":"object","required":["bind_port","bind_address","idle_timeout","max_auth_tries","umask","banner","upload_mode","actions","keys","enable_scp","kex_algorithms","ciphers","macs","login_banner_file","setstat_mode","enabled_ssh_commands","keyboard_interactive_auth_program","login_grace_time","channel_window_size","shutdown_grace_period","max_startups","max_per_host_connections","workers","max_total_connections","max_channels_per_connection","max_open_handles","max_pending_bytes","chown_any_id","host_key_types"],"properties":{"bind_port":{"default":2022,"description":"TCP port of the SFTP server; 0 picks a free port.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"","description":"Address to listen on; empty listens on every interface.","type":"string"},"idle_timeout":{"default":15,"description":"Minutes without activity before a client is disconnected; 0 never.","minimum":0,"type":"integer"},"max_auth_tries":{"default":0,"description":"Authentication attempts allowed per connection: 0 means 6, negative means no limit.","type":"integer"},"umask":{"default":"0022","description":"Octal umask applied to new files and directories.","pattern":"^0?[0-7]{3}$","type":"string"},"banner":{"default":"","description":"SSH identification string; empty means kubesftp_<version>.","pattern":"^[\\x21-\\x2c\\x2e-\\x7e]*$","type":"string"},"upload_mode":{"type":"integer","enum":[0,1,2],"default":0,"description":"0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume."},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after file operations and SSH commands.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["download","upload","delete","rename","ssh_cmd"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: download, upload, delete, rename, ssh_cmd. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a GET with the event in the query). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"keys":{"default":[],"description":"Host private keys as a list of {\"private_key\": path}. Empty loads or generates keys in the config dir (see host_key_types). A key file others can access or its group can write stops the start; group read is accepted.","type":"array","items":{"additionalProperties":false,"type":"object","required":["private_key"],"properties":{"private_key":{"minLength":1,"description":"Host private key file, absolute or relative to the config dir.","type":"string"}}}},"enable_scp":{"default":false,"deprecated":true,"description":"Adds \"scp\" to enabled_ssh_commands; list \"scp\" there instead. scp in its default SFTP mode works without it.","type":"boolean"},"kex_algorithms":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Key exchange algorithms in preference order; empty keeps the built-in list."},"ciphers":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Allowed ciphers in preference order; empty keeps the built-in list."},"macs":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"MAC algorithms in preference order; empty keeps the built-in list."},"login_banner_file":{"default":"","description":"File whose text is shown to clients before authentication, absolute or relative to the config dir. Empty shows nothing.","type":"string"},"setstat_mode":{"type":"integer","enum":[0,1],"default":0,"description":"0 applies permission, owner and time changes; 1 accepts and silently ignores them."},"enabled_ssh_commands":{"type":"array","items":{"type":"string","enum":["*","scp","md5sum","sha1sum","sha256sum","sha384sum","sha512sum","cd","pwd","git-receive-pack","git-upload-pack","git-upload-archive","rsync"]},"uniqueItems":true,"default":["md5sum","sha1sum","cd","pwd"],"description":"SSH commands clients may run over exec; \"*\" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them."},"keyboard_interactive_auth_program":{"default":"","description":"Absolute path of a program driving keyboard-interactive login. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"login_grace_time":{"default":120,"description":"Seconds a client has to finish logging in before it is disconnected.","minimum":1,"maximum":3600,"type":"integer"},"channel_window_size":{"default":2097152,"description":"SSH channel window in bytes: how much a client may send before the server acknowledges it. Raise it for links with a long round trip.","minimum":32768,"maximum":1073741824,"type":"integer"},"shutdown_grace_period":{"default":30,"description":"Seconds running transfers get to finish after SIGTERM before connections close.","minimum":0,"maximum":3600,"type":"integer"},"max_startups":{"default":"10:30:100","description":"Connections not logged in yet, as OpenSSH reads MaxStartups: with \"start:rate:full\", once start connections are waiting to log in a newcomer is closed at accept with rate% probability, rising linearly to always at full; a single number N closes every newcomer from N on. start may not exceed full and rate runs from 1 to 100. A connection stops counting when it logs in or closes.","pattern":"^[0-9]+(:[0-9]+:[0-9]+)?$","type":"string"},"max_per_host_connections":{"default":20,"description":"Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.","minimum":0,"type":"integer"},"workers":{"default":1,"description":"Processes serving SFTP and SCP on the one port: 1 serves in this process; N > 1 forks N workers that the listening process hands each admitted connection to, the one with the fewest connections first; 0 picks the CPUs the cgroup grants (cpu.max), at most the CPUs the process may use. More than 1 needs a data provider shared across processes (not memory). Each worker costs about one idle server of memory.","minimum":0,"maximum":256,"type":"integer"},"max_total_connections":{"default":0,"description":"Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.","minimum":0,"type":"integer"},"max_channels_per_connection":{"default":10,"description":"Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions; the client gets a channel open failure for one more.","minimum":1,"maximum":1024,"type":"integer"},"max_open_handles":{"default":256,"description":"Open files and directories one SFTP session may hold; one more open fails with a FAILURE status. Advertised to clients in the limits@openssh.com reply.","minimum":1,"maximum":65536,"type":"integer"},"max_pending_bytes":{"default":16777216,"description":"Bytes of requests one SFTP session may have queued or running; past it the server stops reading from the client until work completes.","minimum":1048576,"maximum":1073741824,"type":"integer"},"chown_any_id":{"default":false,"description":"Lets chown give a file any uid and gid the server process may set. Off, a user may only set the uid and gid of their own account.","type":"boolean"},"host_key_types":{"type":"array","items":{"type":"string","enum":["ed25519","rsa","ecdsa"]},"uniqueItems":true,"minItems":1,"default":["ed25519","rsa","ecdsa"],"description":"Host key types loaded or generated in the config dir when keys is empty (id_<type> files)."}}},"data_provider":{"additionalProperties":false,"default":{},"description":"The user and quota store.","type":"object","required":["driver","name","host","port","username","password","sslmode","connection_string","users_table","manage_users","track_quota","session_expiry","pool_size","users_base_dir","actions","external_auth_program","external_auth_scope"],"properties":{"driver":{"type":"string","enum":["sqlite","memory","postgresql","mysql","kv","bolt"],"default":"sqlite","description":"Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump), kv (an embedded LMDB key/value file; bolt is accepted as another name for it, but an SFTPGo bolt file itself is refused, not read)."},"name":{"default":"kubesftp.db","description":"sqlite, kv: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.","type":"string"},"host":{"default":"","description":"Database host. Used only by the postgresql and mysql drivers.","type":"string"},"port":{"default":5432,"description":"Database port (PostgreSQL listens on 5432, MySQL on 3306). Used only by the postgresql and mysql drivers.","minimum":0,"maximum":65535,"type":"integer"},"username":{"default":"","description":"Database user. Used only by the postgresql and mysql drivers.","type":"string"},"password":{"default":"","description":"Database password. Used only by the postgresql and mysql drivers.","type":"string"},"sslmode":{"type":"integer","enum":[0,1,2,3],"default":0,"description":"TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. Used only by the postgresql and mysql drivers."},"connection_string":{"default":"","description":"A URL (postgres://user:password@host:port/db?sslmode=verify-full, mysql://user:password@host:port/db) used instead of host, port, name, username, password and sslmode. Used only by the postgresql and mysql drivers.","type":"string"},"users_table":{"default":"users","description":"Table holding the users.","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","type":"string"},"manage_users":{"type":"integer","enum":[0,1],"default":1,"description":"1 lets the REST API add, change and delete users; 0 makes them read-only."},"track_quota":{"type":"integer","enum":[0,1,2],"default":2,"description":"Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota."},"session_expiry":{"default":30,"description":"Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.","minimum":3,"maximum":3600,"type":"integer"},"pool_size":{"default":0,"description":"Most open database connections per server process; 0 means no limit. Used only by the postgresql and mysql drivers.","minimum":0,"type":"integer"},"users_base_dir":{"default":"","description":"Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.","pattern":"^(/.*)?$","type":"string"},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after user changes.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["add","update","delete"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: add, update, delete. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a POST of the account as JSON, without secrets). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"external_auth_program":{"default":"","description":"Absolute path of a program that authenticates users. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"external_auth_scope":{"default":0,"description":"Logins sent to the external program, as flags: 1 password, 2 public key, 4 keyboard-interactive; 0 all.","minimum":0,"maximum":7,"x-not-enforced":true,"type":"integer"}}},"httpd":{"additionalProperties":false,"default":{},"description":"The HTTP server.","type":"object","required":["bind_port","bind_address","templates_path","static_files_path","backups_path","token_rate_limit","admin_token_ttl"],"properties":{"bind_port":{"default":8080,"description":"TCP port of the REST API, web admin and metrics; 0 disables the HTTP server.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"127.0.0.1","description":"Address to listen on; empty listens on every interface.","type":"string"},"templates_path":{"default":"templates","description":"Web admin templates, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"static_files_path":{"default":"static","description":"Web admin static files, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"backups_path":{"default":"backups","description":"The only directory backups are written to and restored from, absolute or relative to the config dir.","type":"string"},"token_rate_limit":{"default":20,"description":"Token requests one client address may make per minute; 0 means no limit. Each request costs a password hash.","minimum":0,"type":"integer"},"admin_token_ttl":{"default":3600,"description":"Seconds an admin API token stays valid.","minimum":60,"maximum":604800,"type":"integer"}}},"defender":{"additionalProperties":false,"default":{},"description":"Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.","type":"object","required":["enabled","driver","ban_time","ban_time_increment","threshold","score_invalid","score_valid","score_limit_exceeded","score_no_auth","observation_time","entries_soft_limit","entries_hard_limit","safe_list","block_list"],"properties":{"enabled":{"default":true,"description":"Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold: its new connections are closed at accept. safe_list and block_list apply even when this is off.","type":"boolean"},"driver":{"type":"string","enum":["memory","provider"],"default":"provider","description":"Where scores and bans live: provider keeps them in the data provider, shared by every server on it; memory keeps them in this process only."},"ban_time":{"default":30,"description":"Minutes of a first ban.","minimum":1,"type":"integer"},"ban_time_increment":{"default":50,"description":"Percent by which each further ban of an address outlasts its previous one, while the address is remembered (observation_time after its last ban ends); at most 30 days.","minimum":0,"type":"integer"},"threshold":{"default":15,"description":"Score within observation_time at which an address is banned.","minimum":1,"type":"integer"},"score_invalid":{"default":2,"description":"Score of a login attempt for a user that does not exist.","minimum":0,"type":"integer"},"score_valid":{"default":1,"description":"Score of a wrong password or key signature for a user that exists. A key offered without a signature and a login refused by the account (disabled, expired, IP filter, max_sessions) do not score.","minimum":0,"type":"integer"},"score_limit_exceeded":{"default":3,"description":"Score of a connection closed at accept because its address reached max_per_host_connections. Refusals over max_total_connections and max_startups do not score: those bounds are shared by every client.","minimum":0,"type":"integer"},"score_no_auth":{"default":0,"description":"Score of a connection that ended, or ran out of login_grace_time, without any login attempt. Load balancer health checks look like that: keep it 0 behind one.","minimum":0,"type":"integer"},"observation_time":{"default":30,"description":"Minutes an event counts towards its address score; also how long a ban is remembered after it ends, for ban_time_increment.","minimum":1,"type":"integer"},"entries_soft_limit":{"default":100,"description":"Addresses kept once the oldest are dropped for being past entries_hard_limit; must be lower than it.","minimum":1,"type":"integer"},"entries_hard_limit":{"default":150,"description":"Addresses tracked at most: past it the oldest are dropped down to entries_soft_limit, scored ones before banned ones. The memory driver applies it at once, the provider driver at its cleanup, once a minute at most.","minimum":1,"type":"integer"},"safe_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges never scored nor banned, and exempt from max_per_host_connections."},"block_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges whose connections are always closed at accept."}}},"secrets":{"additionalProperties":false,"default":{},"description":"Encryption of the secrets stored with accounts.","type":"object","required":["master_key_file","master_key"],"properties":{"master_key_file":{"default":"","description":"File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.","type":"string"},"master_key":{"default":"","description":"The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).","type":"string"}}},"s3":{"additionalProperties":false,"default":{},"description":"S3 homes.","type":"object","required":["abandoned_upload_timeout"],"properties":{"abandoned_upload_timeout":{"default":3600,"description":"At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.","minimum":0,"type":"integer"}}}}};
 export const validateConfigTree: ValidateFunction = validate10;
-const schema11 = {"additionalProperties":false,"type":"object","required":["sftpd","data_provider","httpd","defender","secrets","s3"],"properties":{"sftpd":{"additionalProperties":false,"default":{},"description":"The SFTP server.","type":"object","required":["bind_port","bind_address","idle_timeout","max_auth_tries","umask","banner","upload_mode","actions","keys","enable_scp","kex_algorithms","ciphers","macs","login_banner_file","setstat_mode","enabled_ssh_commands","keyboard_interactive_auth_program","login_grace_time","channel_window_size","shutdown_grace_period","max_startups","max_per_host_connections","max_total_connections","max_channels_per_connection","max_open_handles","max_pending_bytes","chown_any_id","host_key_types"],"properties":{"bind_port":{"default":2022,"description":"TCP port of the SFTP server; 0 picks a free port.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"","description":"Address to listen on; empty listens on every interface.","type":"string"},"idle_timeout":{"default":15,"description":"Minutes without activity before a client is disconnected; 0 never.","minimum":0,"type":"integer"},"max_auth_tries":{"default":0,"description":"Authentication attempts allowed per connection: 0 means 6, negative means no limit.","type":"integer"},"umask":{"default":"0022","description":"Octal umask applied to new files and directories.","pattern":"^0?[0-7]{3}$","type":"string"},"banner":{"default":"","description":"SSH identification string; empty means kubesftp_<version>.","pattern":"^[\\x21-\\x2c\\x2e-\\x7e]*$","type":"string"},"upload_mode":{"type":"integer","enum":[0,1,2],"default":0,"description":"0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume."},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after file operations and SSH commands.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["download","upload","delete","rename","ssh_cmd"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: download, upload, delete, rename, ssh_cmd. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a GET with the event in the query). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"keys":{"default":[],"description":"Host private keys as a list of {\"private_key\": path}. Empty loads or generates keys in the config dir (see host_key_types). A key file others can access or its group can write stops the start; group read is accepted.","type":"array","items":{"additionalProperties":false,"type":"object","required":["private_key"],"properties":{"private_key":{"minLength":1,"description":"Host private key file, absolute or relative to the config dir.","type":"string"}}}},"enable_scp":{"default":false,"deprecated":true,"description":"Adds \"scp\" to enabled_ssh_commands; list \"scp\" there instead. scp in its default SFTP mode works without it.","type":"boolean"},"kex_algorithms":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Key exchange algorithms in preference order; empty keeps the built-in list."},"ciphers":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Allowed ciphers in preference order; empty keeps the built-in list."},"macs":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"MAC algorithms in preference order; empty keeps the built-in list."},"login_banner_file":{"default":"","description":"File whose text is shown to clients before authentication, absolute or relative to the config dir. Empty shows nothing.","type":"string"},"setstat_mode":{"type":"integer","enum":[0,1],"default":0,"description":"0 applies permission, owner and time changes; 1 accepts and silently ignores them."},"enabled_ssh_commands":{"type":"array","items":{"type":"string","enum":["*","scp","md5sum","sha1sum","sha256sum","sha384sum","sha512sum","cd","pwd","git-receive-pack","git-upload-pack","git-upload-archive","rsync"]},"uniqueItems":true,"default":["md5sum","sha1sum","cd","pwd"],"description":"SSH commands clients may run over exec; \"*\" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them."},"keyboard_interactive_auth_program":{"default":"","description":"Absolute path of a program driving keyboard-interactive login. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"login_grace_time":{"default":120,"description":"Seconds a client has to finish logging in before it is disconnected.","minimum":1,"maximum":3600,"type":"integer"},"channel_window_size":{"default":2097152,"description":"SSH channel window in bytes: how much a client may send before the server acknowledges it. Raise it for links with a long round trip.","minimum":32768,"maximum":1073741824,"type":"integer"},"shutdown_grace_period":{"default":30,"description":"Seconds running transfers get to finish after SIGTERM before connections close.","minimum":0,"maximum":3600,"type":"integer"},"max_startups":{"default":"10:30:100","description":"Connections not logged in yet, as OpenSSH reads MaxStartups: with \"start:rate:full\", once start connections are waiting to log in a newcomer is closed at accept with rate% probability, rising linearly to always at full; a single number N closes every newcomer from N on. start may not exceed full and rate runs from 1 to 100. A connection stops counting when it logs in or closes.","pattern":"^[0-9]+(:[0-9]+:[0-9]+)?$","type":"string"},"max_per_host_connections":{"default":20,"description":"Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.","minimum":0,"type":"integer"},"max_total_connections":{"default":0,"description":"Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.","minimum":0,"type":"integer"},"max_channels_per_connection":{"default":10,"description":"Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions; the client gets a channel open failure for one more.","minimum":1,"maximum":1024,"type":"integer"},"max_open_handles":{"default":256,"description":"Open files and directories one SFTP session may hold; one more open fails with a FAILURE status. Advertised to clients in the limits@openssh.com reply.","minimum":1,"maximum":65536,"type":"integer"},"max_pending_bytes":{"default":16777216,"description":"Bytes of requests one SFTP session may have queued or running; past it the server stops reading from the client until work completes.","minimum":1048576,"maximum":1073741824,"type":"integer"},"chown_any_id":{"default":false,"description":"Lets chown give a file any uid and gid the server process may set. Off, a user may only set the uid and gid of their own account.","type":"boolean"},"host_key_types":{"type":"array","items":{"type":"string","enum":["ed25519","rsa","ecdsa"]},"uniqueItems":true,"minItems":1,"default":["ed25519","rsa","ecdsa"],"description":"Host key types loaded or generated in the config dir when keys is empty (id_<type> files)."}}},"data_provider":{"additionalProperties":false,"default":{},"description":"The user and quota store.","type":"object","required":["driver","name","host","port","username","password","sslmode","connection_string","users_table","manage_users","track_quota","session_expiry","pool_size","users_base_dir","actions","external_auth_program","external_auth_scope"],"properties":{"driver":{"type":"string","enum":["sqlite","memory","postgresql","mysql","kv","bolt"],"default":"sqlite","description":"Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump), kv (an embedded LMDB key/value file; bolt is accepted as another name for it, but an SFTPGo bolt file itself is refused, not read)."},"name":{"default":"kubesftp.db","description":"sqlite, kv: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.","type":"string"},"host":{"default":"","description":"Database host. Used only by the postgresql and mysql drivers.","type":"string"},"port":{"default":5432,"description":"Database port (PostgreSQL listens on 5432, MySQL on 3306). Used only by the postgresql and mysql drivers.","minimum":0,"maximum":65535,"type":"integer"},"username":{"default":"","description":"Database user. Used only by the postgresql and mysql drivers.","type":"string"},"password":{"default":"","description":"Database password. Used only by the postgresql and mysql drivers.","type":"string"},"sslmode":{"type":"integer","enum":[0,1,2,3],"default":0,"description":"TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. Used only by the postgresql and mysql drivers."},"connection_string":{"default":"","description":"A URL (postgres://user:password@host:port/db?sslmode=verify-full, mysql://user:password@host:port/db) used instead of host, port, name, username, password and sslmode. Used only by the postgresql and mysql drivers.","type":"string"},"users_table":{"default":"users","description":"Table holding the users.","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","type":"string"},"manage_users":{"type":"integer","enum":[0,1],"default":1,"description":"1 lets the REST API add, change and delete users; 0 makes them read-only."},"track_quota":{"type":"integer","enum":[0,1,2],"default":2,"description":"Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota."},"session_expiry":{"default":30,"description":"Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.","minimum":3,"maximum":3600,"type":"integer"},"pool_size":{"default":0,"description":"Most open database connections per server process; 0 means no limit. Used only by the postgresql and mysql drivers.","minimum":0,"type":"integer"},"users_base_dir":{"default":"","description":"Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.","pattern":"^(/.*)?$","type":"string"},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after user changes.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["add","update","delete"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: add, update, delete. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a POST of the account as JSON, without secrets). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"external_auth_program":{"default":"","description":"Absolute path of a program that authenticates users. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"external_auth_scope":{"default":0,"description":"Logins sent to the external program, as flags: 1 password, 2 public key, 4 keyboard-interactive; 0 all.","minimum":0,"maximum":7,"x-not-enforced":true,"type":"integer"}}},"httpd":{"additionalProperties":false,"default":{},"description":"The HTTP server.","type":"object","required":["bind_port","bind_address","templates_path","static_files_path","backups_path","token_rate_limit","admin_token_ttl"],"properties":{"bind_port":{"default":8080,"description":"TCP port of the REST API, web admin and metrics; 0 disables the HTTP server.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"127.0.0.1","description":"Address to listen on; empty listens on every interface.","type":"string"},"templates_path":{"default":"templates","description":"Web admin templates, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"static_files_path":{"default":"static","description":"Web admin static files, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"backups_path":{"default":"backups","description":"The only directory backups are written to and restored from, absolute or relative to the config dir.","type":"string"},"token_rate_limit":{"default":20,"description":"Token requests one client address may make per minute; 0 means no limit. Each request costs a password hash.","minimum":0,"type":"integer"},"admin_token_ttl":{"default":3600,"description":"Seconds an admin API token stays valid.","minimum":60,"maximum":604800,"type":"integer"}}},"defender":{"additionalProperties":false,"default":{},"description":"Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.","type":"object","required":["enabled","driver","ban_time","ban_time_increment","threshold","score_invalid","score_valid","score_limit_exceeded","score_no_auth","observation_time","entries_soft_limit","entries_hard_limit","safe_list","block_list"],"properties":{"enabled":{"default":true,"description":"Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold: its new connections are closed at accept. safe_list and block_list apply even when this is off.","type":"boolean"},"driver":{"type":"string","enum":["memory","provider"],"default":"provider","description":"Where scores and bans live: provider keeps them in the data provider, shared by every server on it; memory keeps them in this process only."},"ban_time":{"default":30,"description":"Minutes of a first ban.","minimum":1,"type":"integer"},"ban_time_increment":{"default":50,"description":"Percent by which each further ban of an address outlasts its previous one, while the address is remembered (observation_time after its last ban ends); at most 30 days.","minimum":0,"type":"integer"},"threshold":{"default":15,"description":"Score within observation_time at which an address is banned.","minimum":1,"type":"integer"},"score_invalid":{"default":2,"description":"Score of a login attempt for a user that does not exist.","minimum":0,"type":"integer"},"score_valid":{"default":1,"description":"Score of a wrong password or key signature for a user that exists. A key offered without a signature and a login refused by the account (disabled, expired, IP filter, max_sessions) do not score.","minimum":0,"type":"integer"},"score_limit_exceeded":{"default":3,"description":"Score of a connection closed at accept because its address reached max_per_host_connections. Refusals over max_total_connections and max_startups do not score: those bounds are shared by every client.","minimum":0,"type":"integer"},"score_no_auth":{"default":0,"description":"Score of a connection that ended, or ran out of login_grace_time, without any login attempt. Load balancer health checks look like that: keep it 0 behind one.","minimum":0,"type":"integer"},"observation_time":{"default":30,"description":"Minutes an event counts towards its address score; also how long a ban is remembered after it ends, for ban_time_increment.","minimum":1,"type":"integer"},"entries_soft_limit":{"default":100,"description":"Addresses kept once the oldest are dropped for being past entries_hard_limit; must be lower than it.","minimum":1,"type":"integer"},"entries_hard_limit":{"default":150,"description":"Addresses tracked at most: past it the oldest are dropped down to entries_soft_limit, scored ones before banned ones. The memory driver applies it at once, the provider driver at its cleanup, once a minute at most.","minimum":1,"type":"integer"},"safe_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges never scored nor banned, and exempt from max_per_host_connections."},"block_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges whose connections are always closed at accept."}}},"secrets":{"additionalProperties":false,"default":{},"description":"Encryption of the secrets stored with accounts.","type":"object","required":["master_key_file","master_key"],"properties":{"master_key_file":{"default":"","description":"File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.","type":"string"},"master_key":{"default":"","description":"The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).","type":"string"}}},"s3":{"additionalProperties":false,"default":{},"description":"S3 homes.","type":"object","required":["abandoned_upload_timeout"],"properties":{"abandoned_upload_timeout":{"default":3600,"description":"At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.","minimum":0,"type":"integer"}}}}};
+const schema11 = {"additionalProperties":false,"type":"object","required":["sftpd","data_provider","httpd","defender","secrets","s3"],"properties":{"sftpd":{"additionalProperties":false,"default":{},"description":"The SFTP server.","type":"object","required":["bind_port","bind_address","idle_timeout","max_auth_tries","umask","banner","upload_mode","actions","keys","enable_scp","kex_algorithms","ciphers","macs","login_banner_file","setstat_mode","enabled_ssh_commands","keyboard_interactive_auth_program","login_grace_time","channel_window_size","shutdown_grace_period","max_startups","max_per_host_connections","workers","max_total_connections","max_channels_per_connection","max_open_handles","max_pending_bytes","chown_any_id","host_key_types"],"properties":{"bind_port":{"default":2022,"description":"TCP port of the SFTP server; 0 picks a free port.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"","description":"Address to listen on; empty listens on every interface.","type":"string"},"idle_timeout":{"default":15,"description":"Minutes without activity before a client is disconnected; 0 never.","minimum":0,"type":"integer"},"max_auth_tries":{"default":0,"description":"Authentication attempts allowed per connection: 0 means 6, negative means no limit.","type":"integer"},"umask":{"default":"0022","description":"Octal umask applied to new files and directories.","pattern":"^0?[0-7]{3}$","type":"string"},"banner":{"default":"","description":"SSH identification string; empty means kubesftp_<version>.","pattern":"^[\\x21-\\x2c\\x2e-\\x7e]*$","type":"string"},"upload_mode":{"type":"integer","enum":[0,1,2],"default":0,"description":"0 writes uploads in place; 1 writes to a temporary file renamed on success and removed on error; 2 is like 1 but keeps the partial file on error so the client can resume."},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after file operations and SSH commands.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["download","upload","delete","rename","ssh_cmd"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: download, upload, delete, rename, ssh_cmd. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a GET with the event in the query). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"keys":{"default":[],"description":"Host private keys as a list of {\"private_key\": path}. Empty loads or generates keys in the config dir (see host_key_types). A key file others can access or its group can write stops the start; group read is accepted.","type":"array","items":{"additionalProperties":false,"type":"object","required":["private_key"],"properties":{"private_key":{"minLength":1,"description":"Host private key file, absolute or relative to the config dir.","type":"string"}}}},"enable_scp":{"default":false,"deprecated":true,"description":"Adds \"scp\" to enabled_ssh_commands; list \"scp\" there instead. scp in its default SFTP mode works without it.","type":"boolean"},"kex_algorithms":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Key exchange algorithms in preference order; empty keeps the built-in list."},"ciphers":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Allowed ciphers in preference order; empty keeps the built-in list."},"macs":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"MAC algorithms in preference order; empty keeps the built-in list."},"login_banner_file":{"default":"","description":"File whose text is shown to clients before authentication, absolute or relative to the config dir. Empty shows nothing.","type":"string"},"setstat_mode":{"type":"integer","enum":[0,1],"default":0,"description":"0 applies permission, owner and time changes; 1 accepts and silently ignores them."},"enabled_ssh_commands":{"type":"array","items":{"type":"string","enum":["*","scp","md5sum","sha1sum","sha256sum","sha384sum","sha512sum","cd","pwd","git-receive-pack","git-upload-pack","git-upload-archive","rsync"]},"uniqueItems":true,"default":["md5sum","sha1sum","cd","pwd"],"description":"SSH commands clients may run over exec; \"*\" enables every supported command. Others are refused with a message and exit status 1. rsync and the git commands run system binaries on local homes only; read docs/ssh-commands.md before enabling them."},"keyboard_interactive_auth_program":{"default":"","description":"Absolute path of a program driving keyboard-interactive login. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"login_grace_time":{"default":120,"description":"Seconds a client has to finish logging in before it is disconnected.","minimum":1,"maximum":3600,"type":"integer"},"channel_window_size":{"default":2097152,"description":"SSH channel window in bytes: how much a client may send before the server acknowledges it. Raise it for links with a long round trip.","minimum":32768,"maximum":1073741824,"type":"integer"},"shutdown_grace_period":{"default":30,"description":"Seconds running transfers get to finish after SIGTERM before connections close.","minimum":0,"maximum":3600,"type":"integer"},"max_startups":{"default":"10:30:100","description":"Connections not logged in yet, as OpenSSH reads MaxStartups: with \"start:rate:full\", once start connections are waiting to log in a newcomer is closed at accept with rate% probability, rising linearly to always at full; a single number N closes every newcomer from N on. start may not exceed full and rate runs from 1 to 100. A connection stops counting when it logs in or closes.","pattern":"^[0-9]+(:[0-9]+:[0-9]+)?$","type":"string"},"max_per_host_connections":{"default":20,"description":"Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.","minimum":0,"type":"integer"},"workers":{"default":1,"description":"Processes serving SFTP and SCP on the one port: 1 serves in this process; N > 1 forks N workers that the listening process hands each admitted connection to, the one with the fewest connections first; 0 picks the CPUs the cgroup grants (cpu.max), at most the CPUs the process may use. More than 1 needs a data provider shared across processes (not memory). Each worker costs about one idle server of memory.","minimum":0,"maximum":256,"type":"integer"},"max_total_connections":{"default":0,"description":"Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.","minimum":0,"type":"integer"},"max_channels_per_connection":{"default":10,"description":"Session channels (sftp, scp, commands) one connection may have open at once, as OpenSSH MaxSessions; the client gets a channel open failure for one more.","minimum":1,"maximum":1024,"type":"integer"},"max_open_handles":{"default":256,"description":"Open files and directories one SFTP session may hold; one more open fails with a FAILURE status. Advertised to clients in the limits@openssh.com reply.","minimum":1,"maximum":65536,"type":"integer"},"max_pending_bytes":{"default":16777216,"description":"Bytes of requests one SFTP session may have queued or running; past it the server stops reading from the client until work completes.","minimum":1048576,"maximum":1073741824,"type":"integer"},"chown_any_id":{"default":false,"description":"Lets chown give a file any uid and gid the server process may set. Off, a user may only set the uid and gid of their own account.","type":"boolean"},"host_key_types":{"type":"array","items":{"type":"string","enum":["ed25519","rsa","ecdsa"]},"uniqueItems":true,"minItems":1,"default":["ed25519","rsa","ecdsa"],"description":"Host key types loaded or generated in the config dir when keys is empty (id_<type> files)."}}},"data_provider":{"additionalProperties":false,"default":{},"description":"The user and quota store.","type":"object","required":["driver","name","host","port","username","password","sslmode","connection_string","users_table","manage_users","track_quota","session_expiry","pool_size","users_base_dir","actions","external_auth_program","external_auth_scope"],"properties":{"driver":{"type":"string","enum":["sqlite","memory","postgresql","mysql","kv","bolt"],"default":"sqlite","description":"Where users live: sqlite (embedded, the default), postgresql (shared by every server of a cluster), mysql (MySQL 8 or MariaDB 10.5+), memory (in process, optionally loaded from a dump), kv (an embedded LMDB key/value file; bolt is accepted as another name for it, but an SFTPGo bolt file itself is refused, not read)."},"name":{"default":"kubesftp.db","description":"sqlite, kv: the database file, absolute or relative to the config dir, created with mode 0600 (a file others can access or its group can write stops the start). postgresql, mysql: the database. memory: a dump from `kubesftp dumpdata` to load at start when the name ends in .json; the memory driver ignores any other name.","type":"string"},"host":{"default":"","description":"Database host. Used only by the postgresql and mysql drivers.","type":"string"},"port":{"default":5432,"description":"Database port (PostgreSQL listens on 5432, MySQL on 3306). Used only by the postgresql and mysql drivers.","minimum":0,"maximum":65535,"type":"integer"},"username":{"default":"","description":"Database user. Used only by the postgresql and mysql drivers.","type":"string"},"password":{"default":"","description":"Database password. Used only by the postgresql and mysql drivers.","type":"string"},"sslmode":{"type":"integer","enum":[0,1,2,3],"default":0,"description":"TLS to the database: 0 off, 1 required, 2 verify CA, 3 verify CA and host name. Used only by the postgresql and mysql drivers."},"connection_string":{"default":"","description":"A URL (postgres://user:password@host:port/db?sslmode=verify-full, mysql://user:password@host:port/db) used instead of host, port, name, username, password and sslmode. Used only by the postgresql and mysql drivers.","type":"string"},"users_table":{"default":"users","description":"Table holding the users.","pattern":"^[A-Za-z_][A-Za-z0-9_]*$","type":"string"},"manage_users":{"type":"integer","enum":[0,1],"default":1,"description":"1 lets the REST API add, change and delete users; 0 makes them read-only."},"track_quota":{"type":"integer","enum":[0,1,2],"default":2,"description":"Quota tracking: 0 off; 1 on every upload and delete for all users; 2 only for users with a quota."},"session_expiry":{"default":30,"description":"Seconds a session still counts for max_sessions, and keeps its reserved quota, after its server process last refreshed it. Each process refreshes its sessions every third of this; a process that dies (SIGKILL, a lost node) frees its sessions within this time.","minimum":3,"maximum":3600,"type":"integer"},"pool_size":{"default":0,"description":"Most open database connections per server process; 0 means no limit. Used only by the postgresql and mysql drivers.","minimum":0,"type":"integer"},"users_base_dir":{"default":"","description":"Absolute base directory for users added without a home dir (home = base/username). Empty requires a home dir.","pattern":"^(/.*)?$","type":"string"},"actions":{"additionalProperties":false,"default":{},"description":"Hooks run after user changes.","type":"object","required":["execute_on","command","http_notification_url"],"properties":{"execute_on":{"type":"array","items":{"type":"string","enum":["add","update","delete"]},"uniqueItems":true,"default":[],"description":"Events that run the hooks: add, update, delete. Empty disables them."},"command":{"default":"","description":"Absolute path of a program run for each event, with arguments and SFTPGO_* variables as described in docs/actions.md; never through a shell. Empty runs nothing.","pattern":"^(/.*)?$","type":"string"},"http_notification_url":{"default":"","description":"http(s) URL notified for each event (a POST of the account as JSON, without secrets). Empty sends nothing.","pattern":"^(https?://[^\\s]+)?$","type":"string"}}},"external_auth_program":{"default":"","description":"Absolute path of a program that authenticates users. Empty disables it.","pattern":"^(/.*)?$","x-not-enforced":true,"type":"string"},"external_auth_scope":{"default":0,"description":"Logins sent to the external program, as flags: 1 password, 2 public key, 4 keyboard-interactive; 0 all.","minimum":0,"maximum":7,"x-not-enforced":true,"type":"integer"}}},"httpd":{"additionalProperties":false,"default":{},"description":"The HTTP server.","type":"object","required":["bind_port","bind_address","templates_path","static_files_path","backups_path","token_rate_limit","admin_token_ttl"],"properties":{"bind_port":{"default":8080,"description":"TCP port of the REST API, web admin and metrics; 0 disables the HTTP server.","minimum":0,"maximum":65535,"type":"integer"},"bind_address":{"default":"127.0.0.1","description":"Address to listen on; empty listens on every interface.","type":"string"},"templates_path":{"default":"templates","description":"Web admin templates, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"static_files_path":{"default":"static","description":"Web admin static files, absolute or relative to the config dir.","x-not-enforced":true,"type":"string"},"backups_path":{"default":"backups","description":"The only directory backups are written to and restored from, absolute or relative to the config dir.","type":"string"},"token_rate_limit":{"default":20,"description":"Token requests one client address may make per minute; 0 means no limit. Each request costs a password hash.","minimum":0,"type":"integer"},"admin_token_ttl":{"default":3600,"description":"Seconds an admin API token stays valid.","minimum":60,"maximum":604800,"type":"integer"}}},"defender":{"additionalProperties":false,"default":{},"description":"Brute-force protection: scores and bans per client address, checked when an SSH connection is accepted and on every admin token request.","type":"object","required":["enabled","driver","ban_time","ban_time_increment","threshold","score_invalid","score_valid","score_limit_exceeded","score_no_auth","observation_time","entries_soft_limit","entries_hard_limit","safe_list","block_list"],"properties":{"enabled":{"default":true,"description":"Scores failed logins and refused connections per client address and bans an address whose score reaches the threshold: its new connections are closed at accept. safe_list and block_list apply even when this is off.","type":"boolean"},"driver":{"type":"string","enum":["memory","provider"],"default":"provider","description":"Where scores and bans live: provider keeps them in the data provider, shared by every server on it; memory keeps them in this process only."},"ban_time":{"default":30,"description":"Minutes of a first ban.","minimum":1,"type":"integer"},"ban_time_increment":{"default":50,"description":"Percent by which each further ban of an address outlasts its previous one, while the address is remembered (observation_time after its last ban ends); at most 30 days.","minimum":0,"type":"integer"},"threshold":{"default":15,"description":"Score within observation_time at which an address is banned.","minimum":1,"type":"integer"},"score_invalid":{"default":2,"description":"Score of a login attempt for a user that does not exist.","minimum":0,"type":"integer"},"score_valid":{"default":1,"description":"Score of a wrong password or key signature for a user that exists. A key offered without a signature and a login refused by the account (disabled, expired, IP filter, max_sessions) do not score.","minimum":0,"type":"integer"},"score_limit_exceeded":{"default":3,"description":"Score of a connection closed at accept because its address reached max_per_host_connections. Refusals over max_total_connections and max_startups do not score: those bounds are shared by every client.","minimum":0,"type":"integer"},"score_no_auth":{"default":0,"description":"Score of a connection that ended, or ran out of login_grace_time, without any login attempt. Load balancer health checks look like that: keep it 0 behind one.","minimum":0,"type":"integer"},"observation_time":{"default":30,"description":"Minutes an event counts towards its address score; also how long a ban is remembered after it ends, for ban_time_increment.","minimum":1,"type":"integer"},"entries_soft_limit":{"default":100,"description":"Addresses kept once the oldest are dropped for being past entries_hard_limit; must be lower than it.","minimum":1,"type":"integer"},"entries_hard_limit":{"default":150,"description":"Addresses tracked at most: past it the oldest are dropped down to entries_soft_limit, scored ones before banned ones. The memory driver applies it at once, the provider driver at its cleanup, once a minute at most.","minimum":1,"type":"integer"},"safe_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges never scored nor banned, and exempt from max_per_host_connections."},"block_list":{"type":"array","items":{"type":"string","minLength":1},"uniqueItems":true,"default":[],"description":"Addresses or CIDR ranges whose connections are always closed at accept."}}},"secrets":{"additionalProperties":false,"default":{},"description":"Encryption of the secrets stored with accounts.","type":"object","required":["master_key_file","master_key"],"properties":{"master_key_file":{"default":"","description":"File holding the master key that encrypts account secrets at rest (the S3 access_secret), absolute or relative to the config dir; at least 16 characters, surrounding whitespace ignored. A file others can access or its group can write stops the start. Empty uses master_key.","type":"string"},"master_key":{"default":"","description":"The master key itself, at least 16 characters; give it as KUBESFTP_SECRETS__MASTER_KEY rather than in a file. With both keys empty, a random key kept in the data provider is used: then a copy of the database holds both the secrets and their key. Every server of a cluster needs the same key; secrets sealed with another key do not open (set them again).","type":"string"}}},"s3":{"additionalProperties":false,"default":{},"description":"S3 homes.","type":"object","required":["abandoned_upload_timeout"],"properties":{"abandoned_upload_timeout":{"default":3600,"description":"At start, unfinished S3 multipart uploads under the key prefix of an S3 account whose last part is older than this many seconds are aborted, so uploads cut off by a crash stop costing storage. A server aborts its own unfinished uploads when a transfer fails or a client goes away; this catches those of a server that was killed. 0 disables the sweep.","minimum":0,"type":"integer"}}}}};
 const func2 = Object.prototype.hasOwnProperty;
 const func3 = runtime0.default;
 const pattern0 = new RegExp("^0?[0-7]{3}$", "u");
@@ -176,6 +176,9 @@ data0.max_startups = "10:30:100";
 }
 if(data0.max_per_host_connections === undefined){
 data0.max_per_host_connections = 20;
+}
+if(data0.workers === undefined){
+data0.workers = 1;
 }
 if(data0.max_total_connections === undefined){
 data0.max_total_connections = 0;
@@ -415,8 +418,8 @@ vErrors.push(err28);
 }
 errors++;
 }
-if(data0.max_total_connections === undefined){
-const err29 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_total_connections"},message:"must have required property '"+"max_total_connections"+"'"};
+if(data0.workers === undefined){
+const err29 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "workers"},message:"must have required property '"+"workers"+"'"};
 if(vErrors === null){
 vErrors = [err29];
 }
@@ -425,8 +428,8 @@ vErrors.push(err29);
 }
 errors++;
 }
-if(data0.max_channels_per_connection === undefined){
-const err30 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_channels_per_connection"},message:"must have required property '"+"max_channels_per_connection"+"'"};
+if(data0.max_total_connections === undefined){
+const err30 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_total_connections"},message:"must have required property '"+"max_total_connections"+"'"};
 if(vErrors === null){
 vErrors = [err30];
 }
@@ -435,8 +438,8 @@ vErrors.push(err30);
 }
 errors++;
 }
-if(data0.max_open_handles === undefined){
-const err31 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_open_handles"},message:"must have required property '"+"max_open_handles"+"'"};
+if(data0.max_channels_per_connection === undefined){
+const err31 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_channels_per_connection"},message:"must have required property '"+"max_channels_per_connection"+"'"};
 if(vErrors === null){
 vErrors = [err31];
 }
@@ -445,8 +448,8 @@ vErrors.push(err31);
 }
 errors++;
 }
-if(data0.max_pending_bytes === undefined){
-const err32 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_pending_bytes"},message:"must have required property '"+"max_pending_bytes"+"'"};
+if(data0.max_open_handles === undefined){
+const err32 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_open_handles"},message:"must have required property '"+"max_open_handles"+"'"};
 if(vErrors === null){
 vErrors = [err32];
 }
@@ -455,8 +458,8 @@ vErrors.push(err32);
 }
 errors++;
 }
-if(data0.chown_any_id === undefined){
-const err33 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "chown_any_id"},message:"must have required property '"+"chown_any_id"+"'"};
+if(data0.max_pending_bytes === undefined){
+const err33 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "max_pending_bytes"},message:"must have required property '"+"max_pending_bytes"+"'"};
 if(vErrors === null){
 vErrors = [err33];
 }
@@ -465,8 +468,8 @@ vErrors.push(err33);
 }
 errors++;
 }
-if(data0.host_key_types === undefined){
-const err34 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "host_key_types"},message:"must have required property '"+"host_key_types"+"'"};
+if(data0.chown_any_id === undefined){
+const err34 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "chown_any_id"},message:"must have required property '"+"chown_any_id"+"'"};
 if(vErrors === null){
 vErrors = [err34];
 }
@@ -475,9 +478,8 @@ vErrors.push(err34);
 }
 errors++;
 }
-for(const key1 in data0){
-if(!(func2.call(schema11.properties.sftpd.properties, key1))){
-const err35 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
+if(data0.host_key_types === undefined){
+const err35 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/required",keyword:"required",params:{missingProperty: "host_key_types"},message:"must have required property '"+"host_key_types"+"'"};
 if(vErrors === null){
 vErrors = [err35];
 }
@@ -486,10 +488,9 @@ vErrors.push(err35);
 }
 errors++;
 }
-}
-let data1 = data0.bind_port;
-if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
-const err36 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key1 in data0){
+if(!(func2.call(schema11.properties.sftpd.properties, key1))){
+const err36 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key1},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -498,9 +499,10 @@ vErrors.push(err36);
 }
 errors++;
 }
-if((typeof data1 == "number") && (isFinite(data1))){
-if(data1 > 65535 || isNaN(data1)){
-const err37 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+}
+let data1 = data0.bind_port;
+if(!(((typeof data1 == "number") && (!(data1 % 1) && !isNaN(data1))) && (isFinite(data1)))){
+const err37 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -509,8 +511,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(data1 < 0 || isNaN(data1)){
-const err38 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data1 == "number") && (isFinite(data1))){
+if(data1 > 65535 || isNaN(data1)){
+const err38 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -519,9 +522,8 @@ vErrors.push(err38);
 }
 errors++;
 }
-}
-if(typeof data0.bind_address !== "string"){
-const err39 = {instancePath:instancePath+"/sftpd/bind_address",schemaPath:"#/properties/sftpd/properties/bind_address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data1 < 0 || isNaN(data1)){
+const err39 = {instancePath:instancePath+"/sftpd/bind_port",schemaPath:"#/properties/sftpd/properties/bind_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -530,9 +532,9 @@ vErrors.push(err39);
 }
 errors++;
 }
-let data3 = data0.idle_timeout;
-if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
-const err40 = {instancePath:instancePath+"/sftpd/idle_timeout",schemaPath:"#/properties/sftpd/properties/idle_timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data0.bind_address !== "string"){
+const err40 = {instancePath:instancePath+"/sftpd/bind_address",schemaPath:"#/properties/sftpd/properties/bind_address/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -541,9 +543,9 @@ vErrors.push(err40);
 }
 errors++;
 }
-if((typeof data3 == "number") && (isFinite(data3))){
-if(data3 < 0 || isNaN(data3)){
-const err41 = {instancePath:instancePath+"/sftpd/idle_timeout",schemaPath:"#/properties/sftpd/properties/idle_timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data3 = data0.idle_timeout;
+if(!(((typeof data3 == "number") && (!(data3 % 1) && !isNaN(data3))) && (isFinite(data3)))){
+const err41 = {instancePath:instancePath+"/sftpd/idle_timeout",schemaPath:"#/properties/sftpd/properties/idle_timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -552,10 +554,9 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-let data4 = data0.max_auth_tries;
-if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
-const err42 = {instancePath:instancePath+"/sftpd/max_auth_tries",schemaPath:"#/properties/sftpd/properties/max_auth_tries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data3 == "number") && (isFinite(data3))){
+if(data3 < 0 || isNaN(data3)){
+const err42 = {instancePath:instancePath+"/sftpd/idle_timeout",schemaPath:"#/properties/sftpd/properties/idle_timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -564,10 +565,10 @@ vErrors.push(err42);
 }
 errors++;
 }
-let data5 = data0.umask;
-if(typeof data5 === "string"){
-if(!pattern0.test(data5)){
-const err43 = {instancePath:instancePath+"/sftpd/umask",schemaPath:"#/properties/sftpd/properties/umask/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3}$"},message:"must match pattern \""+"^0?[0-7]{3}$"+"\""};
+}
+let data4 = data0.max_auth_tries;
+if(!(((typeof data4 == "number") && (!(data4 % 1) && !isNaN(data4))) && (isFinite(data4)))){
+const err43 = {instancePath:instancePath+"/sftpd/max_auth_tries",schemaPath:"#/properties/sftpd/properties/max_auth_tries/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -576,9 +577,10 @@ vErrors.push(err43);
 }
 errors++;
 }
-}
-else {
-const err44 = {instancePath:instancePath+"/sftpd/umask",schemaPath:"#/properties/sftpd/properties/umask/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data5 = data0.umask;
+if(typeof data5 === "string"){
+if(!pattern0.test(data5)){
+const err44 = {instancePath:instancePath+"/sftpd/umask",schemaPath:"#/properties/sftpd/properties/umask/pattern",keyword:"pattern",params:{pattern: "^0?[0-7]{3}$"},message:"must match pattern \""+"^0?[0-7]{3}$"+"\""};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -587,10 +589,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-let data6 = data0.banner;
-if(typeof data6 === "string"){
-if(!pattern1.test(data6)){
-const err45 = {instancePath:instancePath+"/sftpd/banner",schemaPath:"#/properties/sftpd/properties/banner/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x2c\\x2e-\\x7e]*$"},message:"must match pattern \""+"^[\\x21-\\x2c\\x2e-\\x7e]*$"+"\""};
+}
+else {
+const err45 = {instancePath:instancePath+"/sftpd/umask",schemaPath:"#/properties/sftpd/properties/umask/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -599,9 +600,10 @@ vErrors.push(err45);
 }
 errors++;
 }
-}
-else {
-const err46 = {instancePath:instancePath+"/sftpd/banner",schemaPath:"#/properties/sftpd/properties/banner/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data6 = data0.banner;
+if(typeof data6 === "string"){
+if(!pattern1.test(data6)){
+const err46 = {instancePath:instancePath+"/sftpd/banner",schemaPath:"#/properties/sftpd/properties/banner/pattern",keyword:"pattern",params:{pattern: "^[\\x21-\\x2c\\x2e-\\x7e]*$"},message:"must match pattern \""+"^[\\x21-\\x2c\\x2e-\\x7e]*$"+"\""};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -610,9 +612,9 @@ vErrors.push(err46);
 }
 errors++;
 }
-let data7 = data0.upload_mode;
-if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
-const err47 = {instancePath:instancePath+"/sftpd/upload_mode",schemaPath:"#/properties/sftpd/properties/upload_mode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err47 = {instancePath:instancePath+"/sftpd/banner",schemaPath:"#/properties/sftpd/properties/banner/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -621,13 +623,24 @@ vErrors.push(err47);
 }
 errors++;
 }
-if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
-const err48 = {instancePath:instancePath+"/sftpd/upload_mode",schemaPath:"#/properties/sftpd/properties/upload_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.upload_mode.enum},message:"must be equal to one of the allowed values"};
+let data7 = data0.upload_mode;
+if(!(((typeof data7 == "number") && (!(data7 % 1) && !isNaN(data7))) && (isFinite(data7)))){
+const err48 = {instancePath:instancePath+"/sftpd/upload_mode",schemaPath:"#/properties/sftpd/properties/upload_mode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err48];
 }
 else {
 vErrors.push(err48);
+}
+errors++;
+}
+if(!(((data7 === 0) || (data7 === 1)) || (data7 === 2))){
+const err49 = {instancePath:instancePath+"/sftpd/upload_mode",schemaPath:"#/properties/sftpd/properties/upload_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.upload_mode.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err49];
+}
+else {
+vErrors.push(err49);
 }
 errors++;
 }
@@ -643,17 +656,7 @@ if(data8.http_notification_url === undefined){
 data8.http_notification_url = "";
 }
 if(data8.execute_on === undefined){
-const err49 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "execute_on"},message:"must have required property '"+"execute_on"+"'"};
-if(vErrors === null){
-vErrors = [err49];
-}
-else {
-vErrors.push(err49);
-}
-errors++;
-}
-if(data8.command === undefined){
-const err50 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+const err50 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "execute_on"},message:"must have required property '"+"execute_on"+"'"};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -662,8 +665,8 @@ vErrors.push(err50);
 }
 errors++;
 }
-if(data8.http_notification_url === undefined){
-const err51 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "http_notification_url"},message:"must have required property '"+"http_notification_url"+"'"};
+if(data8.command === undefined){
+const err51 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -672,14 +675,24 @@ vErrors.push(err51);
 }
 errors++;
 }
-for(const key2 in data8){
-if(!(((key2 === "execute_on") || (key2 === "command")) || (key2 === "http_notification_url"))){
-const err52 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(data8.http_notification_url === undefined){
+const err52 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/required",keyword:"required",params:{missingProperty: "http_notification_url"},message:"must have required property '"+"http_notification_url"+"'"};
 if(vErrors === null){
 vErrors = [err52];
 }
 else {
 vErrors.push(err52);
+}
+errors++;
+}
+for(const key2 in data8){
+if(!(((key2 === "execute_on") || (key2 === "command")) || (key2 === "http_notification_url"))){
+const err53 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key2},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err53];
+}
+else {
+vErrors.push(err53);
 }
 errors++;
 }
@@ -690,22 +703,22 @@ const len0 = data9.length;
 for(let i0=0; i0<len0; i0++){
 let data10 = data9[i0];
 if(typeof data10 !== "string"){
-const err53 = {instancePath:instancePath+"/sftpd/actions/execute_on/" + i0,schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err53];
-}
-else {
-vErrors.push(err53);
-}
-errors++;
-}
-if(!(((((data10 === "download") || (data10 === "upload")) || (data10 === "delete")) || (data10 === "rename")) || (data10 === "ssh_cmd"))){
-const err54 = {instancePath:instancePath+"/sftpd/actions/execute_on/" + i0,schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.actions.properties.execute_on.items.enum},message:"must be equal to one of the allowed values"};
+const err54 = {instancePath:instancePath+"/sftpd/actions/execute_on/" + i0,schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err54];
 }
 else {
 vErrors.push(err54);
+}
+errors++;
+}
+if(!(((((data10 === "download") || (data10 === "upload")) || (data10 === "delete")) || (data10 === "rename")) || (data10 === "ssh_cmd"))){
+const err55 = {instancePath:instancePath+"/sftpd/actions/execute_on/" + i0,schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.actions.properties.execute_on.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err55];
+}
+else {
+vErrors.push(err55);
 }
 errors++;
 }
@@ -721,12 +734,12 @@ continue;
 }
 if(typeof indices0[item0] == "number"){
 j0 = indices0[item0];
-const err55 = {instancePath:instancePath+"/sftpd/actions/execute_on",schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
+const err56 = {instancePath:instancePath+"/sftpd/actions/execute_on",schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/uniqueItems",keyword:"uniqueItems",params:{i: i1, j: j0},message:"must NOT have duplicate items (items ## "+j0+" and "+i1+" are identical)"};
 if(vErrors === null){
-vErrors = [err55];
+vErrors = [err56];
 }
 else {
-vErrors.push(err55);
+vErrors.push(err56);
 }
 errors++;
 break;
@@ -736,19 +749,7 @@ indices0[item0] = i1;
 }
 }
 else {
-const err56 = {instancePath:instancePath+"/sftpd/actions/execute_on",schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err56];
-}
-else {
-vErrors.push(err56);
-}
-errors++;
-}
-let data11 = data8.command;
-if(typeof data11 === "string"){
-if(!pattern2.test(data11)){
-const err57 = {instancePath:instancePath+"/sftpd/actions/command",schemaPath:"#/properties/sftpd/properties/actions/properties/command/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
+const err57 = {instancePath:instancePath+"/sftpd/actions/execute_on",schemaPath:"#/properties/sftpd/properties/actions/properties/execute_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -757,9 +758,10 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-else {
-const err58 = {instancePath:instancePath+"/sftpd/actions/command",schemaPath:"#/properties/sftpd/properties/actions/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data11 = data8.command;
+if(typeof data11 === "string"){
+if(!pattern2.test(data11)){
+const err58 = {instancePath:instancePath+"/sftpd/actions/command",schemaPath:"#/properties/sftpd/properties/actions/properties/command/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -768,10 +770,9 @@ vErrors.push(err58);
 }
 errors++;
 }
-let data12 = data8.http_notification_url;
-if(typeof data12 === "string"){
-if(!pattern3.test(data12)){
-const err59 = {instancePath:instancePath+"/sftpd/actions/http_notification_url",schemaPath:"#/properties/sftpd/properties/actions/properties/http_notification_url/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s]+)?$"},message:"must match pattern \""+"^(https?://[^\\s]+)?$"+"\""};
+}
+else {
+const err59 = {instancePath:instancePath+"/sftpd/actions/command",schemaPath:"#/properties/sftpd/properties/actions/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -780,9 +781,10 @@ vErrors.push(err59);
 }
 errors++;
 }
-}
-else {
-const err60 = {instancePath:instancePath+"/sftpd/actions/http_notification_url",schemaPath:"#/properties/sftpd/properties/actions/properties/http_notification_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data12 = data8.http_notification_url;
+if(typeof data12 === "string"){
+if(!pattern3.test(data12)){
+const err60 = {instancePath:instancePath+"/sftpd/actions/http_notification_url",schemaPath:"#/properties/sftpd/properties/actions/properties/http_notification_url/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s]+)?$"},message:"must match pattern \""+"^(https?://[^\\s]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -793,12 +795,23 @@ errors++;
 }
 }
 else {
-const err61 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err61 = {instancePath:instancePath+"/sftpd/actions/http_notification_url",schemaPath:"#/properties/sftpd/properties/actions/properties/http_notification_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err61];
 }
 else {
 vErrors.push(err61);
+}
+errors++;
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/sftpd/actions",schemaPath:"#/properties/sftpd/properties/actions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err62];
+}
+else {
+vErrors.push(err62);
 }
 errors++;
 }
@@ -809,18 +822,7 @@ for(let i2=0; i2<len1; i2++){
 let data14 = data13[i2];
 if(data14 && typeof data14 == "object" && !Array.isArray(data14)){
 if(data14.private_key === undefined){
-const err62 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/required",keyword:"required",params:{missingProperty: "private_key"},message:"must have required property '"+"private_key"+"'"};
-if(vErrors === null){
-vErrors = [err62];
-}
-else {
-vErrors.push(err62);
-}
-errors++;
-}
-for(const key3 in data14){
-if(!(key3 === "private_key")){
-const err63 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
+const err63 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/required",keyword:"required",params:{missingProperty: "private_key"},message:"must have required property '"+"private_key"+"'"};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -829,12 +831,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data14.private_key !== undefined){
-let data15 = data14.private_key;
-if(typeof data15 === "string"){
-if(func3(data15) < 1){
-const err64 = {instancePath:instancePath+"/sftpd/keys/" + i2+"/private_key",schemaPath:"#/properties/sftpd/properties/keys/items/properties/private_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+for(const key3 in data14){
+if(!(key3 === "private_key")){
+const err64 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -844,8 +843,11 @@ vErrors.push(err64);
 errors++;
 }
 }
-else {
-const err65 = {instancePath:instancePath+"/sftpd/keys/" + i2+"/private_key",schemaPath:"#/properties/sftpd/properties/keys/items/properties/private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data14.private_key !== undefined){
+let data15 = data14.private_key;
+if(typeof data15 === "string"){
+if(func3(data15) < 1){
+const err65 = {instancePath:instancePath+"/sftpd/keys/" + i2+"/private_key",schemaPath:"#/properties/sftpd/properties/keys/items/properties/private_key/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -855,9 +857,8 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
 else {
-const err66 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err66 = {instancePath:instancePath+"/sftpd/keys/" + i2+"/private_key",schemaPath:"#/properties/sftpd/properties/keys/items/properties/private_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err66];
 }
@@ -869,7 +870,7 @@ errors++;
 }
 }
 else {
-const err67 = {instancePath:instancePath+"/sftpd/keys",schemaPath:"#/properties/sftpd/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err67 = {instancePath:instancePath+"/sftpd/keys/" + i2,schemaPath:"#/properties/sftpd/properties/keys/items/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err67];
 }
@@ -878,13 +879,25 @@ vErrors.push(err67);
 }
 errors++;
 }
-if(typeof data0.enable_scp !== "boolean"){
-const err68 = {instancePath:instancePath+"/sftpd/enable_scp",schemaPath:"#/properties/sftpd/properties/enable_scp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+}
+}
+else {
+const err68 = {instancePath:instancePath+"/sftpd/keys",schemaPath:"#/properties/sftpd/properties/keys/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err68];
 }
 else {
 vErrors.push(err68);
+}
+errors++;
+}
+if(typeof data0.enable_scp !== "boolean"){
+const err69 = {instancePath:instancePath+"/sftpd/enable_scp",schemaPath:"#/properties/sftpd/properties/enable_scp/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
 }
 errors++;
 }
@@ -895,23 +908,23 @@ for(let i3=0; i3<len2; i3++){
 let data18 = data17[i3];
 if(typeof data18 === "string"){
 if(func3(data18) < 1){
-const err69 = {instancePath:instancePath+"/sftpd/kex_algorithms/" + i3,schemaPath:"#/properties/sftpd/properties/kex_algorithms/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err69];
-}
-else {
-vErrors.push(err69);
-}
-errors++;
-}
-}
-else {
-const err70 = {instancePath:instancePath+"/sftpd/kex_algorithms/" + i3,schemaPath:"#/properties/sftpd/properties/kex_algorithms/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err70 = {instancePath:instancePath+"/sftpd/kex_algorithms/" + i3,schemaPath:"#/properties/sftpd/properties/kex_algorithms/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err70];
 }
 else {
 vErrors.push(err70);
+}
+errors++;
+}
+}
+else {
+const err71 = {instancePath:instancePath+"/sftpd/kex_algorithms/" + i3,schemaPath:"#/properties/sftpd/properties/kex_algorithms/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
 }
 errors++;
 }
@@ -927,12 +940,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err71 = {instancePath:instancePath+"/sftpd/kex_algorithms",schemaPath:"#/properties/sftpd/properties/kex_algorithms/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
+const err72 = {instancePath:instancePath+"/sftpd/kex_algorithms",schemaPath:"#/properties/sftpd/properties/kex_algorithms/uniqueItems",keyword:"uniqueItems",params:{i: i4, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i4+" are identical)"};
 if(vErrors === null){
-vErrors = [err71];
+vErrors = [err72];
 }
 else {
-vErrors.push(err71);
+vErrors.push(err72);
 }
 errors++;
 break;
@@ -942,12 +955,12 @@ indices1[item1] = i4;
 }
 }
 else {
-const err72 = {instancePath:instancePath+"/sftpd/kex_algorithms",schemaPath:"#/properties/sftpd/properties/kex_algorithms/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err73 = {instancePath:instancePath+"/sftpd/kex_algorithms",schemaPath:"#/properties/sftpd/properties/kex_algorithms/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err72];
+vErrors = [err73];
 }
 else {
-vErrors.push(err72);
+vErrors.push(err73);
 }
 errors++;
 }
@@ -958,23 +971,23 @@ for(let i5=0; i5<len3; i5++){
 let data20 = data19[i5];
 if(typeof data20 === "string"){
 if(func3(data20) < 1){
-const err73 = {instancePath:instancePath+"/sftpd/ciphers/" + i5,schemaPath:"#/properties/sftpd/properties/ciphers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err73];
-}
-else {
-vErrors.push(err73);
-}
-errors++;
-}
-}
-else {
-const err74 = {instancePath:instancePath+"/sftpd/ciphers/" + i5,schemaPath:"#/properties/sftpd/properties/ciphers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err74 = {instancePath:instancePath+"/sftpd/ciphers/" + i5,schemaPath:"#/properties/sftpd/properties/ciphers/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err74];
 }
 else {
 vErrors.push(err74);
+}
+errors++;
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/sftpd/ciphers/" + i5,schemaPath:"#/properties/sftpd/properties/ciphers/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
 }
 errors++;
 }
@@ -990,12 +1003,12 @@ continue;
 }
 if(typeof indices2[item2] == "number"){
 j2 = indices2[item2];
-const err75 = {instancePath:instancePath+"/sftpd/ciphers",schemaPath:"#/properties/sftpd/properties/ciphers/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
+const err76 = {instancePath:instancePath+"/sftpd/ciphers",schemaPath:"#/properties/sftpd/properties/ciphers/uniqueItems",keyword:"uniqueItems",params:{i: i6, j: j2},message:"must NOT have duplicate items (items ## "+j2+" and "+i6+" are identical)"};
 if(vErrors === null){
-vErrors = [err75];
+vErrors = [err76];
 }
 else {
-vErrors.push(err75);
+vErrors.push(err76);
 }
 errors++;
 break;
@@ -1005,12 +1018,12 @@ indices2[item2] = i6;
 }
 }
 else {
-const err76 = {instancePath:instancePath+"/sftpd/ciphers",schemaPath:"#/properties/sftpd/properties/ciphers/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err77 = {instancePath:instancePath+"/sftpd/ciphers",schemaPath:"#/properties/sftpd/properties/ciphers/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
-vErrors = [err76];
+vErrors = [err77];
 }
 else {
-vErrors.push(err76);
+vErrors.push(err77);
 }
 errors++;
 }
@@ -1021,23 +1034,23 @@ for(let i7=0; i7<len4; i7++){
 let data22 = data21[i7];
 if(typeof data22 === "string"){
 if(func3(data22) < 1){
-const err77 = {instancePath:instancePath+"/sftpd/macs/" + i7,schemaPath:"#/properties/sftpd/properties/macs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
-if(vErrors === null){
-vErrors = [err77];
-}
-else {
-vErrors.push(err77);
-}
-errors++;
-}
-}
-else {
-const err78 = {instancePath:instancePath+"/sftpd/macs/" + i7,schemaPath:"#/properties/sftpd/properties/macs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err78 = {instancePath:instancePath+"/sftpd/macs/" + i7,schemaPath:"#/properties/sftpd/properties/macs/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err78];
 }
 else {
 vErrors.push(err78);
+}
+errors++;
+}
+}
+else {
+const err79 = {instancePath:instancePath+"/sftpd/macs/" + i7,schemaPath:"#/properties/sftpd/properties/macs/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
 }
 errors++;
 }
@@ -1053,12 +1066,12 @@ continue;
 }
 if(typeof indices3[item3] == "number"){
 j3 = indices3[item3];
-const err79 = {instancePath:instancePath+"/sftpd/macs",schemaPath:"#/properties/sftpd/properties/macs/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)"};
+const err80 = {instancePath:instancePath+"/sftpd/macs",schemaPath:"#/properties/sftpd/properties/macs/uniqueItems",keyword:"uniqueItems",params:{i: i8, j: j3},message:"must NOT have duplicate items (items ## "+j3+" and "+i8+" are identical)"};
 if(vErrors === null){
-vErrors = [err79];
+vErrors = [err80];
 }
 else {
-vErrors.push(err79);
+vErrors.push(err80);
 }
 errors++;
 break;
@@ -1068,17 +1081,7 @@ indices3[item3] = i8;
 }
 }
 else {
-const err80 = {instancePath:instancePath+"/sftpd/macs",schemaPath:"#/properties/sftpd/properties/macs/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err80];
-}
-else {
-vErrors.push(err80);
-}
-errors++;
-}
-if(typeof data0.login_banner_file !== "string"){
-const err81 = {instancePath:instancePath+"/sftpd/login_banner_file",schemaPath:"#/properties/sftpd/properties/login_banner_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err81 = {instancePath:instancePath+"/sftpd/macs",schemaPath:"#/properties/sftpd/properties/macs/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err81];
 }
@@ -1087,9 +1090,8 @@ vErrors.push(err81);
 }
 errors++;
 }
-let data24 = data0.setstat_mode;
-if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
-const err82 = {instancePath:instancePath+"/sftpd/setstat_mode",schemaPath:"#/properties/sftpd/properties/setstat_mode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data0.login_banner_file !== "string"){
+const err82 = {instancePath:instancePath+"/sftpd/login_banner_file",schemaPath:"#/properties/sftpd/properties/login_banner_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err82];
 }
@@ -1098,13 +1100,24 @@ vErrors.push(err82);
 }
 errors++;
 }
-if(!((data24 === 0) || (data24 === 1))){
-const err83 = {instancePath:instancePath+"/sftpd/setstat_mode",schemaPath:"#/properties/sftpd/properties/setstat_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.setstat_mode.enum},message:"must be equal to one of the allowed values"};
+let data24 = data0.setstat_mode;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err83 = {instancePath:instancePath+"/sftpd/setstat_mode",schemaPath:"#/properties/sftpd/properties/setstat_mode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err83];
 }
 else {
 vErrors.push(err83);
+}
+errors++;
+}
+if(!((data24 === 0) || (data24 === 1))){
+const err84 = {instancePath:instancePath+"/sftpd/setstat_mode",schemaPath:"#/properties/sftpd/properties/setstat_mode/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.setstat_mode.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
 }
 errors++;
 }
@@ -1114,22 +1127,22 @@ const len5 = data25.length;
 for(let i9=0; i9<len5; i9++){
 let data26 = data25[i9];
 if(typeof data26 !== "string"){
-const err84 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands/" + i9,schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err84];
-}
-else {
-vErrors.push(err84);
-}
-errors++;
-}
-if(!(((((((((((((data26 === "*") || (data26 === "scp")) || (data26 === "md5sum")) || (data26 === "sha1sum")) || (data26 === "sha256sum")) || (data26 === "sha384sum")) || (data26 === "sha512sum")) || (data26 === "cd")) || (data26 === "pwd")) || (data26 === "git-receive-pack")) || (data26 === "git-upload-pack")) || (data26 === "git-upload-archive")) || (data26 === "rsync"))){
-const err85 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands/" + i9,schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.enabled_ssh_commands.items.enum},message:"must be equal to one of the allowed values"};
+const err85 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands/" + i9,schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err85];
 }
 else {
 vErrors.push(err85);
+}
+errors++;
+}
+if(!(((((((((((((data26 === "*") || (data26 === "scp")) || (data26 === "md5sum")) || (data26 === "sha1sum")) || (data26 === "sha256sum")) || (data26 === "sha384sum")) || (data26 === "sha512sum")) || (data26 === "cd")) || (data26 === "pwd")) || (data26 === "git-receive-pack")) || (data26 === "git-upload-pack")) || (data26 === "git-upload-archive")) || (data26 === "rsync"))){
+const err86 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands/" + i9,schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.enabled_ssh_commands.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err86];
+}
+else {
+vErrors.push(err86);
 }
 errors++;
 }
@@ -1145,12 +1158,12 @@ continue;
 }
 if(typeof indices4[item4] == "number"){
 j4 = indices4[item4];
-const err86 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands",schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)"};
+const err87 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands",schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/uniqueItems",keyword:"uniqueItems",params:{i: i10, j: j4},message:"must NOT have duplicate items (items ## "+j4+" and "+i10+" are identical)"};
 if(vErrors === null){
-vErrors = [err86];
+vErrors = [err87];
 }
 else {
-vErrors.push(err86);
+vErrors.push(err87);
 }
 errors++;
 break;
@@ -1160,19 +1173,7 @@ indices4[item4] = i10;
 }
 }
 else {
-const err87 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands",schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err87];
-}
-else {
-vErrors.push(err87);
-}
-errors++;
-}
-let data27 = data0.keyboard_interactive_auth_program;
-if(typeof data27 === "string"){
-if(!pattern2.test(data27)){
-const err88 = {instancePath:instancePath+"/sftpd/keyboard_interactive_auth_program",schemaPath:"#/properties/sftpd/properties/keyboard_interactive_auth_program/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
+const err88 = {instancePath:instancePath+"/sftpd/enabled_ssh_commands",schemaPath:"#/properties/sftpd/properties/enabled_ssh_commands/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err88];
 }
@@ -1181,9 +1182,10 @@ vErrors.push(err88);
 }
 errors++;
 }
-}
-else {
-const err89 = {instancePath:instancePath+"/sftpd/keyboard_interactive_auth_program",schemaPath:"#/properties/sftpd/properties/keyboard_interactive_auth_program/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data27 = data0.keyboard_interactive_auth_program;
+if(typeof data27 === "string"){
+if(!pattern2.test(data27)){
+const err89 = {instancePath:instancePath+"/sftpd/keyboard_interactive_auth_program",schemaPath:"#/properties/sftpd/properties/keyboard_interactive_auth_program/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err89];
 }
@@ -1192,9 +1194,9 @@ vErrors.push(err89);
 }
 errors++;
 }
-let data28 = data0.login_grace_time;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err90 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err90 = {instancePath:instancePath+"/sftpd/keyboard_interactive_auth_program",schemaPath:"#/properties/sftpd/properties/keyboard_interactive_auth_program/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err90];
 }
@@ -1203,9 +1205,9 @@ vErrors.push(err90);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 > 3600 || isNaN(data28)){
-const err91 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+let data28 = data0.login_grace_time;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err91 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err91];
 }
@@ -1214,8 +1216,9 @@ vErrors.push(err91);
 }
 errors++;
 }
-if(data28 < 1 || isNaN(data28)){
-const err92 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 > 3600 || isNaN(data28)){
+const err92 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err92];
 }
@@ -1224,10 +1227,8 @@ vErrors.push(err92);
 }
 errors++;
 }
-}
-let data29 = data0.channel_window_size;
-if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
-const err93 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data28 < 1 || isNaN(data28)){
+const err93 = {instancePath:instancePath+"/sftpd/login_grace_time",schemaPath:"#/properties/sftpd/properties/login_grace_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err93];
 }
@@ -1236,9 +1237,10 @@ vErrors.push(err93);
 }
 errors++;
 }
-if((typeof data29 == "number") && (isFinite(data29))){
-if(data29 > 1073741824 || isNaN(data29)){
-const err94 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824"};
+}
+let data29 = data0.channel_window_size;
+if(!(((typeof data29 == "number") && (!(data29 % 1) && !isNaN(data29))) && (isFinite(data29)))){
+const err94 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err94];
 }
@@ -1247,8 +1249,9 @@ vErrors.push(err94);
 }
 errors++;
 }
-if(data29 < 32768 || isNaN(data29)){
-const err95 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 32768},message:"must be >= 32768"};
+if((typeof data29 == "number") && (isFinite(data29))){
+if(data29 > 1073741824 || isNaN(data29)){
+const err95 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824"};
 if(vErrors === null){
 vErrors = [err95];
 }
@@ -1257,10 +1260,8 @@ vErrors.push(err95);
 }
 errors++;
 }
-}
-let data30 = data0.shutdown_grace_period;
-if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
-const err96 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data29 < 32768 || isNaN(data29)){
+const err96 = {instancePath:instancePath+"/sftpd/channel_window_size",schemaPath:"#/properties/sftpd/properties/channel_window_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 32768},message:"must be >= 32768"};
 if(vErrors === null){
 vErrors = [err96];
 }
@@ -1269,9 +1270,10 @@ vErrors.push(err96);
 }
 errors++;
 }
-if((typeof data30 == "number") && (isFinite(data30))){
-if(data30 > 3600 || isNaN(data30)){
-const err97 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+}
+let data30 = data0.shutdown_grace_period;
+if(!(((typeof data30 == "number") && (!(data30 % 1) && !isNaN(data30))) && (isFinite(data30)))){
+const err97 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err97];
 }
@@ -1280,8 +1282,9 @@ vErrors.push(err97);
 }
 errors++;
 }
-if(data30 < 0 || isNaN(data30)){
-const err98 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data30 == "number") && (isFinite(data30))){
+if(data30 > 3600 || isNaN(data30)){
+const err98 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err98];
 }
@@ -1290,11 +1293,8 @@ vErrors.push(err98);
 }
 errors++;
 }
-}
-let data31 = data0.max_startups;
-if(typeof data31 === "string"){
-if(!pattern5.test(data31)){
-const err99 = {instancePath:instancePath+"/sftpd/max_startups",schemaPath:"#/properties/sftpd/properties/max_startups/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(:[0-9]+:[0-9]+)?$"},message:"must match pattern \""+"^[0-9]+(:[0-9]+:[0-9]+)?$"+"\""};
+if(data30 < 0 || isNaN(data30)){
+const err99 = {instancePath:instancePath+"/sftpd/shutdown_grace_period",schemaPath:"#/properties/sftpd/properties/shutdown_grace_period/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err99];
 }
@@ -1304,8 +1304,10 @@ vErrors.push(err99);
 errors++;
 }
 }
-else {
-const err100 = {instancePath:instancePath+"/sftpd/max_startups",schemaPath:"#/properties/sftpd/properties/max_startups/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data31 = data0.max_startups;
+if(typeof data31 === "string"){
+if(!pattern5.test(data31)){
+const err100 = {instancePath:instancePath+"/sftpd/max_startups",schemaPath:"#/properties/sftpd/properties/max_startups/pattern",keyword:"pattern",params:{pattern: "^[0-9]+(:[0-9]+:[0-9]+)?$"},message:"must match pattern \""+"^[0-9]+(:[0-9]+:[0-9]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err100];
 }
@@ -1314,9 +1316,9 @@ vErrors.push(err100);
 }
 errors++;
 }
-let data32 = data0.max_per_host_connections;
-if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
-const err101 = {instancePath:instancePath+"/sftpd/max_per_host_connections",schemaPath:"#/properties/sftpd/properties/max_per_host_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err101 = {instancePath:instancePath+"/sftpd/max_startups",schemaPath:"#/properties/sftpd/properties/max_startups/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err101];
 }
@@ -1325,9 +1327,9 @@ vErrors.push(err101);
 }
 errors++;
 }
-if((typeof data32 == "number") && (isFinite(data32))){
-if(data32 < 0 || isNaN(data32)){
-const err102 = {instancePath:instancePath+"/sftpd/max_per_host_connections",schemaPath:"#/properties/sftpd/properties/max_per_host_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data32 = data0.max_per_host_connections;
+if(!(((typeof data32 == "number") && (!(data32 % 1) && !isNaN(data32))) && (isFinite(data32)))){
+const err102 = {instancePath:instancePath+"/sftpd/max_per_host_connections",schemaPath:"#/properties/sftpd/properties/max_per_host_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err102];
 }
@@ -1336,10 +1338,9 @@ vErrors.push(err102);
 }
 errors++;
 }
-}
-let data33 = data0.max_total_connections;
-if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
-const err103 = {instancePath:instancePath+"/sftpd/max_total_connections",schemaPath:"#/properties/sftpd/properties/max_total_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data32 == "number") && (isFinite(data32))){
+if(data32 < 0 || isNaN(data32)){
+const err103 = {instancePath:instancePath+"/sftpd/max_per_host_connections",schemaPath:"#/properties/sftpd/properties/max_per_host_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err103];
 }
@@ -1348,9 +1349,10 @@ vErrors.push(err103);
 }
 errors++;
 }
-if((typeof data33 == "number") && (isFinite(data33))){
-if(data33 < 0 || isNaN(data33)){
-const err104 = {instancePath:instancePath+"/sftpd/max_total_connections",schemaPath:"#/properties/sftpd/properties/max_total_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+let data33 = data0.workers;
+if(!(((typeof data33 == "number") && (!(data33 % 1) && !isNaN(data33))) && (isFinite(data33)))){
+const err104 = {instancePath:instancePath+"/sftpd/workers",schemaPath:"#/properties/sftpd/properties/workers/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err104];
 }
@@ -1359,10 +1361,9 @@ vErrors.push(err104);
 }
 errors++;
 }
-}
-let data34 = data0.max_channels_per_connection;
-if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
-const err105 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data33 == "number") && (isFinite(data33))){
+if(data33 > 256 || isNaN(data33)){
+const err105 = {instancePath:instancePath+"/sftpd/workers",schemaPath:"#/properties/sftpd/properties/workers/maximum",keyword:"maximum",params:{comparison: "<=", limit: 256},message:"must be <= 256"};
 if(vErrors === null){
 vErrors = [err105];
 }
@@ -1371,9 +1372,8 @@ vErrors.push(err105);
 }
 errors++;
 }
-if((typeof data34 == "number") && (isFinite(data34))){
-if(data34 > 1024 || isNaN(data34)){
-const err106 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
+if(data33 < 0 || isNaN(data33)){
+const err106 = {instancePath:instancePath+"/sftpd/workers",schemaPath:"#/properties/sftpd/properties/workers/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err106];
 }
@@ -1382,8 +1382,10 @@ vErrors.push(err106);
 }
 errors++;
 }
-if(data34 < 1 || isNaN(data34)){
-const err107 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+let data34 = data0.max_total_connections;
+if(!(((typeof data34 == "number") && (!(data34 % 1) && !isNaN(data34))) && (isFinite(data34)))){
+const err107 = {instancePath:instancePath+"/sftpd/max_total_connections",schemaPath:"#/properties/sftpd/properties/max_total_connections/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err107];
 }
@@ -1392,10 +1394,9 @@ vErrors.push(err107);
 }
 errors++;
 }
-}
-let data35 = data0.max_open_handles;
-if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
-const err108 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data34 == "number") && (isFinite(data34))){
+if(data34 < 0 || isNaN(data34)){
+const err108 = {instancePath:instancePath+"/sftpd/max_total_connections",schemaPath:"#/properties/sftpd/properties/max_total_connections/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err108];
 }
@@ -1404,9 +1405,10 @@ vErrors.push(err108);
 }
 errors++;
 }
-if((typeof data35 == "number") && (isFinite(data35))){
-if(data35 > 65536 || isNaN(data35)){
-const err109 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
+}
+let data35 = data0.max_channels_per_connection;
+if(!(((typeof data35 == "number") && (!(data35 % 1) && !isNaN(data35))) && (isFinite(data35)))){
+const err109 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err109];
 }
@@ -1415,8 +1417,9 @@ vErrors.push(err109);
 }
 errors++;
 }
-if(data35 < 1 || isNaN(data35)){
-const err110 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data35 == "number") && (isFinite(data35))){
+if(data35 > 1024 || isNaN(data35)){
+const err110 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1024},message:"must be <= 1024"};
 if(vErrors === null){
 vErrors = [err110];
 }
@@ -1425,10 +1428,8 @@ vErrors.push(err110);
 }
 errors++;
 }
-}
-let data36 = data0.max_pending_bytes;
-if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
-const err111 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data35 < 1 || isNaN(data35)){
+const err111 = {instancePath:instancePath+"/sftpd/max_channels_per_connection",schemaPath:"#/properties/sftpd/properties/max_channels_per_connection/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err111];
 }
@@ -1437,9 +1438,10 @@ vErrors.push(err111);
 }
 errors++;
 }
-if((typeof data36 == "number") && (isFinite(data36))){
-if(data36 > 1073741824 || isNaN(data36)){
-const err112 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824"};
+}
+let data36 = data0.max_open_handles;
+if(!(((typeof data36 == "number") && (!(data36 % 1) && !isNaN(data36))) && (isFinite(data36)))){
+const err112 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err112];
 }
@@ -1448,8 +1450,9 @@ vErrors.push(err112);
 }
 errors++;
 }
-if(data36 < 1048576 || isNaN(data36)){
-const err113 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576"};
+if((typeof data36 == "number") && (isFinite(data36))){
+if(data36 > 65536 || isNaN(data36)){
+const err113 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65536},message:"must be <= 65536"};
 if(vErrors === null){
 vErrors = [err113];
 }
@@ -1458,9 +1461,8 @@ vErrors.push(err113);
 }
 errors++;
 }
-}
-if(typeof data0.chown_any_id !== "boolean"){
-const err114 = {instancePath:instancePath+"/sftpd/chown_any_id",schemaPath:"#/properties/sftpd/properties/chown_any_id/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data36 < 1 || isNaN(data36)){
+const err114 = {instancePath:instancePath+"/sftpd/max_open_handles",schemaPath:"#/properties/sftpd/properties/max_open_handles/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err114];
 }
@@ -1469,10 +1471,10 @@ vErrors.push(err114);
 }
 errors++;
 }
-let data38 = data0.host_key_types;
-if(Array.isArray(data38)){
-if(data38.length < 1){
-const err115 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+}
+let data37 = data0.max_pending_bytes;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err115 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err115];
 }
@@ -1481,11 +1483,9 @@ vErrors.push(err115);
 }
 errors++;
 }
-const len6 = data38.length;
-for(let i11=0; i11<len6; i11++){
-let data39 = data38[i11];
-if(typeof data39 !== "string"){
-const err116 = {instancePath:instancePath+"/sftpd/host_key_types/" + i11,schemaPath:"#/properties/sftpd/properties/host_key_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 > 1073741824 || isNaN(data37)){
+const err116 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/maximum",keyword:"maximum",params:{comparison: "<=", limit: 1073741824},message:"must be <= 1073741824"};
 if(vErrors === null){
 vErrors = [err116];
 }
@@ -1494,8 +1494,8 @@ vErrors.push(err116);
 }
 errors++;
 }
-if(!(((data39 === "ed25519") || (data39 === "rsa")) || (data39 === "ecdsa"))){
-const err117 = {instancePath:instancePath+"/sftpd/host_key_types/" + i11,schemaPath:"#/properties/sftpd/properties/host_key_types/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.host_key_types.items.enum},message:"must be equal to one of the allowed values"};
+if(data37 < 1048576 || isNaN(data37)){
+const err117 = {instancePath:instancePath+"/sftpd/max_pending_bytes",schemaPath:"#/properties/sftpd/properties/max_pending_bytes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1048576},message:"must be >= 1048576"};
 if(vErrors === null){
 vErrors = [err117];
 }
@@ -1505,23 +1505,69 @@ vErrors.push(err117);
 errors++;
 }
 }
-let i12 = data38.length;
-let j5;
-if(i12 > 1){
-const indices5 = {};
-for(;i12--;){
-let item5 = data38[i12];
-if(typeof item5 !== "string"){
-continue;
-}
-if(typeof indices5[item5] == "number"){
-j5 = indices5[item5];
-const err118 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i12+" are identical)"};
+if(typeof data0.chown_any_id !== "boolean"){
+const err118 = {instancePath:instancePath+"/sftpd/chown_any_id",schemaPath:"#/properties/sftpd/properties/chown_any_id/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err118];
 }
 else {
 vErrors.push(err118);
+}
+errors++;
+}
+let data39 = data0.host_key_types;
+if(Array.isArray(data39)){
+if(data39.length < 1){
+const err119 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items"};
+if(vErrors === null){
+vErrors = [err119];
+}
+else {
+vErrors.push(err119);
+}
+errors++;
+}
+const len6 = data39.length;
+for(let i11=0; i11<len6; i11++){
+let data40 = data39[i11];
+if(typeof data40 !== "string"){
+const err120 = {instancePath:instancePath+"/sftpd/host_key_types/" + i11,schemaPath:"#/properties/sftpd/properties/host_key_types/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err120];
+}
+else {
+vErrors.push(err120);
+}
+errors++;
+}
+if(!(((data40 === "ed25519") || (data40 === "rsa")) || (data40 === "ecdsa"))){
+const err121 = {instancePath:instancePath+"/sftpd/host_key_types/" + i11,schemaPath:"#/properties/sftpd/properties/host_key_types/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.sftpd.properties.host_key_types.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err121];
+}
+else {
+vErrors.push(err121);
+}
+errors++;
+}
+}
+let i12 = data39.length;
+let j5;
+if(i12 > 1){
+const indices5 = {};
+for(;i12--;){
+let item5 = data39[i12];
+if(typeof item5 !== "string"){
+continue;
+}
+if(typeof indices5[item5] == "number"){
+j5 = indices5[item5];
+const err122 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/uniqueItems",keyword:"uniqueItems",params:{i: i12, j: j5},message:"must NOT have duplicate items (items ## "+j5+" and "+i12+" are identical)"};
+if(vErrors === null){
+vErrors = [err122];
+}
+else {
+vErrors.push(err122);
 }
 errors++;
 break;
@@ -1531,101 +1577,7 @@ indices5[item5] = i12;
 }
 }
 else {
-const err119 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err119];
-}
-else {
-vErrors.push(err119);
-}
-errors++;
-}
-}
-else {
-const err120 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/type",keyword:"type",params:{type: "object"},message:"must be object"};
-if(vErrors === null){
-vErrors = [err120];
-}
-else {
-vErrors.push(err120);
-}
-errors++;
-}
-let data40 = data.data_provider;
-if(data40 && typeof data40 == "object" && !Array.isArray(data40)){
-if(data40.driver === undefined){
-data40.driver = "sqlite";
-}
-if(data40.name === undefined){
-data40.name = "kubesftp.db";
-}
-if(data40.host === undefined){
-data40.host = "";
-}
-if(data40.port === undefined){
-data40.port = 5432;
-}
-if(data40.username === undefined){
-data40.username = "";
-}
-if(data40.password === undefined){
-data40.password = "";
-}
-if(data40.sslmode === undefined){
-data40.sslmode = 0;
-}
-if(data40.connection_string === undefined){
-data40.connection_string = "";
-}
-if(data40.users_table === undefined){
-data40.users_table = "users";
-}
-if(data40.manage_users === undefined){
-data40.manage_users = 1;
-}
-if(data40.track_quota === undefined){
-data40.track_quota = 2;
-}
-if(data40.session_expiry === undefined){
-data40.session_expiry = 30;
-}
-if(data40.pool_size === undefined){
-data40.pool_size = 0;
-}
-if(data40.users_base_dir === undefined){
-data40.users_base_dir = "";
-}
-if(data40.actions === undefined){
-data40.actions = {};
-}
-if(data40.external_auth_program === undefined){
-data40.external_auth_program = "";
-}
-if(data40.external_auth_scope === undefined){
-data40.external_auth_scope = 0;
-}
-if(data40.driver === undefined){
-const err121 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "driver"},message:"must have required property '"+"driver"+"'"};
-if(vErrors === null){
-vErrors = [err121];
-}
-else {
-vErrors.push(err121);
-}
-errors++;
-}
-if(data40.name === undefined){
-const err122 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
-if(vErrors === null){
-vErrors = [err122];
-}
-else {
-vErrors.push(err122);
-}
-errors++;
-}
-if(data40.host === undefined){
-const err123 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
+const err123 = {instancePath:instancePath+"/sftpd/host_key_types",schemaPath:"#/properties/sftpd/properties/host_key_types/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err123];
 }
@@ -1634,8 +1586,9 @@ vErrors.push(err123);
 }
 errors++;
 }
-if(data40.port === undefined){
-const err124 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
+}
+else {
+const err124 = {instancePath:instancePath+"/sftpd",schemaPath:"#/properties/sftpd/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err124];
 }
@@ -1644,8 +1597,61 @@ vErrors.push(err124);
 }
 errors++;
 }
-if(data40.username === undefined){
-const err125 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
+let data41 = data.data_provider;
+if(data41 && typeof data41 == "object" && !Array.isArray(data41)){
+if(data41.driver === undefined){
+data41.driver = "sqlite";
+}
+if(data41.name === undefined){
+data41.name = "kubesftp.db";
+}
+if(data41.host === undefined){
+data41.host = "";
+}
+if(data41.port === undefined){
+data41.port = 5432;
+}
+if(data41.username === undefined){
+data41.username = "";
+}
+if(data41.password === undefined){
+data41.password = "";
+}
+if(data41.sslmode === undefined){
+data41.sslmode = 0;
+}
+if(data41.connection_string === undefined){
+data41.connection_string = "";
+}
+if(data41.users_table === undefined){
+data41.users_table = "users";
+}
+if(data41.manage_users === undefined){
+data41.manage_users = 1;
+}
+if(data41.track_quota === undefined){
+data41.track_quota = 2;
+}
+if(data41.session_expiry === undefined){
+data41.session_expiry = 30;
+}
+if(data41.pool_size === undefined){
+data41.pool_size = 0;
+}
+if(data41.users_base_dir === undefined){
+data41.users_base_dir = "";
+}
+if(data41.actions === undefined){
+data41.actions = {};
+}
+if(data41.external_auth_program === undefined){
+data41.external_auth_program = "";
+}
+if(data41.external_auth_scope === undefined){
+data41.external_auth_scope = 0;
+}
+if(data41.driver === undefined){
+const err125 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "driver"},message:"must have required property '"+"driver"+"'"};
 if(vErrors === null){
 vErrors = [err125];
 }
@@ -1654,8 +1660,8 @@ vErrors.push(err125);
 }
 errors++;
 }
-if(data40.password === undefined){
-const err126 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
+if(data41.name === undefined){
+const err126 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "name"},message:"must have required property '"+"name"+"'"};
 if(vErrors === null){
 vErrors = [err126];
 }
@@ -1664,8 +1670,8 @@ vErrors.push(err126);
 }
 errors++;
 }
-if(data40.sslmode === undefined){
-const err127 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "sslmode"},message:"must have required property '"+"sslmode"+"'"};
+if(data41.host === undefined){
+const err127 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "host"},message:"must have required property '"+"host"+"'"};
 if(vErrors === null){
 vErrors = [err127];
 }
@@ -1674,8 +1680,8 @@ vErrors.push(err127);
 }
 errors++;
 }
-if(data40.connection_string === undefined){
-const err128 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "connection_string"},message:"must have required property '"+"connection_string"+"'"};
+if(data41.port === undefined){
+const err128 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "port"},message:"must have required property '"+"port"+"'"};
 if(vErrors === null){
 vErrors = [err128];
 }
@@ -1684,8 +1690,8 @@ vErrors.push(err128);
 }
 errors++;
 }
-if(data40.users_table === undefined){
-const err129 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "users_table"},message:"must have required property '"+"users_table"+"'"};
+if(data41.username === undefined){
+const err129 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "username"},message:"must have required property '"+"username"+"'"};
 if(vErrors === null){
 vErrors = [err129];
 }
@@ -1694,8 +1700,8 @@ vErrors.push(err129);
 }
 errors++;
 }
-if(data40.manage_users === undefined){
-const err130 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "manage_users"},message:"must have required property '"+"manage_users"+"'"};
+if(data41.password === undefined){
+const err130 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "password"},message:"must have required property '"+"password"+"'"};
 if(vErrors === null){
 vErrors = [err130];
 }
@@ -1704,8 +1710,8 @@ vErrors.push(err130);
 }
 errors++;
 }
-if(data40.track_quota === undefined){
-const err131 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "track_quota"},message:"must have required property '"+"track_quota"+"'"};
+if(data41.sslmode === undefined){
+const err131 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "sslmode"},message:"must have required property '"+"sslmode"+"'"};
 if(vErrors === null){
 vErrors = [err131];
 }
@@ -1714,8 +1720,8 @@ vErrors.push(err131);
 }
 errors++;
 }
-if(data40.session_expiry === undefined){
-const err132 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "session_expiry"},message:"must have required property '"+"session_expiry"+"'"};
+if(data41.connection_string === undefined){
+const err132 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "connection_string"},message:"must have required property '"+"connection_string"+"'"};
 if(vErrors === null){
 vErrors = [err132];
 }
@@ -1724,8 +1730,8 @@ vErrors.push(err132);
 }
 errors++;
 }
-if(data40.pool_size === undefined){
-const err133 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "pool_size"},message:"must have required property '"+"pool_size"+"'"};
+if(data41.users_table === undefined){
+const err133 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "users_table"},message:"must have required property '"+"users_table"+"'"};
 if(vErrors === null){
 vErrors = [err133];
 }
@@ -1734,8 +1740,8 @@ vErrors.push(err133);
 }
 errors++;
 }
-if(data40.users_base_dir === undefined){
-const err134 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "users_base_dir"},message:"must have required property '"+"users_base_dir"+"'"};
+if(data41.manage_users === undefined){
+const err134 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "manage_users"},message:"must have required property '"+"manage_users"+"'"};
 if(vErrors === null){
 vErrors = [err134];
 }
@@ -1744,8 +1750,8 @@ vErrors.push(err134);
 }
 errors++;
 }
-if(data40.actions === undefined){
-const err135 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "actions"},message:"must have required property '"+"actions"+"'"};
+if(data41.track_quota === undefined){
+const err135 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "track_quota"},message:"must have required property '"+"track_quota"+"'"};
 if(vErrors === null){
 vErrors = [err135];
 }
@@ -1754,8 +1760,8 @@ vErrors.push(err135);
 }
 errors++;
 }
-if(data40.external_auth_program === undefined){
-const err136 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "external_auth_program"},message:"must have required property '"+"external_auth_program"+"'"};
+if(data41.session_expiry === undefined){
+const err136 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "session_expiry"},message:"must have required property '"+"session_expiry"+"'"};
 if(vErrors === null){
 vErrors = [err136];
 }
@@ -1764,8 +1770,8 @@ vErrors.push(err136);
 }
 errors++;
 }
-if(data40.external_auth_scope === undefined){
-const err137 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "external_auth_scope"},message:"must have required property '"+"external_auth_scope"+"'"};
+if(data41.pool_size === undefined){
+const err137 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "pool_size"},message:"must have required property '"+"pool_size"+"'"};
 if(vErrors === null){
 vErrors = [err137];
 }
@@ -1774,9 +1780,8 @@ vErrors.push(err137);
 }
 errors++;
 }
-for(const key4 in data40){
-if(!(func2.call(schema11.properties.data_provider.properties, key4))){
-const err138 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
+if(data41.users_base_dir === undefined){
+const err138 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "users_base_dir"},message:"must have required property '"+"users_base_dir"+"'"};
 if(vErrors === null){
 vErrors = [err138];
 }
@@ -1785,10 +1790,8 @@ vErrors.push(err138);
 }
 errors++;
 }
-}
-let data41 = data40.driver;
-if(typeof data41 !== "string"){
-const err139 = {instancePath:instancePath+"/data_provider/driver",schemaPath:"#/properties/data_provider/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.actions === undefined){
+const err139 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "actions"},message:"must have required property '"+"actions"+"'"};
 if(vErrors === null){
 vErrors = [err139];
 }
@@ -1797,8 +1800,8 @@ vErrors.push(err139);
 }
 errors++;
 }
-if(!((((((data41 === "sqlite") || (data41 === "memory")) || (data41 === "postgresql")) || (data41 === "mysql")) || (data41 === "kv")) || (data41 === "bolt"))){
-const err140 = {instancePath:instancePath+"/data_provider/driver",schemaPath:"#/properties/data_provider/properties/driver/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.driver.enum},message:"must be equal to one of the allowed values"};
+if(data41.external_auth_program === undefined){
+const err140 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "external_auth_program"},message:"must have required property '"+"external_auth_program"+"'"};
 if(vErrors === null){
 vErrors = [err140];
 }
@@ -1807,8 +1810,8 @@ vErrors.push(err140);
 }
 errors++;
 }
-if(typeof data40.name !== "string"){
-const err141 = {instancePath:instancePath+"/data_provider/name",schemaPath:"#/properties/data_provider/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data41.external_auth_scope === undefined){
+const err141 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/required",keyword:"required",params:{missingProperty: "external_auth_scope"},message:"must have required property '"+"external_auth_scope"+"'"};
 if(vErrors === null){
 vErrors = [err141];
 }
@@ -1817,8 +1820,9 @@ vErrors.push(err141);
 }
 errors++;
 }
-if(typeof data40.host !== "string"){
-const err142 = {instancePath:instancePath+"/data_provider/host",schemaPath:"#/properties/data_provider/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key4 in data41){
+if(!(func2.call(schema11.properties.data_provider.properties, key4))){
+const err142 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err142];
 }
@@ -1827,9 +1831,10 @@ vErrors.push(err142);
 }
 errors++;
 }
-let data44 = data40.port;
-if(!(((typeof data44 == "number") && (!(data44 % 1) && !isNaN(data44))) && (isFinite(data44)))){
-const err143 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+let data42 = data41.driver;
+if(typeof data42 !== "string"){
+const err143 = {instancePath:instancePath+"/data_provider/driver",schemaPath:"#/properties/data_provider/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err143];
 }
@@ -1838,9 +1843,8 @@ vErrors.push(err143);
 }
 errors++;
 }
-if((typeof data44 == "number") && (isFinite(data44))){
-if(data44 > 65535 || isNaN(data44)){
-const err144 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(!((((((data42 === "sqlite") || (data42 === "memory")) || (data42 === "postgresql")) || (data42 === "mysql")) || (data42 === "kv")) || (data42 === "bolt"))){
+const err144 = {instancePath:instancePath+"/data_provider/driver",schemaPath:"#/properties/data_provider/properties/driver/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.driver.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err144];
 }
@@ -1849,8 +1853,8 @@ vErrors.push(err144);
 }
 errors++;
 }
-if(data44 < 0 || isNaN(data44)){
-const err145 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data41.name !== "string"){
+const err145 = {instancePath:instancePath+"/data_provider/name",schemaPath:"#/properties/data_provider/properties/name/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err145];
 }
@@ -1859,9 +1863,8 @@ vErrors.push(err145);
 }
 errors++;
 }
-}
-if(typeof data40.username !== "string"){
-const err146 = {instancePath:instancePath+"/data_provider/username",schemaPath:"#/properties/data_provider/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(typeof data41.host !== "string"){
+const err146 = {instancePath:instancePath+"/data_provider/host",schemaPath:"#/properties/data_provider/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err146];
 }
@@ -1870,8 +1873,9 @@ vErrors.push(err146);
 }
 errors++;
 }
-if(typeof data40.password !== "string"){
-const err147 = {instancePath:instancePath+"/data_provider/password",schemaPath:"#/properties/data_provider/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data45 = data41.port;
+if(!(((typeof data45 == "number") && (!(data45 % 1) && !isNaN(data45))) && (isFinite(data45)))){
+const err147 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err147];
 }
@@ -1880,9 +1884,9 @@ vErrors.push(err147);
 }
 errors++;
 }
-let data47 = data40.sslmode;
-if(!(((typeof data47 == "number") && (!(data47 % 1) && !isNaN(data47))) && (isFinite(data47)))){
-const err148 = {instancePath:instancePath+"/data_provider/sslmode",schemaPath:"#/properties/data_provider/properties/sslmode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if((typeof data45 == "number") && (isFinite(data45))){
+if(data45 > 65535 || isNaN(data45)){
+const err148 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err148];
 }
@@ -1891,8 +1895,8 @@ vErrors.push(err148);
 }
 errors++;
 }
-if(!((((data47 === 0) || (data47 === 1)) || (data47 === 2)) || (data47 === 3))){
-const err149 = {instancePath:instancePath+"/data_provider/sslmode",schemaPath:"#/properties/data_provider/properties/sslmode/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.sslmode.enum},message:"must be equal to one of the allowed values"};
+if(data45 < 0 || isNaN(data45)){
+const err149 = {instancePath:instancePath+"/data_provider/port",schemaPath:"#/properties/data_provider/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err149];
 }
@@ -1901,8 +1905,9 @@ vErrors.push(err149);
 }
 errors++;
 }
-if(typeof data40.connection_string !== "string"){
-const err150 = {instancePath:instancePath+"/data_provider/connection_string",schemaPath:"#/properties/data_provider/properties/connection_string/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+if(typeof data41.username !== "string"){
+const err150 = {instancePath:instancePath+"/data_provider/username",schemaPath:"#/properties/data_provider/properties/username/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err150];
 }
@@ -1911,10 +1916,8 @@ vErrors.push(err150);
 }
 errors++;
 }
-let data49 = data40.users_table;
-if(typeof data49 === "string"){
-if(!pattern6.test(data49)){
-const err151 = {instancePath:instancePath+"/data_provider/users_table",schemaPath:"#/properties/data_provider/properties/users_table/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
+if(typeof data41.password !== "string"){
+const err151 = {instancePath:instancePath+"/data_provider/password",schemaPath:"#/properties/data_provider/properties/password/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err151];
 }
@@ -1923,9 +1926,9 @@ vErrors.push(err151);
 }
 errors++;
 }
-}
-else {
-const err152 = {instancePath:instancePath+"/data_provider/users_table",schemaPath:"#/properties/data_provider/properties/users_table/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data48 = data41.sslmode;
+if(!(((typeof data48 == "number") && (!(data48 % 1) && !isNaN(data48))) && (isFinite(data48)))){
+const err152 = {instancePath:instancePath+"/data_provider/sslmode",schemaPath:"#/properties/data_provider/properties/sslmode/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err152];
 }
@@ -1934,9 +1937,8 @@ vErrors.push(err152);
 }
 errors++;
 }
-let data50 = data40.manage_users;
-if(!(((typeof data50 == "number") && (!(data50 % 1) && !isNaN(data50))) && (isFinite(data50)))){
-const err153 = {instancePath:instancePath+"/data_provider/manage_users",schemaPath:"#/properties/data_provider/properties/manage_users/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!((((data48 === 0) || (data48 === 1)) || (data48 === 2)) || (data48 === 3))){
+const err153 = {instancePath:instancePath+"/data_provider/sslmode",schemaPath:"#/properties/data_provider/properties/sslmode/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.sslmode.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err153];
 }
@@ -1945,8 +1947,8 @@ vErrors.push(err153);
 }
 errors++;
 }
-if(!((data50 === 0) || (data50 === 1))){
-const err154 = {instancePath:instancePath+"/data_provider/manage_users",schemaPath:"#/properties/data_provider/properties/manage_users/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.manage_users.enum},message:"must be equal to one of the allowed values"};
+if(typeof data41.connection_string !== "string"){
+const err154 = {instancePath:instancePath+"/data_provider/connection_string",schemaPath:"#/properties/data_provider/properties/connection_string/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err154];
 }
@@ -1955,9 +1957,10 @@ vErrors.push(err154);
 }
 errors++;
 }
-let data51 = data40.track_quota;
-if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
-const err155 = {instancePath:instancePath+"/data_provider/track_quota",schemaPath:"#/properties/data_provider/properties/track_quota/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data50 = data41.users_table;
+if(typeof data50 === "string"){
+if(!pattern6.test(data50)){
+const err155 = {instancePath:instancePath+"/data_provider/users_table",schemaPath:"#/properties/data_provider/properties/users_table/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_]*$"+"\""};
 if(vErrors === null){
 vErrors = [err155];
 }
@@ -1966,8 +1969,9 @@ vErrors.push(err155);
 }
 errors++;
 }
-if(!(((data51 === 0) || (data51 === 1)) || (data51 === 2))){
-const err156 = {instancePath:instancePath+"/data_provider/track_quota",schemaPath:"#/properties/data_provider/properties/track_quota/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.track_quota.enum},message:"must be equal to one of the allowed values"};
+}
+else {
+const err156 = {instancePath:instancePath+"/data_provider/users_table",schemaPath:"#/properties/data_provider/properties/users_table/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err156];
 }
@@ -1976,9 +1980,9 @@ vErrors.push(err156);
 }
 errors++;
 }
-let data52 = data40.session_expiry;
-if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
-const err157 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data51 = data41.manage_users;
+if(!(((typeof data51 == "number") && (!(data51 % 1) && !isNaN(data51))) && (isFinite(data51)))){
+const err157 = {instancePath:instancePath+"/data_provider/manage_users",schemaPath:"#/properties/data_provider/properties/manage_users/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err157];
 }
@@ -1987,9 +1991,8 @@ vErrors.push(err157);
 }
 errors++;
 }
-if((typeof data52 == "number") && (isFinite(data52))){
-if(data52 > 3600 || isNaN(data52)){
-const err158 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
+if(!((data51 === 0) || (data51 === 1))){
+const err158 = {instancePath:instancePath+"/data_provider/manage_users",schemaPath:"#/properties/data_provider/properties/manage_users/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.manage_users.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err158];
 }
@@ -1998,8 +2001,9 @@ vErrors.push(err158);
 }
 errors++;
 }
-if(data52 < 3 || isNaN(data52)){
-const err159 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3},message:"must be >= 3"};
+let data52 = data41.track_quota;
+if(!(((typeof data52 == "number") && (!(data52 % 1) && !isNaN(data52))) && (isFinite(data52)))){
+const err159 = {instancePath:instancePath+"/data_provider/track_quota",schemaPath:"#/properties/data_provider/properties/track_quota/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err159];
 }
@@ -2008,10 +2012,8 @@ vErrors.push(err159);
 }
 errors++;
 }
-}
-let data53 = data40.pool_size;
-if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
-const err160 = {instancePath:instancePath+"/data_provider/pool_size",schemaPath:"#/properties/data_provider/properties/pool_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(!(((data52 === 0) || (data52 === 1)) || (data52 === 2))){
+const err160 = {instancePath:instancePath+"/data_provider/track_quota",schemaPath:"#/properties/data_provider/properties/track_quota/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.track_quota.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err160];
 }
@@ -2020,9 +2022,9 @@ vErrors.push(err160);
 }
 errors++;
 }
-if((typeof data53 == "number") && (isFinite(data53))){
-if(data53 < 0 || isNaN(data53)){
-const err161 = {instancePath:instancePath+"/data_provider/pool_size",schemaPath:"#/properties/data_provider/properties/pool_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data53 = data41.session_expiry;
+if(!(((typeof data53 == "number") && (!(data53 % 1) && !isNaN(data53))) && (isFinite(data53)))){
+const err161 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err161];
 }
@@ -2031,11 +2033,9 @@ vErrors.push(err161);
 }
 errors++;
 }
-}
-let data54 = data40.users_base_dir;
-if(typeof data54 === "string"){
-if(!pattern2.test(data54)){
-const err162 = {instancePath:instancePath+"/data_provider/users_base_dir",schemaPath:"#/properties/data_provider/properties/users_base_dir/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
+if((typeof data53 == "number") && (isFinite(data53))){
+if(data53 > 3600 || isNaN(data53)){
+const err162 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/maximum",keyword:"maximum",params:{comparison: "<=", limit: 3600},message:"must be <= 3600"};
 if(vErrors === null){
 vErrors = [err162];
 }
@@ -2044,9 +2044,8 @@ vErrors.push(err162);
 }
 errors++;
 }
-}
-else {
-const err163 = {instancePath:instancePath+"/data_provider/users_base_dir",schemaPath:"#/properties/data_provider/properties/users_base_dir/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data53 < 3 || isNaN(data53)){
+const err163 = {instancePath:instancePath+"/data_provider/session_expiry",schemaPath:"#/properties/data_provider/properties/session_expiry/minimum",keyword:"minimum",params:{comparison: ">=", limit: 3},message:"must be >= 3"};
 if(vErrors === null){
 vErrors = [err163];
 }
@@ -2055,19 +2054,10 @@ vErrors.push(err163);
 }
 errors++;
 }
-let data55 = data40.actions;
-if(data55 && typeof data55 == "object" && !Array.isArray(data55)){
-if(data55.execute_on === undefined){
-data55.execute_on = [];
 }
-if(data55.command === undefined){
-data55.command = "";
-}
-if(data55.http_notification_url === undefined){
-data55.http_notification_url = "";
-}
-if(data55.execute_on === undefined){
-const err164 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "execute_on"},message:"must have required property '"+"execute_on"+"'"};
+let data54 = data41.pool_size;
+if(!(((typeof data54 == "number") && (!(data54 % 1) && !isNaN(data54))) && (isFinite(data54)))){
+const err164 = {instancePath:instancePath+"/data_provider/pool_size",schemaPath:"#/properties/data_provider/properties/pool_size/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err164];
 }
@@ -2076,8 +2066,9 @@ vErrors.push(err164);
 }
 errors++;
 }
-if(data55.command === undefined){
-const err165 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
+if((typeof data54 == "number") && (isFinite(data54))){
+if(data54 < 0 || isNaN(data54)){
+const err165 = {instancePath:instancePath+"/data_provider/pool_size",schemaPath:"#/properties/data_provider/properties/pool_size/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err165];
 }
@@ -2086,8 +2077,11 @@ vErrors.push(err165);
 }
 errors++;
 }
-if(data55.http_notification_url === undefined){
-const err166 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "http_notification_url"},message:"must have required property '"+"http_notification_url"+"'"};
+}
+let data55 = data41.users_base_dir;
+if(typeof data55 === "string"){
+if(!pattern2.test(data55)){
+const err166 = {instancePath:instancePath+"/data_provider/users_base_dir",schemaPath:"#/properties/data_provider/properties/users_base_dir/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err166];
 }
@@ -2096,9 +2090,9 @@ vErrors.push(err166);
 }
 errors++;
 }
-for(const key5 in data55){
-if(!(((key5 === "execute_on") || (key5 === "command")) || (key5 === "http_notification_url"))){
-const err167 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+}
+else {
+const err167 = {instancePath:instancePath+"/data_provider/users_base_dir",schemaPath:"#/properties/data_provider/properties/users_base_dir/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err167];
 }
@@ -2107,14 +2101,19 @@ vErrors.push(err167);
 }
 errors++;
 }
+let data56 = data41.actions;
+if(data56 && typeof data56 == "object" && !Array.isArray(data56)){
+if(data56.execute_on === undefined){
+data56.execute_on = [];
 }
-let data56 = data55.execute_on;
-if(Array.isArray(data56)){
-const len7 = data56.length;
-for(let i13=0; i13<len7; i13++){
-let data57 = data56[i13];
-if(typeof data57 !== "string"){
-const err168 = {instancePath:instancePath+"/data_provider/actions/execute_on/" + i13,schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data56.command === undefined){
+data56.command = "";
+}
+if(data56.http_notification_url === undefined){
+data56.http_notification_url = "";
+}
+if(data56.execute_on === undefined){
+const err168 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "execute_on"},message:"must have required property '"+"execute_on"+"'"};
 if(vErrors === null){
 vErrors = [err168];
 }
@@ -2123,8 +2122,8 @@ vErrors.push(err168);
 }
 errors++;
 }
-if(!(((data57 === "add") || (data57 === "update")) || (data57 === "delete"))){
-const err169 = {instancePath:instancePath+"/data_provider/actions/execute_on/" + i13,schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.actions.properties.execute_on.items.enum},message:"must be equal to one of the allowed values"};
+if(data56.command === undefined){
+const err169 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "command"},message:"must have required property '"+"command"+"'"};
 if(vErrors === null){
 vErrors = [err169];
 }
@@ -2133,24 +2132,71 @@ vErrors.push(err169);
 }
 errors++;
 }
-}
-let i14 = data56.length;
-let j6;
-if(i14 > 1){
-const indices6 = {};
-for(;i14--;){
-let item6 = data56[i14];
-if(typeof item6 !== "string"){
-continue;
-}
-if(typeof indices6[item6] == "number"){
-j6 = indices6[item6];
-const err170 = {instancePath:instancePath+"/data_provider/actions/execute_on",schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i14+" are identical)"};
+if(data56.http_notification_url === undefined){
+const err170 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/required",keyword:"required",params:{missingProperty: "http_notification_url"},message:"must have required property '"+"http_notification_url"+"'"};
 if(vErrors === null){
 vErrors = [err170];
 }
 else {
 vErrors.push(err170);
+}
+errors++;
+}
+for(const key5 in data56){
+if(!(((key5 === "execute_on") || (key5 === "command")) || (key5 === "http_notification_url"))){
+const err171 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties"};
+if(vErrors === null){
+vErrors = [err171];
+}
+else {
+vErrors.push(err171);
+}
+errors++;
+}
+}
+let data57 = data56.execute_on;
+if(Array.isArray(data57)){
+const len7 = data57.length;
+for(let i13=0; i13<len7; i13++){
+let data58 = data57[i13];
+if(typeof data58 !== "string"){
+const err172 = {instancePath:instancePath+"/data_provider/actions/execute_on/" + i13,schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(vErrors === null){
+vErrors = [err172];
+}
+else {
+vErrors.push(err172);
+}
+errors++;
+}
+if(!(((data58 === "add") || (data58 === "update")) || (data58 === "delete"))){
+const err173 = {instancePath:instancePath+"/data_provider/actions/execute_on/" + i13,schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/items/enum",keyword:"enum",params:{allowedValues: schema11.properties.data_provider.properties.actions.properties.execute_on.items.enum},message:"must be equal to one of the allowed values"};
+if(vErrors === null){
+vErrors = [err173];
+}
+else {
+vErrors.push(err173);
+}
+errors++;
+}
+}
+let i14 = data57.length;
+let j6;
+if(i14 > 1){
+const indices6 = {};
+for(;i14--;){
+let item6 = data57[i14];
+if(typeof item6 !== "string"){
+continue;
+}
+if(typeof indices6[item6] == "number"){
+j6 = indices6[item6];
+const err174 = {instancePath:instancePath+"/data_provider/actions/execute_on",schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/uniqueItems",keyword:"uniqueItems",params:{i: i14, j: j6},message:"must NOT have duplicate items (items ## "+j6+" and "+i14+" are identical)"};
+if(vErrors === null){
+vErrors = [err174];
+}
+else {
+vErrors.push(err174);
 }
 errors++;
 break;
@@ -2160,53 +2206,7 @@ indices6[item6] = i14;
 }
 }
 else {
-const err171 = {instancePath:instancePath+"/data_provider/actions/execute_on",schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
-if(vErrors === null){
-vErrors = [err171];
-}
-else {
-vErrors.push(err171);
-}
-errors++;
-}
-let data58 = data55.command;
-if(typeof data58 === "string"){
-if(!pattern2.test(data58)){
-const err172 = {instancePath:instancePath+"/data_provider/actions/command",schemaPath:"#/properties/data_provider/properties/actions/properties/command/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
-if(vErrors === null){
-vErrors = [err172];
-}
-else {
-vErrors.push(err172);
-}
-errors++;
-}
-}
-else {
-const err173 = {instancePath:instancePath+"/data_provider/actions/command",schemaPath:"#/properties/data_provider/properties/actions/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
-if(vErrors === null){
-vErrors = [err173];
-}
-else {
-vErrors.push(err173);
-}
-errors++;
-}
-let data59 = data55.http_notification_url;
-if(typeof data59 === "string"){
-if(!pattern3.test(data59)){
-const err174 = {instancePath:instancePath+"/data_provider/actions/http_notification_url",schemaPath:"#/properties/data_provider/properties/actions/properties/http_notification_url/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s]+)?$"},message:"must match pattern \""+"^(https?://[^\\s]+)?$"+"\""};
-if(vErrors === null){
-vErrors = [err174];
-}
-else {
-vErrors.push(err174);
-}
-errors++;
-}
-}
-else {
-const err175 = {instancePath:instancePath+"/data_provider/actions/http_notification_url",schemaPath:"#/properties/data_provider/properties/actions/properties/http_notification_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err175 = {instancePath:instancePath+"/data_provider/actions/execute_on",schemaPath:"#/properties/data_provider/properties/actions/properties/execute_on/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err175];
 }
@@ -2215,9 +2215,10 @@ vErrors.push(err175);
 }
 errors++;
 }
-}
-else {
-const err176 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data59 = data56.command;
+if(typeof data59 === "string"){
+if(!pattern2.test(data59)){
+const err176 = {instancePath:instancePath+"/data_provider/actions/command",schemaPath:"#/properties/data_provider/properties/actions/properties/command/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err176];
 }
@@ -2226,10 +2227,9 @@ vErrors.push(err176);
 }
 errors++;
 }
-let data60 = data40.external_auth_program;
-if(typeof data60 === "string"){
-if(!pattern2.test(data60)){
-const err177 = {instancePath:instancePath+"/data_provider/external_auth_program",schemaPath:"#/properties/data_provider/properties/external_auth_program/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
+}
+else {
+const err177 = {instancePath:instancePath+"/data_provider/actions/command",schemaPath:"#/properties/data_provider/properties/actions/properties/command/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err177];
 }
@@ -2238,9 +2238,10 @@ vErrors.push(err177);
 }
 errors++;
 }
-}
-else {
-const err178 = {instancePath:instancePath+"/data_provider/external_auth_program",schemaPath:"#/properties/data_provider/properties/external_auth_program/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data60 = data56.http_notification_url;
+if(typeof data60 === "string"){
+if(!pattern3.test(data60)){
+const err178 = {instancePath:instancePath+"/data_provider/actions/http_notification_url",schemaPath:"#/properties/data_provider/properties/actions/properties/http_notification_url/pattern",keyword:"pattern",params:{pattern: "^(https?://[^\\s]+)?$"},message:"must match pattern \""+"^(https?://[^\\s]+)?$"+"\""};
 if(vErrors === null){
 vErrors = [err178];
 }
@@ -2249,9 +2250,9 @@ vErrors.push(err178);
 }
 errors++;
 }
-let data61 = data40.external_auth_scope;
-if(!(((typeof data61 == "number") && (!(data61 % 1) && !isNaN(data61))) && (isFinite(data61)))){
-const err179 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+else {
+const err179 = {instancePath:instancePath+"/data_provider/actions/http_notification_url",schemaPath:"#/properties/data_provider/properties/actions/properties/http_notification_url/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err179];
 }
@@ -2260,9 +2261,9 @@ vErrors.push(err179);
 }
 errors++;
 }
-if((typeof data61 == "number") && (isFinite(data61))){
-if(data61 > 7 || isNaN(data61)){
-const err180 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/maximum",keyword:"maximum",params:{comparison: "<=", limit: 7},message:"must be <= 7"};
+}
+else {
+const err180 = {instancePath:instancePath+"/data_provider/actions",schemaPath:"#/properties/data_provider/properties/actions/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err180];
 }
@@ -2271,8 +2272,10 @@ vErrors.push(err180);
 }
 errors++;
 }
-if(data61 < 0 || isNaN(data61)){
-const err181 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+let data61 = data41.external_auth_program;
+if(typeof data61 === "string"){
+if(!pattern2.test(data61)){
+const err181 = {instancePath:instancePath+"/data_provider/external_auth_program",schemaPath:"#/properties/data_provider/properties/external_auth_program/pattern",keyword:"pattern",params:{pattern: "^(/.*)?$"},message:"must match pattern \""+"^(/.*)?$"+"\""};
 if(vErrors === null){
 vErrors = [err181];
 }
@@ -2282,9 +2285,8 @@ vErrors.push(err181);
 errors++;
 }
 }
-}
 else {
-const err182 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/type",keyword:"type",params:{type: "object"},message:"must be object"};
+const err182 = {instancePath:instancePath+"/data_provider/external_auth_program",schemaPath:"#/properties/data_provider/properties/external_auth_program/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err182];
 }
@@ -2293,31 +2295,9 @@ vErrors.push(err182);
 }
 errors++;
 }
-let data62 = data.httpd;
-if(data62 && typeof data62 == "object" && !Array.isArray(data62)){
-if(data62.bind_port === undefined){
-data62.bind_port = 8080;
-}
-if(data62.bind_address === undefined){
-data62.bind_address = "127.0.0.1";
-}
-if(data62.templates_path === undefined){
-data62.templates_path = "templates";
-}
-if(data62.static_files_path === undefined){
-data62.static_files_path = "static";
-}
-if(data62.backups_path === undefined){
-data62.backups_path = "backups";
-}
-if(data62.token_rate_limit === undefined){
-data62.token_rate_limit = 20;
-}
-if(data62.admin_token_ttl === undefined){
-data62.admin_token_ttl = 3600;
-}
-if(data62.bind_port === undefined){
-const err183 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "bind_port"},message:"must have required property '"+"bind_port"+"'"};
+let data62 = data41.external_auth_scope;
+if(!(((typeof data62 == "number") && (!(data62 % 1) && !isNaN(data62))) && (isFinite(data62)))){
+const err183 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err183];
 }
@@ -2326,8 +2306,9 @@ vErrors.push(err183);
 }
 errors++;
 }
-if(data62.bind_address === undefined){
-const err184 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "bind_address"},message:"must have required property '"+"bind_address"+"'"};
+if((typeof data62 == "number") && (isFinite(data62))){
+if(data62 > 7 || isNaN(data62)){
+const err184 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/maximum",keyword:"maximum",params:{comparison: "<=", limit: 7},message:"must be <= 7"};
 if(vErrors === null){
 vErrors = [err184];
 }
@@ -2336,8 +2317,8 @@ vErrors.push(err184);
 }
 errors++;
 }
-if(data62.templates_path === undefined){
-const err185 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "templates_path"},message:"must have required property '"+"templates_path"+"'"};
+if(data62 < 0 || isNaN(data62)){
+const err185 = {instancePath:instancePath+"/data_provider/external_auth_scope",schemaPath:"#/properties/data_provider/properties/external_auth_scope/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err185];
 }
@@ -2346,8 +2327,10 @@ vErrors.push(err185);
 }
 errors++;
 }
-if(data62.static_files_path === undefined){
-const err186 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "static_files_path"},message:"must have required property '"+"static_files_path"+"'"};
+}
+}
+else {
+const err186 = {instancePath:instancePath+"/data_provider",schemaPath:"#/properties/data_provider/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err186];
 }
@@ -2356,8 +2339,31 @@ vErrors.push(err186);
 }
 errors++;
 }
-if(data62.backups_path === undefined){
-const err187 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "backups_path"},message:"must have required property '"+"backups_path"+"'"};
+let data63 = data.httpd;
+if(data63 && typeof data63 == "object" && !Array.isArray(data63)){
+if(data63.bind_port === undefined){
+data63.bind_port = 8080;
+}
+if(data63.bind_address === undefined){
+data63.bind_address = "127.0.0.1";
+}
+if(data63.templates_path === undefined){
+data63.templates_path = "templates";
+}
+if(data63.static_files_path === undefined){
+data63.static_files_path = "static";
+}
+if(data63.backups_path === undefined){
+data63.backups_path = "backups";
+}
+if(data63.token_rate_limit === undefined){
+data63.token_rate_limit = 20;
+}
+if(data63.admin_token_ttl === undefined){
+data63.admin_token_ttl = 3600;
+}
+if(data63.bind_port === undefined){
+const err187 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "bind_port"},message:"must have required property '"+"bind_port"+"'"};
 if(vErrors === null){
 vErrors = [err187];
 }
@@ -2366,8 +2372,8 @@ vErrors.push(err187);
 }
 errors++;
 }
-if(data62.token_rate_limit === undefined){
-const err188 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "token_rate_limit"},message:"must have required property '"+"token_rate_limit"+"'"};
+if(data63.bind_address === undefined){
+const err188 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "bind_address"},message:"must have required property '"+"bind_address"+"'"};
 if(vErrors === null){
 vErrors = [err188];
 }
@@ -2376,8 +2382,8 @@ vErrors.push(err188);
 }
 errors++;
 }
-if(data62.admin_token_ttl === undefined){
-const err189 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "admin_token_ttl"},message:"must have required property '"+"admin_token_ttl"+"'"};
+if(data63.templates_path === undefined){
+const err189 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "templates_path"},message:"must have required property '"+"templates_path"+"'"};
 if(vErrors === null){
 vErrors = [err189];
 }
@@ -2386,9 +2392,8 @@ vErrors.push(err189);
 }
 errors++;
 }
-for(const key6 in data62){
-if(!(((((((key6 === "bind_port") || (key6 === "bind_address")) || (key6 === "templates_path")) || (key6 === "static_files_path")) || (key6 === "backups_path")) || (key6 === "token_rate_limit")) || (key6 === "admin_token_ttl"))){
-const err190 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
+if(data63.static_files_path === undefined){
+const err190 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "static_files_path"},message:"must have required property '"+"static_files_path"+"'"};
 if(vErrors === null){
 vErrors = [err190];
 }
@@ -2397,10 +2402,8 @@ vErrors.push(err190);
 }
 errors++;
 }
-}
-let data63 = data62.bind_port;
-if(!(((typeof data63 == "number") && (!(data63 % 1) && !isNaN(data63))) && (isFinite(data63)))){
-const err191 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(data63.backups_path === undefined){
+const err191 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "backups_path"},message:"must have required property '"+"backups_path"+"'"};
 if(vErrors === null){
 vErrors = [err191];
 }
@@ -2409,9 +2412,8 @@ vErrors.push(err191);
 }
 errors++;
 }
-if((typeof data63 == "number") && (isFinite(data63))){
-if(data63 > 65535 || isNaN(data63)){
-const err192 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
+if(data63.token_rate_limit === undefined){
+const err192 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "token_rate_limit"},message:"must have required property '"+"token_rate_limit"+"'"};
 if(vErrors === null){
 vErrors = [err192];
 }
@@ -2420,8 +2422,8 @@ vErrors.push(err192);
 }
 errors++;
 }
-if(data63 < 0 || isNaN(data63)){
-const err193 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(data63.admin_token_ttl === undefined){
+const err193 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/required",keyword:"required",params:{missingProperty: "admin_token_ttl"},message:"must have required property '"+"admin_token_ttl"+"'"};
 if(vErrors === null){
 vErrors = [err193];
 }
@@ -2430,9 +2432,9 @@ vErrors.push(err193);
 }
 errors++;
 }
-}
-if(typeof data62.bind_address !== "string"){
-const err194 = {instancePath:instancePath+"/httpd/bind_address",schemaPath:"#/properties/httpd/properties/bind_address/type",keyword:"type",params:{type: "string"},message:"must be string"};
+for(const key6 in data63){
+if(!(((((((key6 === "bind_port") || (key6 === "bind_address")) || (key6 === "templates_path")) || (key6 === "static_files_path")) || (key6 === "backups_path")) || (key6 === "token_rate_limit")) || (key6 === "admin_token_ttl"))){
+const err194 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err194];
 }
@@ -2441,8 +2443,10 @@ vErrors.push(err194);
 }
 errors++;
 }
-if(typeof data62.templates_path !== "string"){
-const err195 = {instancePath:instancePath+"/httpd/templates_path",schemaPath:"#/properties/httpd/properties/templates_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+}
+let data64 = data63.bind_port;
+if(!(((typeof data64 == "number") && (!(data64 % 1) && !isNaN(data64))) && (isFinite(data64)))){
+const err195 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err195];
 }
@@ -2451,8 +2455,9 @@ vErrors.push(err195);
 }
 errors++;
 }
-if(typeof data62.static_files_path !== "string"){
-const err196 = {instancePath:instancePath+"/httpd/static_files_path",schemaPath:"#/properties/httpd/properties/static_files_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data64 == "number") && (isFinite(data64))){
+if(data64 > 65535 || isNaN(data64)){
+const err196 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535"};
 if(vErrors === null){
 vErrors = [err196];
 }
@@ -2461,8 +2466,8 @@ vErrors.push(err196);
 }
 errors++;
 }
-if(typeof data62.backups_path !== "string"){
-const err197 = {instancePath:instancePath+"/httpd/backups_path",schemaPath:"#/properties/httpd/properties/backups_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data64 < 0 || isNaN(data64)){
+const err197 = {instancePath:instancePath+"/httpd/bind_port",schemaPath:"#/properties/httpd/properties/bind_port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err197];
 }
@@ -2471,9 +2476,9 @@ vErrors.push(err197);
 }
 errors++;
 }
-let data68 = data62.token_rate_limit;
-if(!(((typeof data68 == "number") && (!(data68 % 1) && !isNaN(data68))) && (isFinite(data68)))){
-const err198 = {instancePath:instancePath+"/httpd/token_rate_limit",schemaPath:"#/properties/httpd/properties/token_rate_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+}
+if(typeof data63.bind_address !== "string"){
+const err198 = {instancePath:instancePath+"/httpd/bind_address",schemaPath:"#/properties/httpd/properties/bind_address/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err198];
 }
@@ -2482,9 +2487,8 @@ vErrors.push(err198);
 }
 errors++;
 }
-if((typeof data68 == "number") && (isFinite(data68))){
-if(data68 < 0 || isNaN(data68)){
-const err199 = {instancePath:instancePath+"/httpd/token_rate_limit",schemaPath:"#/properties/httpd/properties/token_rate_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(typeof data63.templates_path !== "string"){
+const err199 = {instancePath:instancePath+"/httpd/templates_path",schemaPath:"#/properties/httpd/properties/templates_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err199];
 }
@@ -2493,10 +2497,8 @@ vErrors.push(err199);
 }
 errors++;
 }
-}
-let data69 = data62.admin_token_ttl;
-if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
-const err200 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data63.static_files_path !== "string"){
+const err200 = {instancePath:instancePath+"/httpd/static_files_path",schemaPath:"#/properties/httpd/properties/static_files_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err200];
 }
@@ -2505,9 +2507,8 @@ vErrors.push(err200);
 }
 errors++;
 }
-if((typeof data69 == "number") && (isFinite(data69))){
-if(data69 > 604800 || isNaN(data69)){
-const err201 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"};
+if(typeof data63.backups_path !== "string"){
+const err201 = {instancePath:instancePath+"/httpd/backups_path",schemaPath:"#/properties/httpd/properties/backups_path/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err201];
 }
@@ -2516,8 +2517,9 @@ vErrors.push(err201);
 }
 errors++;
 }
-if(data69 < 60 || isNaN(data69)){
-const err202 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 60},message:"must be >= 60"};
+let data69 = data63.token_rate_limit;
+if(!(((typeof data69 == "number") && (!(data69 % 1) && !isNaN(data69))) && (isFinite(data69)))){
+const err202 = {instancePath:instancePath+"/httpd/token_rate_limit",schemaPath:"#/properties/httpd/properties/token_rate_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err202];
 }
@@ -2526,10 +2528,9 @@ vErrors.push(err202);
 }
 errors++;
 }
-}
-}
-else {
-const err203 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if((typeof data69 == "number") && (isFinite(data69))){
+if(data69 < 0 || isNaN(data69)){
+const err203 = {instancePath:instancePath+"/httpd/token_rate_limit",schemaPath:"#/properties/httpd/properties/token_rate_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err203];
 }
@@ -2538,52 +2539,10 @@ vErrors.push(err203);
 }
 errors++;
 }
-let data70 = data.defender;
-if(data70 && typeof data70 == "object" && !Array.isArray(data70)){
-if(data70.enabled === undefined){
-data70.enabled = true;
 }
-if(data70.driver === undefined){
-data70.driver = "provider";
-}
-if(data70.ban_time === undefined){
-data70.ban_time = 30;
-}
-if(data70.ban_time_increment === undefined){
-data70.ban_time_increment = 50;
-}
-if(data70.threshold === undefined){
-data70.threshold = 15;
-}
-if(data70.score_invalid === undefined){
-data70.score_invalid = 2;
-}
-if(data70.score_valid === undefined){
-data70.score_valid = 1;
-}
-if(data70.score_limit_exceeded === undefined){
-data70.score_limit_exceeded = 3;
-}
-if(data70.score_no_auth === undefined){
-data70.score_no_auth = 0;
-}
-if(data70.observation_time === undefined){
-data70.observation_time = 30;
-}
-if(data70.entries_soft_limit === undefined){
-data70.entries_soft_limit = 100;
-}
-if(data70.entries_hard_limit === undefined){
-data70.entries_hard_limit = 150;
-}
-if(data70.safe_list === undefined){
-data70.safe_list = [];
-}
-if(data70.block_list === undefined){
-data70.block_list = [];
-}
-if(data70.enabled === undefined){
-const err204 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
+let data70 = data63.admin_token_ttl;
+if(!(((typeof data70 == "number") && (!(data70 % 1) && !isNaN(data70))) && (isFinite(data70)))){
+const err204 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err204];
 }
@@ -2592,8 +2551,9 @@ vErrors.push(err204);
 }
 errors++;
 }
-if(data70.driver === undefined){
-const err205 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "driver"},message:"must have required property '"+"driver"+"'"};
+if((typeof data70 == "number") && (isFinite(data70))){
+if(data70 > 604800 || isNaN(data70)){
+const err205 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/maximum",keyword:"maximum",params:{comparison: "<=", limit: 604800},message:"must be <= 604800"};
 if(vErrors === null){
 vErrors = [err205];
 }
@@ -2602,8 +2562,8 @@ vErrors.push(err205);
 }
 errors++;
 }
-if(data70.ban_time === undefined){
-const err206 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "ban_time"},message:"must have required property '"+"ban_time"+"'"};
+if(data70 < 60 || isNaN(data70)){
+const err206 = {instancePath:instancePath+"/httpd/admin_token_ttl",schemaPath:"#/properties/httpd/properties/admin_token_ttl/minimum",keyword:"minimum",params:{comparison: ">=", limit: 60},message:"must be >= 60"};
 if(vErrors === null){
 vErrors = [err206];
 }
@@ -2612,8 +2572,10 @@ vErrors.push(err206);
 }
 errors++;
 }
-if(data70.ban_time_increment === undefined){
-const err207 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "ban_time_increment"},message:"must have required property '"+"ban_time_increment"+"'"};
+}
+}
+else {
+const err207 = {instancePath:instancePath+"/httpd",schemaPath:"#/properties/httpd/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err207];
 }
@@ -2622,8 +2584,52 @@ vErrors.push(err207);
 }
 errors++;
 }
-if(data70.threshold === undefined){
-const err208 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
+let data71 = data.defender;
+if(data71 && typeof data71 == "object" && !Array.isArray(data71)){
+if(data71.enabled === undefined){
+data71.enabled = true;
+}
+if(data71.driver === undefined){
+data71.driver = "provider";
+}
+if(data71.ban_time === undefined){
+data71.ban_time = 30;
+}
+if(data71.ban_time_increment === undefined){
+data71.ban_time_increment = 50;
+}
+if(data71.threshold === undefined){
+data71.threshold = 15;
+}
+if(data71.score_invalid === undefined){
+data71.score_invalid = 2;
+}
+if(data71.score_valid === undefined){
+data71.score_valid = 1;
+}
+if(data71.score_limit_exceeded === undefined){
+data71.score_limit_exceeded = 3;
+}
+if(data71.score_no_auth === undefined){
+data71.score_no_auth = 0;
+}
+if(data71.observation_time === undefined){
+data71.observation_time = 30;
+}
+if(data71.entries_soft_limit === undefined){
+data71.entries_soft_limit = 100;
+}
+if(data71.entries_hard_limit === undefined){
+data71.entries_hard_limit = 150;
+}
+if(data71.safe_list === undefined){
+data71.safe_list = [];
+}
+if(data71.block_list === undefined){
+data71.block_list = [];
+}
+if(data71.enabled === undefined){
+const err208 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "enabled"},message:"must have required property '"+"enabled"+"'"};
 if(vErrors === null){
 vErrors = [err208];
 }
@@ -2632,8 +2638,8 @@ vErrors.push(err208);
 }
 errors++;
 }
-if(data70.score_invalid === undefined){
-const err209 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_invalid"},message:"must have required property '"+"score_invalid"+"'"};
+if(data71.driver === undefined){
+const err209 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "driver"},message:"must have required property '"+"driver"+"'"};
 if(vErrors === null){
 vErrors = [err209];
 }
@@ -2642,8 +2648,8 @@ vErrors.push(err209);
 }
 errors++;
 }
-if(data70.score_valid === undefined){
-const err210 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_valid"},message:"must have required property '"+"score_valid"+"'"};
+if(data71.ban_time === undefined){
+const err210 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "ban_time"},message:"must have required property '"+"ban_time"+"'"};
 if(vErrors === null){
 vErrors = [err210];
 }
@@ -2652,8 +2658,8 @@ vErrors.push(err210);
 }
 errors++;
 }
-if(data70.score_limit_exceeded === undefined){
-const err211 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_limit_exceeded"},message:"must have required property '"+"score_limit_exceeded"+"'"};
+if(data71.ban_time_increment === undefined){
+const err211 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "ban_time_increment"},message:"must have required property '"+"ban_time_increment"+"'"};
 if(vErrors === null){
 vErrors = [err211];
 }
@@ -2662,8 +2668,8 @@ vErrors.push(err211);
 }
 errors++;
 }
-if(data70.score_no_auth === undefined){
-const err212 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_no_auth"},message:"must have required property '"+"score_no_auth"+"'"};
+if(data71.threshold === undefined){
+const err212 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "threshold"},message:"must have required property '"+"threshold"+"'"};
 if(vErrors === null){
 vErrors = [err212];
 }
@@ -2672,8 +2678,8 @@ vErrors.push(err212);
 }
 errors++;
 }
-if(data70.observation_time === undefined){
-const err213 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "observation_time"},message:"must have required property '"+"observation_time"+"'"};
+if(data71.score_invalid === undefined){
+const err213 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_invalid"},message:"must have required property '"+"score_invalid"+"'"};
 if(vErrors === null){
 vErrors = [err213];
 }
@@ -2682,8 +2688,8 @@ vErrors.push(err213);
 }
 errors++;
 }
-if(data70.entries_soft_limit === undefined){
-const err214 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "entries_soft_limit"},message:"must have required property '"+"entries_soft_limit"+"'"};
+if(data71.score_valid === undefined){
+const err214 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_valid"},message:"must have required property '"+"score_valid"+"'"};
 if(vErrors === null){
 vErrors = [err214];
 }
@@ -2692,8 +2698,8 @@ vErrors.push(err214);
 }
 errors++;
 }
-if(data70.entries_hard_limit === undefined){
-const err215 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "entries_hard_limit"},message:"must have required property '"+"entries_hard_limit"+"'"};
+if(data71.score_limit_exceeded === undefined){
+const err215 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_limit_exceeded"},message:"must have required property '"+"score_limit_exceeded"+"'"};
 if(vErrors === null){
 vErrors = [err215];
 }
@@ -2702,8 +2708,8 @@ vErrors.push(err215);
 }
 errors++;
 }
-if(data70.safe_list === undefined){
-const err216 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "safe_list"},message:"must have required property '"+"safe_list"+"'"};
+if(data71.score_no_auth === undefined){
+const err216 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "score_no_auth"},message:"must have required property '"+"score_no_auth"+"'"};
 if(vErrors === null){
 vErrors = [err216];
 }
@@ -2712,8 +2718,8 @@ vErrors.push(err216);
 }
 errors++;
 }
-if(data70.block_list === undefined){
-const err217 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "block_list"},message:"must have required property '"+"block_list"+"'"};
+if(data71.observation_time === undefined){
+const err217 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "observation_time"},message:"must have required property '"+"observation_time"+"'"};
 if(vErrors === null){
 vErrors = [err217];
 }
@@ -2722,9 +2728,8 @@ vErrors.push(err217);
 }
 errors++;
 }
-for(const key7 in data70){
-if(!(func2.call(schema11.properties.defender.properties, key7))){
-const err218 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
+if(data71.entries_soft_limit === undefined){
+const err218 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "entries_soft_limit"},message:"must have required property '"+"entries_soft_limit"+"'"};
 if(vErrors === null){
 vErrors = [err218];
 }
@@ -2733,9 +2738,8 @@ vErrors.push(err218);
 }
 errors++;
 }
-}
-if(typeof data70.enabled !== "boolean"){
-const err219 = {instancePath:instancePath+"/defender/enabled",schemaPath:"#/properties/defender/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
+if(data71.entries_hard_limit === undefined){
+const err219 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "entries_hard_limit"},message:"must have required property '"+"entries_hard_limit"+"'"};
 if(vErrors === null){
 vErrors = [err219];
 }
@@ -2744,9 +2748,8 @@ vErrors.push(err219);
 }
 errors++;
 }
-let data72 = data70.driver;
-if(typeof data72 !== "string"){
-const err220 = {instancePath:instancePath+"/defender/driver",schemaPath:"#/properties/defender/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if(data71.safe_list === undefined){
+const err220 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "safe_list"},message:"must have required property '"+"safe_list"+"'"};
 if(vErrors === null){
 vErrors = [err220];
 }
@@ -2755,8 +2758,8 @@ vErrors.push(err220);
 }
 errors++;
 }
-if(!((data72 === "memory") || (data72 === "provider"))){
-const err221 = {instancePath:instancePath+"/defender/driver",schemaPath:"#/properties/defender/properties/driver/enum",keyword:"enum",params:{allowedValues: schema11.properties.defender.properties.driver.enum},message:"must be equal to one of the allowed values"};
+if(data71.block_list === undefined){
+const err221 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/required",keyword:"required",params:{missingProperty: "block_list"},message:"must have required property '"+"block_list"+"'"};
 if(vErrors === null){
 vErrors = [err221];
 }
@@ -2765,9 +2768,9 @@ vErrors.push(err221);
 }
 errors++;
 }
-let data73 = data70.ban_time;
-if(!(((typeof data73 == "number") && (!(data73 % 1) && !isNaN(data73))) && (isFinite(data73)))){
-const err222 = {instancePath:instancePath+"/defender/ban_time",schemaPath:"#/properties/defender/properties/ban_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+for(const key7 in data71){
+if(!(func2.call(schema11.properties.defender.properties, key7))){
+const err222 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key7},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err222];
 }
@@ -2776,9 +2779,9 @@ vErrors.push(err222);
 }
 errors++;
 }
-if((typeof data73 == "number") && (isFinite(data73))){
-if(data73 < 1 || isNaN(data73)){
-const err223 = {instancePath:instancePath+"/defender/ban_time",schemaPath:"#/properties/defender/properties/ban_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+}
+if(typeof data71.enabled !== "boolean"){
+const err223 = {instancePath:instancePath+"/defender/enabled",schemaPath:"#/properties/defender/properties/enabled/type",keyword:"type",params:{type: "boolean"},message:"must be boolean"};
 if(vErrors === null){
 vErrors = [err223];
 }
@@ -2787,10 +2790,9 @@ vErrors.push(err223);
 }
 errors++;
 }
-}
-let data74 = data70.ban_time_increment;
-if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
-const err224 = {instancePath:instancePath+"/defender/ban_time_increment",schemaPath:"#/properties/defender/properties/ban_time_increment/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data73 = data71.driver;
+if(typeof data73 !== "string"){
+const err224 = {instancePath:instancePath+"/defender/driver",schemaPath:"#/properties/defender/properties/driver/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err224];
 }
@@ -2799,9 +2801,8 @@ vErrors.push(err224);
 }
 errors++;
 }
-if((typeof data74 == "number") && (isFinite(data74))){
-if(data74 < 0 || isNaN(data74)){
-const err225 = {instancePath:instancePath+"/defender/ban_time_increment",schemaPath:"#/properties/defender/properties/ban_time_increment/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(!((data73 === "memory") || (data73 === "provider"))){
+const err225 = {instancePath:instancePath+"/defender/driver",schemaPath:"#/properties/defender/properties/driver/enum",keyword:"enum",params:{allowedValues: schema11.properties.defender.properties.driver.enum},message:"must be equal to one of the allowed values"};
 if(vErrors === null){
 vErrors = [err225];
 }
@@ -2810,10 +2811,9 @@ vErrors.push(err225);
 }
 errors++;
 }
-}
-let data75 = data70.threshold;
-if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
-const err226 = {instancePath:instancePath+"/defender/threshold",schemaPath:"#/properties/defender/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data74 = data71.ban_time;
+if(!(((typeof data74 == "number") && (!(data74 % 1) && !isNaN(data74))) && (isFinite(data74)))){
+const err226 = {instancePath:instancePath+"/defender/ban_time",schemaPath:"#/properties/defender/properties/ban_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err226];
 }
@@ -2822,9 +2822,9 @@ vErrors.push(err226);
 }
 errors++;
 }
-if((typeof data75 == "number") && (isFinite(data75))){
-if(data75 < 1 || isNaN(data75)){
-const err227 = {instancePath:instancePath+"/defender/threshold",schemaPath:"#/properties/defender/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data74 == "number") && (isFinite(data74))){
+if(data74 < 1 || isNaN(data74)){
+const err227 = {instancePath:instancePath+"/defender/ban_time",schemaPath:"#/properties/defender/properties/ban_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err227];
 }
@@ -2834,9 +2834,9 @@ vErrors.push(err227);
 errors++;
 }
 }
-let data76 = data70.score_invalid;
-if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
-const err228 = {instancePath:instancePath+"/defender/score_invalid",schemaPath:"#/properties/defender/properties/score_invalid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data75 = data71.ban_time_increment;
+if(!(((typeof data75 == "number") && (!(data75 % 1) && !isNaN(data75))) && (isFinite(data75)))){
+const err228 = {instancePath:instancePath+"/defender/ban_time_increment",schemaPath:"#/properties/defender/properties/ban_time_increment/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err228];
 }
@@ -2845,9 +2845,9 @@ vErrors.push(err228);
 }
 errors++;
 }
-if((typeof data76 == "number") && (isFinite(data76))){
-if(data76 < 0 || isNaN(data76)){
-const err229 = {instancePath:instancePath+"/defender/score_invalid",schemaPath:"#/properties/defender/properties/score_invalid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data75 == "number") && (isFinite(data75))){
+if(data75 < 0 || isNaN(data75)){
+const err229 = {instancePath:instancePath+"/defender/ban_time_increment",schemaPath:"#/properties/defender/properties/ban_time_increment/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err229];
 }
@@ -2857,9 +2857,9 @@ vErrors.push(err229);
 errors++;
 }
 }
-let data77 = data70.score_valid;
-if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
-const err230 = {instancePath:instancePath+"/defender/score_valid",schemaPath:"#/properties/defender/properties/score_valid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data76 = data71.threshold;
+if(!(((typeof data76 == "number") && (!(data76 % 1) && !isNaN(data76))) && (isFinite(data76)))){
+const err230 = {instancePath:instancePath+"/defender/threshold",schemaPath:"#/properties/defender/properties/threshold/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err230];
 }
@@ -2868,9 +2868,9 @@ vErrors.push(err230);
 }
 errors++;
 }
-if((typeof data77 == "number") && (isFinite(data77))){
-if(data77 < 0 || isNaN(data77)){
-const err231 = {instancePath:instancePath+"/defender/score_valid",schemaPath:"#/properties/defender/properties/score_valid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data76 == "number") && (isFinite(data76))){
+if(data76 < 1 || isNaN(data76)){
+const err231 = {instancePath:instancePath+"/defender/threshold",schemaPath:"#/properties/defender/properties/threshold/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err231];
 }
@@ -2880,9 +2880,9 @@ vErrors.push(err231);
 errors++;
 }
 }
-let data78 = data70.score_limit_exceeded;
-if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
-const err232 = {instancePath:instancePath+"/defender/score_limit_exceeded",schemaPath:"#/properties/defender/properties/score_limit_exceeded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data77 = data71.score_invalid;
+if(!(((typeof data77 == "number") && (!(data77 % 1) && !isNaN(data77))) && (isFinite(data77)))){
+const err232 = {instancePath:instancePath+"/defender/score_invalid",schemaPath:"#/properties/defender/properties/score_invalid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err232];
 }
@@ -2891,9 +2891,9 @@ vErrors.push(err232);
 }
 errors++;
 }
-if((typeof data78 == "number") && (isFinite(data78))){
-if(data78 < 0 || isNaN(data78)){
-const err233 = {instancePath:instancePath+"/defender/score_limit_exceeded",schemaPath:"#/properties/defender/properties/score_limit_exceeded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data77 == "number") && (isFinite(data77))){
+if(data77 < 0 || isNaN(data77)){
+const err233 = {instancePath:instancePath+"/defender/score_invalid",schemaPath:"#/properties/defender/properties/score_invalid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err233];
 }
@@ -2903,9 +2903,9 @@ vErrors.push(err233);
 errors++;
 }
 }
-let data79 = data70.score_no_auth;
-if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
-const err234 = {instancePath:instancePath+"/defender/score_no_auth",schemaPath:"#/properties/defender/properties/score_no_auth/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data78 = data71.score_valid;
+if(!(((typeof data78 == "number") && (!(data78 % 1) && !isNaN(data78))) && (isFinite(data78)))){
+const err234 = {instancePath:instancePath+"/defender/score_valid",schemaPath:"#/properties/defender/properties/score_valid/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err234];
 }
@@ -2914,9 +2914,9 @@ vErrors.push(err234);
 }
 errors++;
 }
-if((typeof data79 == "number") && (isFinite(data79))){
-if(data79 < 0 || isNaN(data79)){
-const err235 = {instancePath:instancePath+"/defender/score_no_auth",schemaPath:"#/properties/defender/properties/score_no_auth/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if((typeof data78 == "number") && (isFinite(data78))){
+if(data78 < 0 || isNaN(data78)){
+const err235 = {instancePath:instancePath+"/defender/score_valid",schemaPath:"#/properties/defender/properties/score_valid/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err235];
 }
@@ -2926,9 +2926,9 @@ vErrors.push(err235);
 errors++;
 }
 }
-let data80 = data70.observation_time;
-if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
-const err236 = {instancePath:instancePath+"/defender/observation_time",schemaPath:"#/properties/defender/properties/observation_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data79 = data71.score_limit_exceeded;
+if(!(((typeof data79 == "number") && (!(data79 % 1) && !isNaN(data79))) && (isFinite(data79)))){
+const err236 = {instancePath:instancePath+"/defender/score_limit_exceeded",schemaPath:"#/properties/defender/properties/score_limit_exceeded/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err236];
 }
@@ -2937,9 +2937,9 @@ vErrors.push(err236);
 }
 errors++;
 }
-if((typeof data80 == "number") && (isFinite(data80))){
-if(data80 < 1 || isNaN(data80)){
-const err237 = {instancePath:instancePath+"/defender/observation_time",schemaPath:"#/properties/defender/properties/observation_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data79 == "number") && (isFinite(data79))){
+if(data79 < 0 || isNaN(data79)){
+const err237 = {instancePath:instancePath+"/defender/score_limit_exceeded",schemaPath:"#/properties/defender/properties/score_limit_exceeded/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err237];
 }
@@ -2949,9 +2949,9 @@ vErrors.push(err237);
 errors++;
 }
 }
-let data81 = data70.entries_soft_limit;
-if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
-const err238 = {instancePath:instancePath+"/defender/entries_soft_limit",schemaPath:"#/properties/defender/properties/entries_soft_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data80 = data71.score_no_auth;
+if(!(((typeof data80 == "number") && (!(data80 % 1) && !isNaN(data80))) && (isFinite(data80)))){
+const err238 = {instancePath:instancePath+"/defender/score_no_auth",schemaPath:"#/properties/defender/properties/score_no_auth/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err238];
 }
@@ -2960,9 +2960,9 @@ vErrors.push(err238);
 }
 errors++;
 }
-if((typeof data81 == "number") && (isFinite(data81))){
-if(data81 < 1 || isNaN(data81)){
-const err239 = {instancePath:instancePath+"/defender/entries_soft_limit",schemaPath:"#/properties/defender/properties/entries_soft_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data80 == "number") && (isFinite(data80))){
+if(data80 < 0 || isNaN(data80)){
+const err239 = {instancePath:instancePath+"/defender/score_no_auth",schemaPath:"#/properties/defender/properties/score_no_auth/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
 if(vErrors === null){
 vErrors = [err239];
 }
@@ -2972,9 +2972,9 @@ vErrors.push(err239);
 errors++;
 }
 }
-let data82 = data70.entries_hard_limit;
-if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
-const err240 = {instancePath:instancePath+"/defender/entries_hard_limit",schemaPath:"#/properties/defender/properties/entries_hard_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+let data81 = data71.observation_time;
+if(!(((typeof data81 == "number") && (!(data81 % 1) && !isNaN(data81))) && (isFinite(data81)))){
+const err240 = {instancePath:instancePath+"/defender/observation_time",schemaPath:"#/properties/defender/properties/observation_time/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err240];
 }
@@ -2983,9 +2983,9 @@ vErrors.push(err240);
 }
 errors++;
 }
-if((typeof data82 == "number") && (isFinite(data82))){
-if(data82 < 1 || isNaN(data82)){
-const err241 = {instancePath:instancePath+"/defender/entries_hard_limit",schemaPath:"#/properties/defender/properties/entries_hard_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
+if((typeof data81 == "number") && (isFinite(data81))){
+if(data81 < 1 || isNaN(data81)){
+const err241 = {instancePath:instancePath+"/defender/observation_time",schemaPath:"#/properties/defender/properties/observation_time/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err241];
 }
@@ -2995,14 +2995,9 @@ vErrors.push(err241);
 errors++;
 }
 }
-let data83 = data70.safe_list;
-if(Array.isArray(data83)){
-const len8 = data83.length;
-for(let i15=0; i15<len8; i15++){
-let data84 = data83[i15];
-if(typeof data84 === "string"){
-if(func3(data84) < 1){
-const err242 = {instancePath:instancePath+"/defender/safe_list/" + i15,schemaPath:"#/properties/defender/properties/safe_list/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+let data82 = data71.entries_soft_limit;
+if(!(((typeof data82 == "number") && (!(data82 % 1) && !isNaN(data82))) && (isFinite(data82)))){
+const err242 = {instancePath:instancePath+"/defender/entries_soft_limit",schemaPath:"#/properties/defender/properties/entries_soft_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err242];
 }
@@ -3011,9 +3006,9 @@ vErrors.push(err242);
 }
 errors++;
 }
-}
-else {
-const err243 = {instancePath:instancePath+"/defender/safe_list/" + i15,schemaPath:"#/properties/defender/properties/safe_list/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+if((typeof data82 == "number") && (isFinite(data82))){
+if(data82 < 1 || isNaN(data82)){
+const err243 = {instancePath:instancePath+"/defender/entries_soft_limit",schemaPath:"#/properties/defender/properties/entries_soft_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err243];
 }
@@ -3023,18 +3018,9 @@ vErrors.push(err243);
 errors++;
 }
 }
-let i16 = data83.length;
-let j7;
-if(i16 > 1){
-const indices7 = {};
-for(;i16--;){
-let item7 = data83[i16];
-if(typeof item7 !== "string"){
-continue;
-}
-if(typeof indices7[item7] == "number"){
-j7 = indices7[item7];
-const err244 = {instancePath:instancePath+"/defender/safe_list",schemaPath:"#/properties/defender/properties/safe_list/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j7},message:"must NOT have duplicate items (items ## "+j7+" and "+i16+" are identical)"};
+let data83 = data71.entries_hard_limit;
+if(!(((typeof data83 == "number") && (!(data83 % 1) && !isNaN(data83))) && (isFinite(data83)))){
+const err244 = {instancePath:instancePath+"/defender/entries_hard_limit",schemaPath:"#/properties/defender/properties/entries_hard_limit/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
 if(vErrors === null){
 vErrors = [err244];
 }
@@ -3042,14 +3028,10 @@ else {
 vErrors.push(err244);
 }
 errors++;
-break;
 }
-indices7[item7] = i16;
-}
-}
-}
-else {
-const err245 = {instancePath:instancePath+"/defender/safe_list",schemaPath:"#/properties/defender/properties/safe_list/type",keyword:"type",params:{type: "array"},message:"must be array"};
+if((typeof data83 == "number") && (isFinite(data83))){
+if(data83 < 1 || isNaN(data83)){
+const err245 = {instancePath:instancePath+"/defender/entries_hard_limit",schemaPath:"#/properties/defender/properties/entries_hard_limit/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1"};
 if(vErrors === null){
 vErrors = [err245];
 }
@@ -3058,14 +3040,15 @@ vErrors.push(err245);
 }
 errors++;
 }
-let data85 = data70.block_list;
-if(Array.isArray(data85)){
-const len9 = data85.length;
-for(let i17=0; i17<len9; i17++){
-let data86 = data85[i17];
-if(typeof data86 === "string"){
-if(func3(data86) < 1){
-const err246 = {instancePath:instancePath+"/defender/block_list/" + i17,schemaPath:"#/properties/defender/properties/block_list/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
+}
+let data84 = data71.safe_list;
+if(Array.isArray(data84)){
+const len8 = data84.length;
+for(let i15=0; i15<len8; i15++){
+let data85 = data84[i15];
+if(typeof data85 === "string"){
+if(func3(data85) < 1){
+const err246 = {instancePath:instancePath+"/defender/safe_list/" + i15,schemaPath:"#/properties/defender/properties/safe_list/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err246];
 }
@@ -3076,7 +3059,7 @@ errors++;
 }
 }
 else {
-const err247 = {instancePath:instancePath+"/defender/block_list/" + i17,schemaPath:"#/properties/defender/properties/block_list/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
+const err247 = {instancePath:instancePath+"/defender/safe_list/" + i15,schemaPath:"#/properties/defender/properties/safe_list/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err247];
 }
@@ -3086,18 +3069,18 @@ vErrors.push(err247);
 errors++;
 }
 }
-let i18 = data85.length;
-let j8;
-if(i18 > 1){
-const indices8 = {};
-for(;i18--;){
-let item8 = data85[i18];
-if(typeof item8 !== "string"){
+let i16 = data84.length;
+let j7;
+if(i16 > 1){
+const indices7 = {};
+for(;i16--;){
+let item7 = data84[i16];
+if(typeof item7 !== "string"){
 continue;
 }
-if(typeof indices8[item8] == "number"){
-j8 = indices8[item8];
-const err248 = {instancePath:instancePath+"/defender/block_list",schemaPath:"#/properties/defender/properties/block_list/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j8},message:"must NOT have duplicate items (items ## "+j8+" and "+i18+" are identical)"};
+if(typeof indices7[item7] == "number"){
+j7 = indices7[item7];
+const err248 = {instancePath:instancePath+"/defender/safe_list",schemaPath:"#/properties/defender/properties/safe_list/uniqueItems",keyword:"uniqueItems",params:{i: i16, j: j7},message:"must NOT have duplicate items (items ## "+j7+" and "+i16+" are identical)"};
 if(vErrors === null){
 vErrors = [err248];
 }
@@ -3107,12 +3090,12 @@ vErrors.push(err248);
 errors++;
 break;
 }
-indices8[item8] = i18;
+indices7[item7] = i16;
 }
 }
 }
 else {
-const err249 = {instancePath:instancePath+"/defender/block_list",schemaPath:"#/properties/defender/properties/block_list/type",keyword:"type",params:{type: "array"},message:"must be array"};
+const err249 = {instancePath:instancePath+"/defender/safe_list",schemaPath:"#/properties/defender/properties/safe_list/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err249];
 }
@@ -3121,9 +3104,14 @@ vErrors.push(err249);
 }
 errors++;
 }
-}
-else {
-const err250 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/type",keyword:"type",params:{type: "object"},message:"must be object"};
+let data86 = data71.block_list;
+if(Array.isArray(data86)){
+const len9 = data86.length;
+for(let i17=0; i17<len9; i17++){
+let data87 = data86[i17];
+if(typeof data87 === "string"){
+if(func3(data87) < 1){
+const err250 = {instancePath:instancePath+"/defender/block_list/" + i17,schemaPath:"#/properties/defender/properties/block_list/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters"};
 if(vErrors === null){
 vErrors = [err250];
 }
@@ -3132,16 +3120,9 @@ vErrors.push(err250);
 }
 errors++;
 }
-let data87 = data.secrets;
-if(data87 && typeof data87 == "object" && !Array.isArray(data87)){
-if(data87.master_key_file === undefined){
-data87.master_key_file = "";
 }
-if(data87.master_key === undefined){
-data87.master_key = "";
-}
-if(data87.master_key_file === undefined){
-const err251 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/required",keyword:"required",params:{missingProperty: "master_key_file"},message:"must have required property '"+"master_key_file"+"'"};
+else {
+const err251 = {instancePath:instancePath+"/defender/block_list/" + i17,schemaPath:"#/properties/defender/properties/block_list/items/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err251];
 }
@@ -3150,8 +3131,19 @@ vErrors.push(err251);
 }
 errors++;
 }
-if(data87.master_key === undefined){
-const err252 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/required",keyword:"required",params:{missingProperty: "master_key"},message:"must have required property '"+"master_key"+"'"};
+}
+let i18 = data86.length;
+let j8;
+if(i18 > 1){
+const indices8 = {};
+for(;i18--;){
+let item8 = data86[i18];
+if(typeof item8 !== "string"){
+continue;
+}
+if(typeof indices8[item8] == "number"){
+j8 = indices8[item8];
+const err252 = {instancePath:instancePath+"/defender/block_list",schemaPath:"#/properties/defender/properties/block_list/uniqueItems",keyword:"uniqueItems",params:{i: i18, j: j8},message:"must NOT have duplicate items (items ## "+j8+" and "+i18+" are identical)"};
 if(vErrors === null){
 vErrors = [err252];
 }
@@ -3159,10 +3151,14 @@ else {
 vErrors.push(err252);
 }
 errors++;
+break;
 }
-for(const key8 in data87){
-if(!((key8 === "master_key_file") || (key8 === "master_key"))){
-const err253 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
+indices8[item8] = i18;
+}
+}
+}
+else {
+const err253 = {instancePath:instancePath+"/defender/block_list",schemaPath:"#/properties/defender/properties/block_list/type",keyword:"type",params:{type: "array"},message:"must be array"};
 if(vErrors === null){
 vErrors = [err253];
 }
@@ -3172,8 +3168,8 @@ vErrors.push(err253);
 errors++;
 }
 }
-if(typeof data87.master_key_file !== "string"){
-const err254 = {instancePath:instancePath+"/secrets/master_key_file",schemaPath:"#/properties/secrets/properties/master_key_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
+else {
+const err254 = {instancePath:instancePath+"/defender",schemaPath:"#/properties/defender/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err254];
 }
@@ -3182,8 +3178,16 @@ vErrors.push(err254);
 }
 errors++;
 }
-if(typeof data87.master_key !== "string"){
-const err255 = {instancePath:instancePath+"/secrets/master_key",schemaPath:"#/properties/secrets/properties/master_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
+let data88 = data.secrets;
+if(data88 && typeof data88 == "object" && !Array.isArray(data88)){
+if(data88.master_key_file === undefined){
+data88.master_key_file = "";
+}
+if(data88.master_key === undefined){
+data88.master_key = "";
+}
+if(data88.master_key_file === undefined){
+const err255 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/required",keyword:"required",params:{missingProperty: "master_key_file"},message:"must have required property '"+"master_key_file"+"'"};
 if(vErrors === null){
 vErrors = [err255];
 }
@@ -3192,9 +3196,8 @@ vErrors.push(err255);
 }
 errors++;
 }
-}
-else {
-const err256 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data88.master_key === undefined){
+const err256 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/required",keyword:"required",params:{missingProperty: "master_key"},message:"must have required property '"+"master_key"+"'"};
 if(vErrors === null){
 vErrors = [err256];
 }
@@ -3203,13 +3206,9 @@ vErrors.push(err256);
 }
 errors++;
 }
-let data90 = data.s3;
-if(data90 && typeof data90 == "object" && !Array.isArray(data90)){
-if(data90.abandoned_upload_timeout === undefined){
-data90.abandoned_upload_timeout = 3600;
-}
-if(data90.abandoned_upload_timeout === undefined){
-const err257 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/required",keyword:"required",params:{missingProperty: "abandoned_upload_timeout"},message:"must have required property '"+"abandoned_upload_timeout"+"'"};
+for(const key8 in data88){
+if(!((key8 === "master_key_file") || (key8 === "master_key"))){
+const err257 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err257];
 }
@@ -3218,9 +3217,9 @@ vErrors.push(err257);
 }
 errors++;
 }
-for(const key9 in data90){
-if(!(key9 === "abandoned_upload_timeout")){
-const err258 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
+}
+if(typeof data88.master_key_file !== "string"){
+const err258 = {instancePath:instancePath+"/secrets/master_key_file",schemaPath:"#/properties/secrets/properties/master_key_file/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err258];
 }
@@ -3229,10 +3228,8 @@ vErrors.push(err258);
 }
 errors++;
 }
-}
-let data91 = data90.abandoned_upload_timeout;
-if(!(((typeof data91 == "number") && (!(data91 % 1) && !isNaN(data91))) && (isFinite(data91)))){
-const err259 = {instancePath:instancePath+"/s3/abandoned_upload_timeout",schemaPath:"#/properties/s3/properties/abandoned_upload_timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(typeof data88.master_key !== "string"){
+const err259 = {instancePath:instancePath+"/secrets/master_key",schemaPath:"#/properties/secrets/properties/master_key/type",keyword:"type",params:{type: "string"},message:"must be string"};
 if(vErrors === null){
 vErrors = [err259];
 }
@@ -3241,9 +3238,9 @@ vErrors.push(err259);
 }
 errors++;
 }
-if((typeof data91 == "number") && (isFinite(data91))){
-if(data91 < 0 || isNaN(data91)){
-const err260 = {instancePath:instancePath+"/s3/abandoned_upload_timeout",schemaPath:"#/properties/s3/properties/abandoned_upload_timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+}
+else {
+const err260 = {instancePath:instancePath+"/secrets",schemaPath:"#/properties/secrets/type",keyword:"type",params:{type: "object"},message:"must be object"};
 if(vErrors === null){
 vErrors = [err260];
 }
@@ -3252,10 +3249,13 @@ vErrors.push(err260);
 }
 errors++;
 }
+let data91 = data.s3;
+if(data91 && typeof data91 == "object" && !Array.isArray(data91)){
+if(data91.abandoned_upload_timeout === undefined){
+data91.abandoned_upload_timeout = 3600;
 }
-}
-else {
-const err261 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(data91.abandoned_upload_timeout === undefined){
+const err261 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/required",keyword:"required",params:{missingProperty: "abandoned_upload_timeout"},message:"must have required property '"+"abandoned_upload_timeout"+"'"};
 if(vErrors === null){
 vErrors = [err261];
 }
@@ -3264,14 +3264,60 @@ vErrors.push(err261);
 }
 errors++;
 }
-}
-else {
-const err262 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+for(const key9 in data91){
+if(!(key9 === "abandoned_upload_timeout")){
+const err262 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties"};
 if(vErrors === null){
 vErrors = [err262];
 }
 else {
 vErrors.push(err262);
+}
+errors++;
+}
+}
+let data92 = data91.abandoned_upload_timeout;
+if(!(((typeof data92 == "number") && (!(data92 % 1) && !isNaN(data92))) && (isFinite(data92)))){
+const err263 = {instancePath:instancePath+"/s3/abandoned_upload_timeout",schemaPath:"#/properties/s3/properties/abandoned_upload_timeout/type",keyword:"type",params:{type: "integer"},message:"must be integer"};
+if(vErrors === null){
+vErrors = [err263];
+}
+else {
+vErrors.push(err263);
+}
+errors++;
+}
+if((typeof data92 == "number") && (isFinite(data92))){
+if(data92 < 0 || isNaN(data92)){
+const err264 = {instancePath:instancePath+"/s3/abandoned_upload_timeout",schemaPath:"#/properties/s3/properties/abandoned_upload_timeout/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0"};
+if(vErrors === null){
+vErrors = [err264];
+}
+else {
+vErrors.push(err264);
+}
+errors++;
+}
+}
+}
+else {
+const err265 = {instancePath:instancePath+"/s3",schemaPath:"#/properties/s3/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err265];
+}
+else {
+vErrors.push(err265);
+}
+errors++;
+}
+}
+else {
+const err266 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object"};
+if(vErrors === null){
+vErrors = [err266];
+}
+else {
+vErrors.push(err266);
 }
 errors++;
 }

@@ -66,6 +66,7 @@ const OUR_ADDITIONS = {
     host_key_types: ['ed25519', 'rsa', 'ecdsa'],
     max_startups: '10:30:100',
     max_per_host_connections: 20,
+    workers: 1,
     max_total_connections: 0,
     max_channels_per_connection: 10,
     max_open_handles: 256,

@@ -217,6 +217,12 @@ const sftpd = section(
         'Connections one client address may hold at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit. Behind a proxy or SNAT every client shares one address: raise it, or list that address in defender.safe_list, which exempts it.',
       minimum: 0,
     }),
+    workers: int(1, {
+      description:
+        'Processes serving SFTP and SCP on the one port: 1 serves in this process; N > 1 forks N workers that the listening process hands each admitted connection to, the one with the fewest connections first; 0 picks the CPUs the cgroup grants (cpu.max), at most the CPUs the process may use. More than 1 needs a data provider shared across processes (not memory). Each worker costs about one idle server of memory.',
+      minimum: 0,
+      maximum: 256,
+    }),
     max_total_connections: int(0, {
       description:
         'Connections this server holds at once, logged in or not, counted from TCP accept to close; a newcomer over it is closed at accept. 0 means no limit.',

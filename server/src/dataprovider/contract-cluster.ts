@@ -80,6 +80,24 @@ export function clusterContract(o: ClusterContractOptions): void {
     );
   });
 
+  it('releases every row of one gone process at once with its reservations, and only those', async () => {
+    const p = o.provider();
+    await p.addUser(newUser({ max_sessions: 3, quota_size: 2 * MiB }));
+    assert.equal(await p.claimSession(claim('w1', 3, { nodeId: 'worker-1' })), true);
+    assert.equal(await p.claimSession(claim('w2', 3, { nodeId: 'worker-1' })), true);
+    assert.equal(await p.claimSession(claim('w3', 3, { nodeId: 'worker-2' })), true);
+    const w1 = session('w1', { nodeId: 'worker-1' });
+    const w3 = session('w3', { nodeId: 'worker-2' });
+    const ask = { size: MiB, minSize: MiB, files: 0, minFiles: 0 };
+    granted(await p.reserveQuota({ session: w1, ...ask }));
+    granted(await p.reserveQuota({ session: w3, ...ask }));
+    assert.equal((await p.reserveQuota({ session: w3, ...ask })).granted, false, 'quota held');
+    assert.equal(await p.releaseNodeSessions('worker-1'), 2);
+    assert.equal(await p.countSessions('alice'), 1, 'the other process keeps its session');
+    granted(await p.reserveQuota({ session: w3, ...ask }));
+    assert.equal(await p.releaseNodeSessions('worker-1'), 0);
+  });
+
   it('changes the protocol of a live session row, and makes no row for a session gone', async () => {
     const p = o.provider();
     await p.addUser(newUser());

@@ -212,6 +212,10 @@ class HashingProvider implements DataProvider {
     return this.#driver.releaseSession(id);
   }
 
+  releaseNodeSessions(nodeId: string): Promise<number> {
+    return this.#driver.releaseNodeSessions(nodeId);
+  }
+
   setSessionProtocol(id: string, protocol: string): Promise<void> {
     return this.#driver.setSessionProtocol(id, protocol);
   }

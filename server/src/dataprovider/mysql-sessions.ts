@@ -67,6 +67,11 @@ export class MysqlSessions {
     await this.#pool.query(this.#sql.release, { id });
   }
 
+  async releaseNodeSessions(nodeId: string): Promise<number> {
+    const { count } = await this.#pool.query(this.#sql.releaseNode, { node_id: nodeId });
+    return count;
+  }
+
   async setSessionProtocol(id: string, protocol: string): Promise<void> {
     await this.#pool.query(this.#sql.setProtocol, { id, protocol });
   }

@@ -330,6 +330,10 @@ export class MysqlProvider implements DataProvider {
     return this.#sessions.releaseSession(id);
   }
 
+  releaseNodeSessions(nodeId: string): Promise<number> {
+    return this.#sessions.releaseNodeSessions(nodeId);
+  }
+
   setSessionProtocol(id: string, protocol: string): Promise<void> {
     return this.#sessions.setSessionProtocol(id, protocol);
   }

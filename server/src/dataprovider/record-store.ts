@@ -414,6 +414,14 @@ export abstract class RecordProvider implements DataProvider {
     });
   }
 
+  async releaseNodeSessions(nodeId: string): Promise<number> {
+    return this.#write((t) => {
+      const gone = t.sessions.values().filter((s) => s.nodeId === nodeId);
+      for (const session of gone) t.sessions.delete(session.id);
+      return gone.length;
+    });
+  }
+
   async setSessionProtocol(id: string, protocol: string): Promise<void> {
     return this.#write((t) => {
       const session = t.sessions.get(id);

@@ -60,6 +60,7 @@ export interface SessionStatements {
   insertIgnore: string;
   reserve: string;
   release: string;
+  releaseNode: string;
   setProtocol: string;
   refresh: string;
   prune: string;
@@ -84,6 +85,7 @@ export function sessionStatements(d: SessionDialect, users: string): SessionStat
     insertIgnore: d.insertIgnore(insert),
     reserve: d.addReservation(insert),
     release: 'DELETE FROM sessions WHERE id = @id',
+    releaseNode: 'DELETE FROM sessions WHERE node_id = @node_id',
     setProtocol: 'UPDATE sessions SET protocol = @protocol WHERE id = @id',
     refresh: `UPDATE sessions SET expires_at = ${d.now} + @ttl WHERE node_id = @node_id`,
     prune: `DELETE FROM sessions WHERE expires_at < ${d.now} - @ttl`,

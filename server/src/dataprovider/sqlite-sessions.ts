@@ -81,6 +81,10 @@ export class SqliteSessions {
     this.#guarded(() => this.#change(this.#sql.release, { id }));
   }
 
+  releaseNodeSessions(nodeId: string): number {
+    return this.#guarded(() => this.#change(this.#sql.releaseNode, { node_id: nodeId }));
+  }
+
   setSessionProtocol(id: string, protocol: string): void {
     this.#guarded(() => this.#change(this.#sql.setProtocol, { id, protocol }));
   }

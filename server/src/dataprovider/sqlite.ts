@@ -435,6 +435,10 @@ export class SqliteProvider implements DataProvider {
     return Promise.resolve();
   }
 
+  async releaseNodeSessions(nodeId: string): Promise<number> {
+    return Promise.resolve(this.#sessions.releaseNodeSessions(nodeId));
+  }
+
   async setSessionProtocol(id: string, protocol: string): Promise<void> {
     this.#sessions.setSessionProtocol(id, protocol);
     return Promise.resolve();

@@ -191,6 +191,11 @@ export interface ClusterStore {
   claimSession(claim: SessionClaim): Promise<boolean>;
   /** Deletes the row, and with it whatever quota the session still held reserved. */
   releaseSession(id: string): Promise<void>;
+  /**
+   * Deletes every row of a process known to be gone (a worker that died), with their
+   * reservations, without waiting for the ttl. Resolves with the count.
+   */
+  releaseNodeSessions(nodeId: string): Promise<number>;
   /** Records what the session serves now (SFTP, SCP, SSH); a row that is gone stays gone. */
   setSessionProtocol(id: string, protocol: string): Promise<void>;
   /**

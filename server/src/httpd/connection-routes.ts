@@ -61,8 +61,8 @@ export const connectionRoutes: FastifyPluginCallback<ConnectionRoutesOptions> = 
       },
       response: { 200: messageSchema, ...errorResponses },
     }),
-    handler: (request) => {
-      if (connections?.close(request.params.id) !== true) {
+    handler: async (request) => {
+      if ((await connections?.close(request.params.id)) !== true) {
         throw new KubesftpError(ErrorCode.NOT_FOUND, `connection ${request.params.id} not found`);
       }
       return { message: 'connection closed' };

@@ -31,9 +31,9 @@ export interface ActiveTransferInfo {
 
 /** The session registry seen from the HTTP side: list the live connections, close one. */
 export interface ActiveConnections {
-  list(): ConnectionInfo[];
+  list(): ConnectionInfo[] | Promise<ConnectionInfo[]>;
   /** Returns false when no connection has that id. */
-  close(connectionId: string): boolean;
+  close(connectionId: string): boolean | Promise<boolean>;
 }
 
 /** The `httpd` configuration section keys this server reads. */

@@ -79,12 +79,19 @@ export interface SshServerDeps {
   defender?: SshDefender;
   /** The max_startups draw, uniform in [0, 1); Math.random unless a test fixes it. */
   random?: () => number;
+  /**
+   * Set in a primary with workers: an admitted socket goes to a worker, still paused, instead
+   * of being served here; the ticket is released when the worker reports it closed.
+   */
+  handOff?: (socket: Socket, ticket: GateTicket) => void;
 }
 
 export interface SshServer {
   listen(): Promise<AddressInfo>;
   /** Stops accepting new connections; running ones go on. */
   stopAccepting(): Promise<void>;
+  /** Serves a socket another process accepted and admitted (a worker's sockets). */
+  serveSocket(socket: Socket, ticket: GateTicket): void;
 }
 
 /** A connection that has not logged in yet; the grace timer ends it from the TCP accept on. */
@@ -142,7 +149,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
   // Our own listener: ssh2 reports a client only once it has sent its identification, so a
   // client that sends nothing would otherwise hold its socket forever; and the gate decides
   // before ssh2 spends anything on a newcomer.
-  const listener = createServer((socket) => {
+  const listener = createServer({ pauseOnConnect: deps.handOff !== undefined }, (socket) => {
     // Until ssh2 takes the socket, a reset must not become an uncaught error.
     socket.on('error', () => undefined);
     admitSocket(state, socket).catch((err: unknown) => {
@@ -167,6 +174,14 @@ export function createSshServer(deps: SshServerDeps): SshServer {
         // Logins still in progress are refused too; sessions already open get the grace period.
         for (const login of pending.values()) login.socket.destroy();
       }),
+    serveSocket: (socket, ticket) => {
+      if (state.stopping) {
+        ticket.release();
+        socket.destroy();
+        return;
+      }
+      serveAdmitted(state, { socket, ticket });
+    },
   };
 }
 
@@ -182,7 +197,18 @@ async function admitSocket(state: ListenerState, socket: Socket): Promise<void> 
     return;
   }
   if (socket.destroyed) return admission.ticket.release();
-  trackLogin(state, { socket, clientIp, ticket: admission.ticket });
+  if (state.deps.handOff !== undefined) return state.deps.handOff(socket, admission.ticket);
+  serveAdmitted(state, { socket, ticket: admission.ticket });
+}
+
+/** Runs SSH on an admitted socket. */
+function serveAdmitted(
+  state: ListenerState,
+  admitted: { socket: Socket; ticket: GateTicket },
+): void {
+  const { socket, ticket } = admitted;
+  const clientIp = normalizeClientIp(socket.remoteAddress ?? '');
+  trackLogin(state, { socket, clientIp, ticket });
   coalesceWrites(socket);
   state.ssh.injectSocket(socket);
 }

@@ -1,0 +1,349 @@
+/**
+ * `sftpd.workers` = 2: one real `kubesftp serve` whose primary accepts and hands connections
+ * to two worker processes, driven with the real OpenSSH client. Files go both ways intact,
+ * connections land on both workers, max_sessions holds across them, a SIGKILLed worker is
+ * replaced and its session row freed at once, and SIGTERM lets a transfer on each worker end.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import {
+  freePort,
+  makeKeyPair,
+  serveInvocation,
+  sftpBatch,
+  sha256File,
+  sshOptions,
+  startServer,
+  type RunningServer,
+} from './harness.js';
+
+const MiB = 1024 * 1024;
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+
+interface Held {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+/** An SFTP session that stays open, doing nothing, until the server or the test ends it. */
+function holdSession(port: number, username: string, keyPath: string): Held {
+  const child = spawn(
+    'ssh',
+    [...sshOptions(port, { username, keyPath }, '-p'), '-s', `${username}@127.0.0.1`, 'sftp'],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
+  return { child, exited };
+}
+
+async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await Promise.resolve(check()).catch(() => false)) return;
+    await sleep(100);
+  }
+  assert.fail(`${what}: not within ${ms} ms`);
+}
+
+/** The worker slot each user's logins were served by, from the workers' log lines. */
+function loginSlots(server: RunningServer, username: string): number[] {
+  return server.logLines
+    .filter((l) => l.message === 'user logged in' && l.username === username)
+    .map((l) => l.worker as number);
+}
+
+/** The pid of the newest worker of each slot, from their "ready" lines. */
+function workerPids(server: RunningServer): Map<number, number> {
+  const pids = new Map<number, number>();
+  for (const line of server.logLines) {
+    if (line.message === 'sftp worker ready') pids.set(line.worker as number, line.pid as number);
+  }
+  return pids;
+}
+
+interface Fixture {
+  server: RunningServer;
+  work: string;
+  keyPath: string;
+  addUser(username: string, extra?: Record<string, unknown>): Promise<string>;
+}
+
+async function startWithWorkers(work: string, env: Record<string, string>): Promise<Fixture> {
+  await mkdir(work, { recursive: true });
+  const server = await startServer({ KUBESFTP_SFTPD__WORKERS: '2', ...env });
+  await waitFor('two workers ready', () => workerPids(server).size === 2);
+  const key = await makeKeyPair(work, 'ed25519');
+  return {
+    server,
+    work,
+    keyPath: key.privatePath,
+    async addUser(username, extra = {}) {
+      const home = join(work, 'homes', username);
+      await mkdir(home, { recursive: true });
+      const res = await server.api('POST', '/api/v1/user', {
+        username,
+        public_keys: [key.publicKey],
+        home_dir: home,
+        permissions: { '/': ['*'] },
+        status: 1,
+        ...extra,
+      });
+      assert.equal(res.status, 201, JSON.stringify(res.body));
+      return home;
+    },
+  };
+}
+
+async function listed(server: RunningServer, username: string): Promise<string[]> {
+  const { body } = await server.api('GET', '/api/v1/connection');
+  return (body as unknown as Array<{ username: string; connection_id: string }>)
+    .filter((c) => c.username === username)
+    .map((c) => c.connection_id);
+}
+
+describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
+  let root: string;
+  let f: Fixture;
+  const held: Held[] = [];
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-'));
+    // A long session_expiry: a row freed within seconds was freed by the primary, not the ttl.
+    f = await startWithWorkers(join(root, 'a'), { KUBESFTP_DATA_PROVIDER__SESSION_EXPIRY: '600' });
+  });
+  after(async () => {
+    for (const h of held) h.child.kill('SIGKILL');
+    await f?.server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  function hold(username: string): Held {
+    const h = holdSession(f.server.sftpPort, username, f.keyPath);
+    held.push(h);
+    return h;
+  }
+
+  it('serves logins on both workers, lists and closes their connections, and moves files intact', async () => {
+    const home = await f.addUser('ann');
+    hold('ann');
+    hold('ann');
+    await waitFor('two sessions listed', async () => (await listed(f.server, 'ann')).length === 2);
+    assert.deepEqual(new Set(loginSlots(f.server, 'ann')), new Set([0, 1]), 'one per worker');
+    const metrics = await (await fetch(`http://127.0.0.1:${f.server.httpPort}/metrics`)).text();
+    assert.match(metrics, /^kubesftp_sessions 2$/m, "the primary's gauge counts the workers'");
+    assert.equal((await fetch(`http://127.0.0.1:${f.server.httpPort}/healthz`)).status, 200);
+
+    const data = randomBytes(6 * MiB);
+    await writeFile(join(f.work, 'up.bin'), data);
+    const res = await sftpBatch(
+      f.server.sftpPort,
+      { username: 'ann', keyPath: f.keyPath },
+      ['put up.bin stored.bin', 'get stored.bin back.bin'],
+      { cwd: f.work },
+    );
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await sha256File(join(home, 'stored.bin')), sha256(data));
+    assert.equal(await sha256File(join(f.work, 'back.bin')), sha256(data));
+
+    const [first] = await listed(f.server, 'ann');
+    const closed = await f.server.api('DELETE', `/api/v1/connection/${first!}`);
+    assert.equal(closed.status, 200, JSON.stringify(closed.body));
+    await waitFor('one session left', async () => (await listed(f.server, 'ann')).length === 1);
+    const missing = await f.server.api('DELETE', '/api/v1/connection/no-such-connection');
+    assert.equal(missing.status, 404);
+  });
+
+  it('holds max_sessions = 1 across the two workers', async () => {
+    // With no connection left, the first login goes to worker 0 and the next to the less busy
+    // worker 1: the refusal is decided by another process than the one holding the session.
+    for (const h of held.splice(0)) h.child.kill('SIGKILL');
+    await waitFor('no session left', async () => (await listed(f.server, 'ann')).length === 0);
+    await sleep(500);
+    await f.addUser('bea', { max_sessions: 1 });
+    hold('bea');
+    await waitFor('bea logged in', async () => (await listed(f.server, 'bea')).length === 1);
+    assert.deepEqual(loginSlots(f.server, 'bea'), [0]);
+    const second = await sftpBatch(
+      f.server.sftpPort,
+      { username: 'bea', keyPath: f.keyPath },
+      ['pwd'],
+      { cwd: f.work },
+    );
+    assert.notEqual(second.code, 0, 'a second concurrent session must be refused');
+    assert.equal(loginSlots(f.server, 'bea').length, 1);
+    const handed = f.server.logLines.filter((l) => l.message === 'connection handed to a worker');
+    assert.equal(handed.at(-1)?.worker, 1, 'the refused login was served by worker 1');
+  });
+
+  it('replaces a SIGKILLed worker, frees its session rows at once and leaves the other worker alone', async () => {
+    await f.addUser('cid', { max_sessions: 1 });
+    await f.addUser('dot');
+    const cid = hold('cid');
+    await waitFor('cid logged in', async () => (await listed(f.server, 'cid')).length === 1);
+    const [cidSlot] = loginSlots(f.server, 'cid');
+    const otherSlot = cidSlot === 0 ? 1 : 0;
+    // Sessions of dot until one is on the other worker (the least busy one gets each).
+    let dotOnOther: Held | undefined;
+    for (let i = 0; i < 3 && dotOnOther === undefined; i++) {
+      const h = hold('dot');
+      await waitFor(`dot session ${i + 1}`, () => loginSlots(f.server, 'dot').length === i + 1);
+      if (loginSlots(f.server, 'dot')[i] === otherSlot) dotOnOther = h;
+    }
+    assert.ok(dotOnOther, 'a session of dot on the other worker');
+    const victim = workerPids(f.server).get(cidSlot!)!;
+
+    process.kill(victim, 'SIGKILL');
+    const killedAt = Date.now();
+    await cid.exited;
+    await waitFor('slot replaced', () => {
+      const pid = workerPids(f.server).get(cidSlot!);
+      return pid !== undefined && pid !== victim;
+    });
+    // The row is gone long before session_expiry (600 s): a new single session logs in.
+    const again = await sftpBatch(
+      f.server.sftpPort,
+      { username: 'cid', keyPath: f.keyPath },
+      ['pwd'],
+      {
+        cwd: f.work,
+      },
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(Date.now() - killedAt < 20_000);
+    assert.equal(dotOnOther.child.exitCode, null, "the other worker's session is untouched");
+    assert.ok((await listed(f.server, 'dot')).length >= 1);
+    assert.ok(
+      f.server.logLines.some(
+        (l) => l.message === 'worker died: its connections are lost; replacing it',
+      ),
+    );
+  });
+});
+
+describe('sftpd.workers = 2 behind the connection gate', { timeout: 120_000 }, () => {
+  it("counts every worker's connections in max_total_connections", async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-gate-'));
+    const f = await startWithWorkers(join(root, 'g'), {
+      KUBESFTP_SFTPD__MAX_TOTAL_CONNECTIONS: '2',
+    });
+    const held: Held[] = [];
+    try {
+      await f.addUser('gus');
+      held.push(holdSession(f.server.sftpPort, 'gus', f.keyPath));
+      held.push(holdSession(f.server.sftpPort, 'gus', f.keyPath));
+      await waitFor('two sessions', async () => (await listed(f.server, 'gus')).length === 2);
+      assert.deepEqual(new Set(loginSlots(f.server, 'gus')), new Set([0, 1]));
+      const third = await sftpBatch(
+        f.server.sftpPort,
+        { username: 'gus', keyPath: f.keyPath },
+        ['pwd'],
+        { cwd: f.work },
+      );
+      assert.notEqual(third.code, 0, 'a third connection is over max_total_connections');
+      assert.ok(
+        f.server.logLines.some(
+          (l) => l.message === 'connection refused' && l.reason === 'max_total_connections',
+        ),
+      );
+      // A connection that closes on a worker leaves the primary's count.
+      held.shift()!.child.kill('SIGKILL');
+      await waitFor('one session left', async () => (await listed(f.server, 'gus')).length === 1);
+      await waitFor('a new connection admitted', async () => {
+        const again = await sftpBatch(
+          f.server.sftpPort,
+          { username: 'gus', keyPath: f.keyPath },
+          ['pwd'],
+          { cwd: f.work },
+        );
+        return again.code === 0;
+      });
+    } finally {
+      for (const h of held) h.child.kill('SIGKILL');
+      await f.server.stop();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sftpd.workers = 2 on SIGTERM', { timeout: 120_000 }, () => {
+  let root: string;
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-drain-'));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('lets a download on each worker finish, then the primary exits 0', async () => {
+    const f = await startWithWorkers(join(root, 'd'), {
+      KUBESFTP_SFTPD__SHUTDOWN_GRACE_PERIOD: '30',
+    });
+    const users = ['eve', 'fay'];
+    const data = new Map<string, Buffer>();
+    for (const username of users) {
+      const home = await f.addUser(username);
+      const bytes = randomBytes(12 * MiB);
+      data.set(username, bytes);
+      await writeFile(join(home, 'slow.bin'), bytes);
+    }
+    // 24 Mbit/s makes each 12 MiB download last about four seconds.
+    const downloads = users.map((username) =>
+      sftpBatch(
+        f.server.sftpPort,
+        { username, keyPath: f.keyPath },
+        [`get slow.bin ${username}-back.bin`],
+        { cwd: f.work, extraArgs: ['-l', '24000'] },
+      ),
+    );
+    await waitFor('both logged in', async () =>
+      (await Promise.all(users.map((u) => listed(f.server, u)))).every((l) => l.length === 1),
+    );
+    const slots = users.map((u) => loginSlots(f.server, u)[0]);
+    assert.deepEqual(new Set(slots), new Set([0, 1]), 'one download per worker');
+    const exitCode = f.server.stop('SIGTERM');
+    for (const [i, done] of (await Promise.all(downloads)).entries()) {
+      assert.equal(done.code, 0, done.stderr);
+      const username = users[i]!;
+      assert.equal(
+        await sha256File(join(f.work, `${username}-back.bin`)),
+        sha256(data.get(username)!),
+      );
+    }
+    assert.equal(await exitCode, 0);
+  });
+});
+
+describe('sftpd.workers with the memory driver', () => {
+  it('is refused at start with the key and the reason', async () => {
+    const configDir = await mkdtemp(join(tmpdir(), 'kubesftp-workers-memory-'));
+    try {
+      const invocation = serveInvocation({
+        configDir,
+        httpPort: await freePort(),
+        adminPassword: 'admin password of the memory server',
+        verbose: false,
+        env: { KUBESFTP_SFTPD__WORKERS: '2', KUBESFTP_DATA_PROVIDER__DRIVER: 'memory' },
+      });
+      const child = spawn(process.execPath, invocation.args, {
+        env: invocation.env,
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const code = await new Promise<number | null>((done) => child.once('exit', done));
+      assert.equal(code, 1);
+      assert.match(
+        stderr,
+        /kubesftp: sftpd\.workers: 2 worker processes cannot share the memory data provider/,
+      );
+    } finally {
+      await rm(configDir, { recursive: true, force: true });
+    }
+  });
+});
