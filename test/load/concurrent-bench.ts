@@ -1,11 +1,13 @@
 /**
- * The concurrent phase: many `sftp` clients each upload the same file at once, against
- * OpenSSH and kubesftp in turns. Reports the aggregate throughput and the peak PSS summed over
+ * The concurrent phase: many `sftp` clients log in, wait until all are in, then each upload
+ * the same file at once, against OpenSSH and kubesftp in turns. Reports the aggregate throughput and the peak PSS summed over
  * every process of the server (sshd's listener and its per-connection processes; kubesftp and
  * any worker it forks), sampled through the uploads. kubesftp runs once per process count asked
  * (BENCH_WORKERS); a count it cannot start with is that row's error, not the benchmark's end.
  */
-import { rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
 import { commandSpan, runSftp, type BenchServer } from './client.js';
@@ -41,6 +43,38 @@ export interface ConcurrentPhase {
 }
 
 const targetName = (index: number): string => `concurrent-${index}.bin`;
+const barrierDir = 'concurrent-barrier';
+const goFifo = 'go.fifo';
+const barrierPollMs = 20;
+const barrierTimeoutMs = 120_000;
+
+/**
+ * The client's first batch command, run in its local shell once it has logged in: it says it
+ * is ready, then opens a FIFO for reading, which blocks until the benchmark opens its other
+ * end. So every upload starts together, no login falls inside the measured interval, and no
+ * waiting client spins.
+ */
+const waitForGo = (index: number): string =>
+  `!touch ${barrierDir}/ready-${index} && : < ${barrierDir}/${goFifo}`;
+
+/**
+ * Gives the go once every client is ready (or one has failed, or the timeout passed): opens
+ * the FIFO and holds it open, so that a client between its touch and its open passes too.
+ */
+async function releaseWhenReady(
+  dir: string,
+  count: number,
+  done: () => boolean,
+): Promise<FileHandle> {
+  const deadline = Date.now() + barrierTimeoutMs;
+  for (;;) {
+    const ready = (await readdir(dir)).filter((name) => name.startsWith('ready-')).length;
+    if (ready >= count || done() || Date.now() > deadline) break;
+    await new Promise((resolve) => setTimeout(resolve, barrierPollMs));
+  }
+  // Read-write: opening a FIFO this way never waits for the other side.
+  return open(join(dir, goFifo), 'r+');
+}
 
 /** Every uploaded copy against the source's sha256. */
 async function verifyUploads(server: BenchServer, count: number, sha256: string): Promise<void> {
@@ -63,26 +97,38 @@ async function uploadAtOnce(options: {
 }): Promise<{ mibps: number; peakPssMiB: number }> {
   const { phase, server } = options;
   const { settings, data } = phase;
+  const barrier = join(data.clientDir, barrierDir);
+  await rm(barrier, { recursive: true, force: true });
+  await mkdir(barrier);
+  await promisify(execFile)('mkfifo', [join(barrier, goFifo)]);
   const sampler = sampleRss(() => processTree(server.mainPid, true), pssIntervalMs, totalPssKiB);
   let spans: Span[];
   let samples: number[];
+  let settled = false;
+  let go: FileHandle | undefined;
   try {
-    spans = await Promise.all(
+    const uploads = Promise.all(
       Array.from({ length: settings.concurrentSessions }, async (_, index) => {
         const command = `put ${sourceName} ${targetName(index)}`;
         const result = await runSftp({
           server,
           keyPath: data.keyPath,
-          commands: [command, endMarker],
+          commands: [waitForGo(index), command, endMarker],
           cwd: data.clientDir,
           // Generous: every client slower than 1 MiB/s means something is broken.
-          timeoutMs: Math.max(120_000, settings.concurrentMiB * 1000),
+          timeoutMs: barrierTimeoutMs + Math.max(120_000, settings.concurrentMiB * 1000),
         });
         return commandSpan(result, command, endMarker);
       }),
-    );
+    ).finally(() => (settled = true));
+    // Awaited below; until then a failed client must not count as an unhandled rejection.
+    uploads.catch(() => undefined);
+    go = await releaseWhenReady(barrier, settings.concurrentSessions, () => settled);
+    spans = await uploads;
   } finally {
     samples = await sampler.stop();
+    await go?.close();
+    await rm(barrier, { recursive: true, force: true });
   }
   try {
     if (options.verify) await verifyUploads(server, settings.concurrentSessions, options.sha256);
