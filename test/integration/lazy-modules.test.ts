@@ -4,7 +4,8 @@
  * nothing is hashed), holds neither the S3 SDK nor the Kubernetes client, the other database
  * drivers, the YAML parser or argon2, nor TypeBox or ajv's compiler (its validators are
  * precompiled), the OpenTelemetry API (prom-client's exemplars) or ssh2's WebAssembly
- * Poly1305 (its binding does that work); and after /healthz and /metrics have been answered, not the REST stack either
+ * Poly1305 (its binding does that work), the SSH commands (scp, the checksums, rsync and git) or
+ * the builders of action arguments; and after /healthz and /metrics have been answered, not the REST stack either
  * (fastify, its plugins, the JWT library), which the first API request loads. The modules are seen by a loader hook in the real server process; that each lazily
  * loaded module still works is tested where it is used (passwords, config formats, the S3
  * backend, the REST API).
@@ -149,6 +150,11 @@ describe('modules a started server holds', { timeout: 60_000 }, () => {
       '/node_modules/@opentelemetry/',
       '/dist/server/src/config/schema.js',
       '/dist/server/src/dataprovider/account-schema.js',
+      // SSH commands and the builders of action arguments load when first used.
+      '/dist/server/src/commands/scp/',
+      '/dist/server/src/commands/checksum.js',
+      '/dist/server/src/commands/system/',
+      '/dist/server/src/actions/calls.js',
     ]) {
       const loaded = modules.filter((url) => url.includes(absent));
       assert.deepEqual(loaded, [], `${absent} is loaded at start`);

@@ -24,7 +24,13 @@ import {
   type Better,
   type MetricRow,
 } from './report.js';
-import { holdSessions, idleRssMiB, totalPssKiB } from './idle.js';
+import {
+  assertOpenFilesFor,
+  holdSessions,
+  idleRssMiB,
+  openFilesLimit,
+  totalPssKiB,
+} from './idle.js';
 import { errorText, repeat, Results, type ServerSlot } from './results.js';
 import { median, processTree, summarizeRss } from './rss.js';
 import {
@@ -40,6 +46,8 @@ import {
 } from './scenarios.js';
 import { readSettings, type BenchSettings, type PhaseKey, type ServerKey } from './settings.js';
 import { measureS3 } from './s3-bench.js';
+import { measureConcurrent } from './concurrent-bench.js';
+import { concurrentMetric, concurrentPssMetric, workersLabel } from './concurrent.js';
 import type { S3BenchSection } from './s3-bench-format.js';
 import { makeKeyPair } from '../integration/harness.js';
 
@@ -62,7 +70,11 @@ async function prepareData(settings: BenchSettings, workDir: string): Promise<Be
   await mkdir(clientDir, { recursive: true });
   const { privatePath } = await makeKeyPair(workDir, 'ed25519');
   log(`writing ${settings.sizeMiB} MiB of random data and ${settings.smallFiles} small files`);
-  const bigBytes = settings.sizeMiB * mib;
+  // The large file only for the phases that move it: 1 GiB in memory is not free.
+  const needsBig = settings.phases.some((phase) =>
+    ['transfers', 'memory', 'scp', 's3'].includes(phase),
+  );
+  const bigBytes = needsBig ? settings.sizeMiB * mib : 0;
   const bigSha256 = await writeRandomFile(join(clientDir, bigFileName), bigBytes);
   const smallDigest = await writeSmallFiles({
     dir: join(clientDir, smallDirName),
@@ -128,6 +140,7 @@ async function measureIdleSessions(ctx: BenchContext): Promise<void> {
   const { settings, results, data } = ctx;
   const count = settings.idleSessions;
   log(`${count} idle authenticated sessions`);
+  assertOpenFilesFor(count, await openFilesLimit());
   await repeat({
     metric: 'sessionKiB',
     slots: ctx.slots,
@@ -313,8 +326,28 @@ function rowSpecs(settings: BenchSettings): RowSpec[] {
   const files = `${settings.smallFiles} x ${settings.smallFileBytes / 1024} KiB`;
   const scpCipher = settings.ciphers[0]!.replace('@openssh.com', '');
   const wholeRun = `whole client run, ${bestOf}`;
+  const concurrent = settings.workers.flatMap((workers): RowSpec[] => {
+    const uploads = `${settings.concurrentSessions} concurrent sftp uploads of ${settings.concurrentMiB} MiB`;
+    return [
+      {
+        metric: concurrentMetric(workers),
+        label: `${uploads}, aggregate, ${workersLabel(workers)}, ${bestOf}`,
+        unit: 'MiB/s',
+        better: 'higher',
+        combine: best('higher'),
+      },
+      {
+        metric: concurrentPssMetric(workers),
+        label: `server PSS peak, all its processes, during ${uploads}, ${workersLabel(workers)}, highest of ${settings.runs}`,
+        unit: 'MiB',
+        better: 'lower',
+        combine: (values) => Math.max(...values),
+      },
+    ];
+  });
   return [
     ...transfers,
+    ...concurrent,
     {
       metric: 'scpUpload',
       label: `scp -O upload ${settings.sizeMiB} MiB ${scpCipher}, ${wholeRun}`,
@@ -468,6 +501,7 @@ async function setupFacts(
       '/usr/sbin/sshd, Subsystem sftp internal-sftp, the system scp and rsync for exec; RSS sums its per-connection processes',
     kubesftp: `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`,
     machine: `${cpus().length} cores shared by client and server; one transfer at a time, the servers taking turns in an order that flips every run`,
+    'concurrent uploads': `${settings.concurrentSessions} sftp clients at once, ${settings.concurrentMiB} MiB each; aggregate = all bytes from the first put's start to the last one's end (logins excluded); PSS summed over every server process, sampled every 200 ms`,
     // Other work on the machine skews every figure; the reader must be able to see it.
     'load average (1 min)': `${run.loadAtStart.toFixed(1)} at start, ${loadavg()[0]!.toFixed(1)} at end`,
     times:
@@ -493,6 +527,14 @@ async function runPhases(ctx: BenchContext, workDir: string): Promise<S3BenchSec
   if (runs('small')) await measureSmallFiles(ctx);
   if (runs('rsync')) await measureRsync(ctx);
   if (runs('sessions')) await measureIdleSessions(ctx);
+  if (runs('concurrent')) {
+    await measureConcurrent({
+      ...ctx,
+      workDir,
+      publicKey: (await readFile(`${ctx.data.keyPath}.pub`, 'utf8')).trim(),
+      log,
+    });
+  }
   return runs('s3') ? await measureS3Section(ctx, workDir) : undefined;
 }
 

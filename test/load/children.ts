@@ -83,6 +83,8 @@ export interface RunResult {
   stderr: string;
   /** Wall time from spawn to exit, measured with the monotonic clock. */
   elapsedMs: number;
+  /** The spawn on the monotonic clock (process.hrtime), ms: lines up several runs' arrivals. */
+  startedAtMs: number;
   /** When each stdout chunk arrived, ms after spawn, with its offset in `stdout`. */
   stdoutArrivals: { atMs: number; offset: number }[];
   timedOut: boolean;
@@ -124,6 +126,7 @@ export function runTimed(options: RunOptions): Promise<RunResult> {
         stdout: Buffer.concat(stdout).toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),
         elapsedMs,
+        startedAtMs: Number(started) / 1e6,
         stdoutArrivals,
         timedOut,
       });

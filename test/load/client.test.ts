@@ -1,10 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunResult } from './children.js';
-import { commandMs } from './client.js';
+import { commandMs, commandSpan } from './client.js';
 
 /** A finished client run whose stdout arrived in the given chunks at the given times. */
-function arrived(chunks: [atMs: number, text: string][]): RunResult {
+function arrived(chunks: [atMs: number, text: string][], startedAtMs = 0): RunResult {
   let offset = 0;
   const stdoutArrivals = chunks.map(([atMs, text]) => {
     const arrival = { atMs, offset };
@@ -17,6 +17,7 @@ function arrived(chunks: [atMs: number, text: string][]): RunResult {
     stdout: chunks.map(([, text]) => text).join(''),
     stderr: '',
     elapsedMs: 1000,
+    startedAtMs,
     timedOut: false,
     stdoutArrivals,
   };
@@ -38,6 +39,20 @@ describe('command timing from the client echo', () => {
       [260, 'sftp> pwd\n'],
     ]);
     assert.equal(commandMs(result, 'ls -l small', 'pwd'), 160);
+  });
+
+  test('the span is on the monotonic clock: spawn time plus the echoes', () => {
+    const result = arrived(
+      [
+        [150, 'sftp> put c.bin c-0.bin\n'],
+        [400, 'sftp> pwd\n'],
+      ],
+      5000,
+    );
+    assert.deepEqual(commandSpan(result, 'put c.bin c-0.bin', 'pwd'), {
+      startMs: 5150,
+      endMs: 5400,
+    });
   });
 
   test('fails when the client never echoed the command after it', () => {

@@ -90,6 +90,16 @@ function arrivalOf(
  * login and teardown fall outside the interval.
  */
 export function commandMs(result: RunResult, command: string, nextCommand: string): number {
+  const span = commandSpan(result, command, nextCommand);
+  return span.endMs - span.startMs;
+}
+
+/** The interval commandMs measures, on the monotonic clock, to line up concurrent runs. */
+export function commandSpan(
+  result: RunResult,
+  command: string,
+  nextCommand: string,
+): { startMs: number; endMs: number } {
   const start = arrivalOf(result, `sftp> ${command}\n`, 0);
   const end = start && arrivalOf(result, `sftp> ${nextCommand}\n`, start.end);
   if (start === undefined || end === undefined) {
@@ -98,5 +108,5 @@ export function commandMs(result: RunResult, command: string, nextCommand: strin
       `sftp did not echo "${command}" then "${nextCommand}"`,
     );
   }
-  return end.atMs - start.atMs;
+  return { startMs: result.startedAtMs + start.atMs, endMs: result.startedAtMs + end.atMs };
 }

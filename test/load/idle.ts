@@ -38,6 +38,29 @@ export async function idleRssMiB(pid: number, samples = 5, intervalMs = 200): Pr
   return median(values) / 1024;
 }
 
+/** The soft limit on open files of this process, from /proc; undefined when unreadable. */
+export async function openFilesLimit(): Promise<number | undefined> {
+  const limits = await readFile('/proc/self/limits', 'utf8').catch(() => undefined);
+  const soft = limits && /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+  if (soft === undefined || soft === '') return undefined;
+  return soft === 'unlimited' ? Number.POSITIVE_INFINITY : Number(soft);
+}
+
+/**
+ * Refuses, with the remedy, a session count the open-file limit cannot hold: the client (this
+ * process) and kubesftp each take one descriptor per session, and both inherit this limit.
+ */
+export function assertOpenFilesFor(count: number, limit: number | undefined): void {
+  // Room for the servers' own files (database, logs, host keys) and the client's.
+  const needed = count + 256;
+  if (limit !== undefined && limit < needed) {
+    throw new KubesftpError(
+      ErrorCode.CONFIG_INVALID,
+      `${count} sessions need about ${needed} open files, the limit is ${limit}: raise it (ulimit -n ${needed}) or lower BENCH_IDLE_SESSIONS`,
+    );
+  }
+}
+
 export interface HeldSessions {
   count: number;
   close(): Promise<void>;

@@ -61,6 +61,8 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     // sshd has no per-address bound by default; neither does kubesftp here, so both admit alike.
     env: {
       KUBESFTP_SFTPD__MAX_PER_HOST_CONNECTIONS: '0',
+      // As in the bench's sshd_config: 32 clients log in at once in the concurrent phase.
+      KUBESFTP_SFTPD__MAX_STARTUPS: '64:30:128',
       KUBESFTP_SFTPD__ENABLED_SSH_COMMANDS: 'scp,rsync',
       ...options.env,
     },

@@ -42,6 +42,9 @@ export function sshdConfig(options: { port: number; dir: string; homeDir: string
     'StrictModes no',
     'UseDNS no',
     'LogLevel INFO',
+    // The concurrent phase logs in 32 clients at once: past the default 10 unauthenticated
+    // connections sshd starts dropping some. kubesftp gets the same bound (kubesftp.ts).
+    'MaxStartups 64:30:128',
     `Subsystem sftp internal-sftp -d ${options.homeDir}`,
     '',
   ].join('\n');

@@ -82,12 +82,14 @@ export function summarizeRss(samplesKiB: number[]): RssSummary {
 }
 
 /**
- * Samples the summed RSS of whatever `pids()` names, every `intervalMs`, until stopped.
+ * Samples the summed RSS (or what `measure` sums) of whatever `pids()` names, every
+ * `intervalMs`, until stopped.
  * Samples where no serving process exists yet (the login phase) count as zero and are dropped.
  */
 export function sampleRss(
   pids: () => Promise<number[]>,
   intervalMs: number,
+  measure: (pids: number[]) => Promise<number> = totalRssKiB,
 ): { stop(): Promise<number[]> } {
   const samples: number[] = [];
   let pending: Promise<void> = Promise.resolve();
@@ -95,7 +97,7 @@ export function sampleRss(
     // A process that exits between listing and reading is a normal race, not a failure.
     pending = pending
       .then(async () => {
-        samples.push(await totalRssKiB(await pids()));
+        samples.push(await measure(await pids()));
       })
       .catch(() => undefined);
   };

@@ -15,11 +15,20 @@ describe('benchmark settings', () => {
     assert.equal(settings.outPath, undefined);
     assert.equal(settings.s3, true);
     assert.equal(readSettings({ BENCH_S3: '0' }).s3, false);
-    assert.equal(settings.phases.length, 9, 'every phase runs by default');
+    assert.equal(settings.phases.length, 10, 'every phase runs by default');
+    assert.deepEqual(
+      [settings.concurrentSessions, settings.concurrentMiB, settings.workers],
+      [32, 8, [1]],
+    );
   });
 
   test('BENCH_PHASES picks the phases that run', () => {
     assert.deepEqual(readSettings({ BENCH_PHASES: 'scp, rsync' }).phases, ['scp', 'rsync']);
+  });
+
+  test('BENCH_WORKERS lists the process counts the concurrent phase measures, once each', () => {
+    assert.deepEqual(readSettings({ BENCH_WORKERS: '1, 2,2' }).workers, [1, 2]);
+    assert.deepEqual(readSettings({ BENCH_WORKERS: '2' }).workers, [2]);
   });
 
   test('environment overrides are read', () => {
@@ -45,6 +54,9 @@ describe('benchmark settings', () => {
       { BENCH_SERVERS: 'proftpd' },
       { BENCH_IDLE_SESSIONS: '-5' },
       { BENCH_PHASES: 'scp,warp' },
+      { BENCH_WORKERS: '1,two' },
+      { BENCH_WORKERS: '0' },
+      { BENCH_CONCURRENT_SESSIONS: '0' },
     ]) {
       assert.throws(
         () => readSettings(env),

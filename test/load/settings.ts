@@ -1,7 +1,7 @@
 /**
  * Benchmark knobs, read once from the environment: BENCH_RUNS, BENCH_SIZE_MIB, BENCH_LOGINS,
- * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_PHASES, BENCH_S3 and
- * BENCH_OUT.
+ * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_CONCURRENT_SESSIONS, BENCH_CONCURRENT_MIB,
+ * BENCH_WORKERS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_PHASES, BENCH_S3 and BENCH_OUT.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +20,7 @@ export const phaseKeys = [
   'small',
   'rsync',
   'sessions',
+  'concurrent',
   's3',
 ] as const;
 export type PhaseKey = (typeof phaseKeys)[number];
@@ -37,6 +38,14 @@ export interface BenchSettings {
    * per session, so the default stays at a count this shared machine holds comfortably.
    */
   idleSessions: number;
+  /** Sessions uploading at once in the concurrent phase, and the MiB each one uploads. */
+  concurrentSessions: number;
+  concurrentMiB: number;
+  /**
+   * kubesftp's process counts (`sftpd.workers`) the concurrent phase measures. 1 is the server
+   * as the other phases start it; any other count starts one more server with that setting.
+   */
+  workers: number[];
   /** Where the work dir (client files and both servers' homes) is created. */
   tmpBase: string;
   servers: ServerKey[];
@@ -58,6 +67,20 @@ function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number)
     );
   }
   return value;
+}
+
+/** A comma-separated list of distinct positive integers, in the order given. */
+function positiveIntegers(env: NodeJS.ProcessEnv, name: string, fallback: number[]): number[] {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const values = text.split(',').map((entry) => Number(entry.trim()));
+  if (values.some((value) => !Number.isInteger(value) || value < 1)) {
+    throw new KubesftpError(
+      ErrorCode.CONFIG_INVALID,
+      `${name} takes a comma-separated list of positive integers, got "${text}"`,
+    );
+  }
+  return [...new Set(values)];
 }
 
 /** Memory-backed /dev/shm keeps disk speed out of the figures; the system temp dir otherwise. */
@@ -96,6 +119,9 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
     smallFiles: positiveInteger(env, 'BENCH_SMALL_FILES', 2000),
     smallFileBytes: 4096,
     idleSessions: positiveInteger(env, 'BENCH_IDLE_SESSIONS', 200),
+    concurrentSessions: positiveInteger(env, 'BENCH_CONCURRENT_SESSIONS', 32),
+    concurrentMiB: positiveInteger(env, 'BENCH_CONCURRENT_MIB', 8),
+    workers: positiveIntegers(env, 'BENCH_WORKERS', [1]),
     tmpBase:
       env.BENCH_TMPDIR === undefined || env.BENCH_TMPDIR === ''
         ? defaultTmpBase()

@@ -8,12 +8,18 @@ import type { Registry } from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { DataProvider } from '../dataprovider/types.js';
 import type { SessionEvents } from '../session/types.js';
-import { fileActionCall, userActionCall, type ActionCall, type FileActionEvent } from './calls.js';
+import type { ActionCall, FileActionEvent } from './calls.js';
 import { ActionQueue } from './queue.js';
 import { ActionRunner, registerActionMetrics, type ActionSection } from './runner.js';
 import { withUserActions } from './user-provider.js';
 
-export { fileActionCall, publicUser, storagePath, userActionCall } from './calls.js';
+/**
+ * The builders of hook arguments, loaded when the first configured action fires: they hold the
+ * account reply schema, which a server without actions never needs.
+ */
+type CallBuilders = typeof import('./calls.js');
+let callBuilders: Promise<CallBuilders> | undefined;
+const loadCallBuilders = (): Promise<CallBuilders> => (callBuilders ??= import('./calls.js'));
 
 /** Hooks running at once per section; more wait in the queue. */
 export const ACTION_CONCURRENCY = 8;
@@ -63,15 +69,21 @@ export function createServerActions(options: ServerActionsOptions): ServerAction
   const users = runner('data_provider', USER_COMMAND_TIMEOUT_MS);
   // Building a call cannot fail for an account that could log in; if it ever does, the
   // operation it reports has already succeeded and must not fail because of it.
-  const fire = (target: ActionRunner, build: () => ActionCall): void => {
-    try {
-      target.fire(build());
-    } catch (err) {
-      log.warn({ err }, 'action not run: its arguments could not be built');
-    }
+  // Every fire waits on the same loaded module, so hooks still reach the queue in event order.
+  const fire = (target: ActionRunner, build: (calls: CallBuilders) => ActionCall): void => {
+    void loadCallBuilders().then(
+      (calls) => {
+        try {
+          target.fire(build(calls));
+        } catch (err) {
+          log.warn({ err }, 'action not run: its arguments could not be built');
+        }
+      },
+      (err: unknown) => log.warn({ err }, 'action not run: its module did not load'),
+    );
   };
   const fireFile = (event: FileActionEvent): void => {
-    if (files.handles(event.action)) fire(files, () => fileActionCall(event));
+    if (files.handles(event.action)) fire(files, (calls) => calls.fileActionCall(event));
   };
   return {
     sessionEvents: (base) => ({
@@ -92,10 +104,12 @@ export function createServerActions(options: ServerActionsOptions): ServerAction
         provider,
         (action) => users.handles(action),
         (action, user) => {
-          if (users.handles(action)) fire(users, () => userActionCall(action, user));
+          if (users.handles(action)) fire(users, (calls) => calls.userActionCall(action, user));
         },
       ),
     async settle(ms) {
+      // Hooks fired before this call are queued once their builders have loaded.
+      await callBuilders?.catch(() => undefined);
       const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
       await Promise.race([Promise.all(queues.map((q) => q.drained())), timer]);
     },

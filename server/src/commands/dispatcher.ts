@@ -12,21 +12,45 @@ import type { SystemAccess, SystemCommandGrant } from '../session/system-command
 import type { SessionBandwidth } from '../session/bandwidth.js';
 import type { Protocol, SessionEvents, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
-import { CHECKSUM_COMMANDS } from './checksum.js';
+import type { CHECKSUM_COMMANDS } from './checksum.js';
 import { writeErr, type CommandIo } from './io.js';
 import { errorText } from './messages.js';
-import { SCP_COMMAND } from './scp/index.js';
 import { parseShellWords, type ShellWord } from './shell-words.js';
-import { SYSTEM_COMMANDS } from './system/index.js';
+import type { SYSTEM_COMMANDS } from './system/index.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from './types.js';
 import { WORKING_DIR_COMMANDS } from './working-dir.js';
 
+/**
+ * A command whose module loads on its first run: a listening server that nobody asks for scp,
+ * a checksum, rsync or git does not hold their code.
+ */
+function loadedOnUse(
+  protocol: CommandDefinition['protocol'],
+  load: () => Promise<CommandDefinition>,
+): CommandDefinition {
+  return { protocol, run: async (run) => (await load()).run(run) };
+}
+
+const scp = (): Promise<CommandDefinition> =>
+  import('./scp/index.js').then((module) => module.SCP_COMMAND);
+const checksum = (name: keyof typeof CHECKSUM_COMMANDS) => (): Promise<CommandDefinition> =>
+  import('./checksum.js').then((module) => module.CHECKSUM_COMMANDS[name]);
+const system = (name: keyof typeof SYSTEM_COMMANDS) => (): Promise<CommandDefinition> =>
+  import('./system/index.js').then((module) => module.SYSTEM_COMMANDS[name]);
+
 /** Every command kubesftp implements; `enabled_ssh_commands` picks among them. */
 export const COMMAND_TABLE: Partial<Record<SshCommandName, CommandDefinition>> = {
-  scp: SCP_COMMAND,
-  ...CHECKSUM_COMMANDS,
+  scp: loadedOnUse('SCP', scp),
+  md5sum: loadedOnUse('SSH', checksum('md5sum')),
+  sha1sum: loadedOnUse('SSH', checksum('sha1sum')),
+  sha256sum: loadedOnUse('SSH', checksum('sha256sum')),
+  sha384sum: loadedOnUse('SSH', checksum('sha384sum')),
+  sha512sum: loadedOnUse('SSH', checksum('sha512sum')),
   ...WORKING_DIR_COMMANDS,
-  ...SYSTEM_COMMANDS,
+  rsync: loadedOnUse('SSH', system('rsync')),
+  'git-upload-pack': loadedOnUse('SSH', system('git-upload-pack')),
+  'git-receive-pack': loadedOnUse('SSH', system('git-receive-pack')),
+  'git-upload-archive': loadedOnUse('SSH', system('git-upload-archive')),
 };
 
 /** Exec requests start in the home, as a login shell would. */
