@@ -9,7 +9,7 @@
  * FileHandle objects: a descriptor lives for one request and wants no finalizer.
  * (libuv opens every descriptor with O_CLOEXEC itself, so none leaks into a child process.)
  */
-import { close, constants, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
 import { ErrorCode, KubesftpError } from '../errors.js';
 
 /** Linux O_PATH: a descriptor that names a place without opening its contents. */
@@ -41,9 +41,17 @@ export const openFd = atOnce((path: string, flags: number, mode?: number): numbe
 export const fstatFd = atOnce((fd: number): Stats => fstatSync(fd));
 export const lstatPath = atOnce((path: string): Stats => lstatSync(path));
 
-/** Closes without waiting: the number is never used again, and a failed close changes nothing. */
+/**
+ * Closes at once (decision 0026): closing a place or directory descriptor only drops a reference,
+ * and handing it to the thread pool woke a pool thread and then the loop, once per request.
+ * The number is never used again, and a failed close changes nothing.
+ */
 export function closeFd(fd: number): void {
-  close(fd, () => undefined);
+  try {
+    closeSync(fd);
+  } catch {
+    // EBADF or EINTR: nothing to retry (Linux releases the descriptor either way).
+  }
 }
 
 /** The path of `name` inside the directory `dirFd` holds. */

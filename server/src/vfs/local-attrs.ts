@@ -2,9 +2,18 @@
  * Attribute conversions and setstat for the local backend: node Stats to FileStat, and
  * SetAttrs applied to an open handle or to a located entry without following it.
  */
-import { readFileSync, type Stats, type StatsFs } from 'node:fs';
+import {
+  fchmod,
+  fchown,
+  fstat,
+  ftruncate,
+  futimes,
+  readFileSync,
+  type Stats,
+  type StatsFs,
+} from 'node:fs';
 import { chmod, chown, lchown, lutimes, truncate, utimes } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { ENTRY_PATH_FLAGS, closeFd, fstatFd, ofDescriptor, openFd } from './fd.js';
 import type { LocalLocation } from './local-resolver.js';
@@ -109,16 +118,25 @@ function bothTimes(attrs: SetAttrs, current: Stats): [number, number] {
   return [attrs.atime ?? current.atimeMs / 1000, attrs.mtime ?? current.mtimeMs / 1000];
 }
 
-export async function applyAttrsToHandle(
-  handle: FileHandle,
+const onFd = {
+  truncate: promisify(ftruncate),
+  chmod: promisify(fchmod),
+  chown: promisify(fchown),
+  utimes: promisify(futimes),
+  stat: promisify(fstat),
+};
+
+/** Applies attributes to the open file `fd` (an FSETSTAT). */
+export async function applyAttrsToFd(
+  fd: number,
   attrs: SetAttrs,
   setstatMode: SetstatMode,
 ): Promise<void> {
   const wanted = effectiveAttrs(attrs, setstatMode);
-  if (wanted.size !== undefined) await handle.truncate(wanted.size);
-  if (wanted.mode !== undefined) await handle.chmod(wanted.mode & SETTABLE_MODE_BITS);
-  if (hasOwner(wanted)) await handle.chown(wanted.uid ?? -1, wanted.gid ?? -1);
-  if (hasTimes(wanted)) await handle.utimes(...bothTimes(wanted, await handle.stat()));
+  if (wanted.size !== undefined) await onFd.truncate(fd, wanted.size);
+  if (wanted.mode !== undefined) await onFd.chmod(fd, wanted.mode & SETTABLE_MODE_BITS);
+  if (hasOwner(wanted)) await onFd.chown(fd, wanted.uid ?? -1, wanted.gid ?? -1);
+  if (hasTimes(wanted)) await onFd.utimes(fd, ...bothTimes(wanted, await onFd.stat(fd)));
 }
 
 function hasAny(attrs: SetAttrs): boolean {

@@ -6,9 +6,20 @@ import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { LocalVfs } from './local.js';
-import { ATOMIC_UPLOAD_PREFIX, dropWritten, type UploadMode } from './local-file.js';
+import {
+  AT_ONCE_WRITE_BYTES,
+  ATOMIC_UPLOAD_PREFIX,
+  dropWritten,
+  type UploadMode,
+} from './local-file.js';
 import type { VfsFile } from './types.js';
-import { CREATE, flags, sha256 } from './test-support.js';
+import { CREATE, flags, READ, sha256 } from './test-support.js';
+import { execFileSync } from 'node:child_process';
+
+function mkfifo(at: string): Promise<void> {
+  execFileSync('mkfifo', [at]);
+  return Promise.resolve();
+}
 
 async function tempFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.startsWith(ATOMIC_UPLOAD_PREFIX));
@@ -170,5 +181,61 @@ describe('dropWritten (what a short pwritev leaves to write)', () => {
       chunks.map((chunk) => chunk.toString()),
       ['abc', 'defg', 'h'],
     );
+  });
+});
+
+describe('LocalVfs files on plain descriptors (decision 0026)', () => {
+  let root: string;
+
+  before(async () => {
+    root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'kubesftp-descriptors-')));
+  });
+
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  /** Descriptors of the process once `vfs` holds its home (which it keeps until closed). */
+  const openDescriptors = async (vfs: LocalVfs): Promise<number> => {
+    await vfs.stat('/');
+    return (await readdir('/proc/self/fd')).length;
+  };
+
+  it('writes small files at once, larger and later writes through the pool, alike', async () => {
+    const vfs = new LocalVfs({ root, uploadMode: 0 });
+    const small = randomBytes(AT_ONCE_WRITE_BYTES);
+    const large = randomBytes(AT_ONCE_WRITE_BYTES + 1);
+    const before = await openDescriptors(vfs);
+    for (const [name, data] of [
+      ['small.bin', small],
+      ['large.bin', large],
+    ] as const) {
+      const file = await vfs.open(`/${name}`, CREATE);
+      await file.write([data.subarray(0, 10), data.subarray(10, 4096)], 0);
+      await file.write(data.subarray(4096), 4096);
+      await file.close();
+      assert.equal(await hashOrNull(path.join(root, name)), sha256(data));
+    }
+    // Truncating a file that holds data, then reading it back: the same bytes, nothing left open.
+    const file = await vfs.open('/large.bin', CREATE);
+    await file.write(small, 0);
+    await file.close();
+    const reread = await vfs.open('/large.bin', READ);
+    assert.equal(sha256(await reread.read(large.length, 0)), sha256(small));
+    await reread.close();
+    assert.equal(await openDescriptors(vfs), before);
+  });
+
+  it('closes the descriptor of an open it refuses, and of a session ending mid-upload', async () => {
+    const vfs = new LocalVfs({ root, uploadMode: 1 });
+    await mkfifo(path.join(root, 'pipe'));
+    const before = await openDescriptors(vfs);
+    await assert.rejects(vfs.open('/pipe', READ), (err) => isKubesftpError(err));
+    const upload = await vfs.open('/partial.bin', CREATE);
+    await upload.write(randomBytes(100), 0);
+    await upload.abort();
+    assert.equal(await openDescriptors(vfs), before);
+    assert.equal(await hashOrNull(path.join(root, 'partial.bin')), null);
+    assert.deepEqual(await tempFiles(root), []);
   });
 });

@@ -10,9 +10,21 @@
  * resume must extend the very bytes already at the target.
  */
 import { randomBytes } from 'node:crypto';
-import { constants, fchmodSync, fchownSync } from 'node:fs';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import {
+  close,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsync,
+  open,
+  openSync,
+  read,
+  writev,
+  writevSync,
+} from 'node:fs';
+import { link, lstat, rename, unlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
 import {
   isDirectory,
@@ -24,7 +36,7 @@ import {
   type WriteData,
 } from './types.js';
 import {
-  applyAttrsToHandle,
+  applyAttrsToFd,
   createdWithExactMode,
   creationMode,
   toFileStat,
@@ -35,6 +47,27 @@ import { atOnce, fstatFd, lstatPath } from './fd.js';
 import type { DirRef, LocalLocation } from './local-resolver.js';
 
 export type UploadMode = 0 | 1 | 2;
+
+/**
+ * The first write of a file up to this size runs at once, on the event loop (decision 0026):
+ * for a file sent in one request the thread pool's round trip costs more than the copy into
+ * the page cache. Later and larger writes, like reads, go through the pool.
+ */
+export const AT_ONCE_WRITE_BYTES = 64 * 1024;
+
+/** Calls that can wait on the device: libuv's thread pool. */
+const inPool = {
+  open: promisify(open),
+  read: promisify(read),
+  writev: promisify(writev),
+  fsync: promisify(fsync),
+  close: promisify(close),
+};
+/** Calls made at once (decisions 0020 and 0026). */
+const atOnceOpen = atOnce((path: string, flags: number, mode?: number) =>
+  openSync(path, flags, mode),
+);
+const atOnceClose = atOnce(closeSync);
 
 /** Prefix of temp files written by atomic uploads. */
 export const ATOMIC_UPLOAD_PREFIX = '.kubesftp-upload-';
@@ -85,14 +118,26 @@ async function mapped<T>(operation: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Bytes in a write's data. */
+function byteLength(data: WriteData): number {
+  if (Buffer.isBuffer(data)) return data.length;
+  let total = 0;
+  for (const chunk of data) total += chunk.length;
+  return total;
+}
+
+/**
+ * An open file as a plain descriptor rather than a FileHandle: a FileHandle can only be opened
+ * and closed through the thread pool. The engine closes or aborts every file it opened.
+ */
 class LocalFile implements VfsFile {
-  readonly #handle: FileHandle;
+  readonly #fd: number;
   readonly #setstatMode: SetstatMode;
   readonly #upload: PendingUpload | undefined;
   #finished = false;
 
-  constructor(handle: FileHandle, setstatMode: SetstatMode, upload?: PendingUpload) {
-    this.#handle = handle;
+  constructor(fd: number, setstatMode: SetstatMode, upload?: PendingUpload) {
+    this.#fd = fd;
     this.#setstatMode = setstatMode;
     this.#upload = upload;
   }
@@ -100,34 +145,37 @@ class LocalFile implements VfsFile {
   read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     return mapped(async () => {
       const buffer = into ?? Buffer.allocUnsafe(length);
-      const { bytesRead } = await this.#handle.read(buffer, 0, length, position);
+      const { bytesRead } = await inPool.read(this.#fd, buffer, 0, length, position);
       return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
     });
   }
 
   write(data: WriteData, position: number): Promise<void> {
     return mapped(async () => {
-      let pending = Buffer.isBuffer(data) ? [data] : data;
+      let pending = (Buffer.isBuffer(data) ? [data] : data) as Buffer[];
       let at = position;
+      const now = position === 0 && byteLength(data) <= AT_ONCE_WRITE_BYTES;
       // pwritev may write less than asked (signals, full disks); loop until all is written.
       while (pending.length > 0) {
-        const { bytesWritten } = await this.#handle.writev(pending, at);
+        const bytesWritten = now
+          ? writevSync(this.#fd, pending, at)
+          : (await inPool.writev(this.#fd, pending, at)).bytesWritten;
         at += bytesWritten;
-        pending = dropWritten(pending, bytesWritten);
+        pending = dropWritten(pending, bytesWritten) as Buffer[];
       }
     });
   }
 
   stat(): Promise<FileStat> {
-    return mapped(async () => toFileStat(await fstatFd(this.#handle.fd)));
+    return mapped(async () => toFileStat(await fstatFd(this.#fd)));
   }
 
   setstat(attrs: SetAttrs): Promise<void> {
-    return mapped(() => applyAttrsToHandle(this.#handle, attrs, this.#setstatMode));
+    return mapped(() => applyAttrsToFd(this.#fd, attrs, this.#setstatMode));
   }
 
   sync(): Promise<void> {
-    return mapped(() => this.#handle.sync());
+    return mapped(() => inPool.fsync(this.#fd));
   }
 
   close(): Promise<void> {
@@ -156,7 +204,7 @@ class LocalFile implements VfsFile {
     this.#finished = true;
     await mapped(async () => {
       try {
-        await this.#handle.close();
+        await atOnceClose(this.#fd);
         if (this.#upload !== undefined) await onUpload(this.#upload);
       } finally {
         this.#upload?.dir.release();
@@ -192,29 +240,33 @@ function baseFlags(flags: OpenFlags): number {
   return result;
 }
 
-interface OpenedHandle {
-  handle: FileHandle;
+interface OpenedFd {
+  fd: number;
   created: boolean;
 }
 
 /**
  * Opens, creating if asked. Creation is tried with O_EXCL first so that we know whether this call
- * created the file and must set its mode and owner.
+ * created the file and must set its mode and owner. `existingSize` is what the resolver saw at
+ * the path: truncating a file that holds data frees its blocks, which can take a while, so only
+ * that open goes through the pool (decision 0026).
  */
 async function openOrCreate(
   hostPath: string,
   flags: OpenFlags,
   mode: number,
-): Promise<OpenedHandle> {
+  existingSize = 0,
+): Promise<OpenedFd> {
   const base = baseFlags(flags);
-  if (!flags.create) return { handle: await open(hostPath, base), created: false };
+  const openFile = (base & constants.O_TRUNC) !== 0 && existingSize > 0 ? inPool.open : atOnceOpen;
+  if (!flags.create) return { fd: await openFile(hostPath, base), created: false };
   try {
-    const handle = await open(hostPath, base | constants.O_CREAT | constants.O_EXCL, mode);
-    return { handle, created: true };
+    const fd = await atOnceOpen(hostPath, base | constants.O_CREAT | constants.O_EXCL, mode);
+    return { fd, created: true };
   } catch (err) {
     if (flags.exclusive || (err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  return { handle: await open(hostPath, base), created: false };
+  return { fd: await openFile(hostPath, base), created: false };
 }
 
 /**
@@ -222,22 +274,22 @@ async function openOrCreate(
  * gives a new file its mode (exactly, not via the process umask) and owner.
  */
 async function settle(
-  opened: OpenedHandle,
+  opened: OpenedFd,
   settings: LocalFileSettings,
   mode: number,
-): Promise<FileHandle> {
-  const { handle } = opened;
+): Promise<number> {
+  const { fd } = opened;
   try {
-    if (!opened.created) await assertRegularFile(handle);
+    if (!opened.created) await assertRegularFile(fd);
     if (opened.created) {
-      if (!createdWithExactMode(mode)) await fchmod(handle.fd, mode);
+      if (!createdWithExactMode(mode)) await fchmod(fd, mode);
       if (settings.owner !== undefined) {
-        await fchown(handle.fd, settings.owner.uid, settings.owner.gid);
+        await fchown(fd, settings.owner.uid, settings.owner.gid);
       }
     }
-    return handle;
+    return fd;
   } catch (err) {
-    await handle.close();
+    await atOnceClose(fd);
     throw err;
   }
 }
@@ -246,8 +298,8 @@ async function settle(
 const fchmod = atOnce(fchmodSync);
 const fchown = atOnce(fchownSync);
 
-async function assertRegularFile(handle: FileHandle): Promise<void> {
-  const stat = toFileStat(await fstatFd(handle.fd));
+async function assertRegularFile(fd: number): Promise<void> {
+  const stat = toFileStat(await fstatFd(fd));
   if (isRegularFile(stat)) return;
   if (isDirectory(stat)) throw new KubesftpError(ErrorCode.IS_A_DIRECTORY, 'is a directory');
   throw new KubesftpError(ErrorCode.FAILURE, 'not a regular file');
@@ -277,7 +329,7 @@ async function openAtomic(
   const { at, flags } = request;
   const tempPath = at.sibling(`${ATOMIC_UPLOAD_PREFIX}${randomBytes(8).toString('hex')}`);
   const tempFlags = { ...flags, create: true, exclusive: true, truncate: false, append: false };
-  const handle = await settle(await openOrCreate(tempPath, tempFlags, mode), settings, mode);
+  const fd = await settle(await openOrCreate(tempPath, tempFlags, mode), settings, mode);
   const upload: PendingUpload = {
     dir: at.dir.retain(),
     tempPath,
@@ -285,7 +337,7 @@ async function openAtomic(
     uploadMode: settings.uploadMode as 1 | 2,
     exclusive: flags.exclusive,
   };
-  return new LocalFile(handle, settings.setstatMode, upload);
+  return new LocalFile(fd, settings.setstatMode, upload);
 }
 
 /** Opens a resolved host path with SFTP open semantics and the configured upload mode. */
@@ -310,7 +362,7 @@ export async function openLocalFile(
     if (isAtomicUpload(flags, settings, existing !== null)) {
       return openAtomic(request, settings, mode);
     }
-    const opened = await openOrCreate(hostPath, flags, mode);
+    const opened = await openOrCreate(hostPath, flags, mode, existing?.size);
     return new LocalFile(await settle(opened, settings, mode), settings.setstatMode);
   });
 }
