@@ -24,6 +24,7 @@ import { HomeSweeper, registerHomeRemovalMetrics } from './homes/sweeper.js';
 import { ensureAdmin } from './httpd/first-admin.js';
 import { createHttpServer } from './httpd/listener.js';
 import {
+  countTransfers,
   createMetricsRegistry,
   registerServerMetrics,
   type ServerMetrics,
@@ -49,6 +50,7 @@ import { createSshServer, type SshServer, type SshServerDeps } from './ssh/serve
 import { assertTransportPatchApplied, nativeCryptoAvailable } from './ssh/transport-options.js';
 import { StartedParts, listenFailure } from './startup.js';
 import { versionString } from './version.js';
+import { workerMetricsText } from './workers/metrics.js';
 import type { ClusterView } from './workers/pool.js';
 import { createWorkerPool, plannedWorkers, startWorkers } from './workers/primary.js';
 
@@ -169,7 +171,7 @@ async function startParts(
   const ssh = await startSsh({
     loaded,
     logging,
-    events: actions.sessionEvents(logging.events),
+    events: countTransfers(metricsRegistry, actions.sessionEvents(logging.events)),
     provider,
     registry,
     cluster,
@@ -196,6 +198,7 @@ async function startParts(
           defender,
           cluster: clusterView,
           metricsRegistry,
+          metricsText: workerMetricsText(pool, metricsRegistry),
           connections: pool?.connections(),
         });
   return {
@@ -409,6 +412,8 @@ async function startHttp(options: {
   defender: Defender;
   cluster: ClusterView;
   metricsRegistry: Registry;
+  /** The metrics merged with the workers', where workers serve. */
+  metricsText?: () => Promise<string>;
   /** The workers' connections, where workers serve. */
   connections?: ActiveConnections;
 }): Promise<{ port: number; close(): Promise<void> }> {
@@ -425,6 +430,7 @@ async function startHttp(options: {
     defender: options.defender,
     version: versionString(),
     metricsRegistry: options.metricsRegistry,
+    metricsText: options.metricsText,
     cluster: options.cluster,
   });
   let address: { address: string; port: number };

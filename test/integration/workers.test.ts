@@ -226,6 +226,103 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
   });
 });
 
+/** The value of one series in a Prometheus text exposition, undefined when it is absent. */
+function seriesValue(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('sftpd.workers = 2 in /metrics', { timeout: 180_000 }, () => {
+  let root: string;
+  let f: Fixture;
+  const scrape = async (): Promise<string> => {
+    const res = await fetch(`http://127.0.0.1:${f.server.httpPort}/metrics`);
+    assert.equal(res.status, 200);
+    return res.text();
+  };
+  const uploads = 'kubesftp_transfer_bytes_total{direction="upload",protocol="SFTP"}';
+  const uploadCount = 'kubesftp_transfers_total{direction="upload",protocol="SFTP"}';
+
+  before(async () => {
+    root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-metrics-'));
+    f = await startWithWorkers(join(root, 'm'), {});
+  });
+  after(async () => {
+    await f?.server.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it("sums both workers' transfers, labels process figures, and carries a killed worker's totals", async () => {
+    const home = await f.addUser('max');
+    const sizes = [3 * MiB + 17, 5 * MiB + 4096];
+    const files = sizes.map((size) => randomBytes(size));
+    await Promise.all(files.map((data, i) => writeFile(join(f.work, `up${i}.bin`), data)));
+    // Started together, the first connection goes to worker 0 and the second to worker 1.
+    const puts = await Promise.all(
+      files.map((_, i) =>
+        sftpBatch(f.server.sftpPort, { username: 'max', keyPath: f.keyPath }, [`put up${i}.bin`], {
+          cwd: f.work,
+        }),
+      ),
+    );
+    for (const put of puts) assert.equal(put.code, 0, put.stderr);
+    for (const [i, data] of files.entries()) {
+      assert.equal(await sha256File(join(home, `up${i}.bin`)), sha256(data));
+    }
+    assert.deepEqual(new Set(loginSlots(f.server, 'max')), new Set([0, 1]), 'one put per worker');
+
+    const text = await scrape();
+    assert.equal(seriesValue(text, uploads), sizes[0]! + sizes[1]!);
+    assert.equal(seriesValue(text, uploadCount), 2);
+    assert.equal(seriesValue(text, 'kubesftp_workers'), 2);
+    assert.equal(seriesValue(text, 'kubesftp_worker_restarts_total'), 0);
+    assert.equal(seriesValue(text, 'kubesftp_worker_scrape_errors_total'), 0);
+    for (const process of ['primary', 'worker-0', 'worker-1']) {
+      const rss = seriesValue(text, `process_resident_memory_bytes{process="${process}"}`);
+      assert.ok(rss !== undefined && rss > 0, `resident memory of ${process}`);
+    }
+    // One TYPE line per metric: the merge made one family of each.
+    assert.equal(text.match(/^# TYPE kubesftp_transfer_bytes_total /gm)?.length, 1);
+
+    const victim = workerPids(f.server).get(0)!;
+    process.kill(victim, 'SIGKILL');
+    await waitFor('slot 0 replaced', async () => {
+      const after = await scrape();
+      return (
+        seriesValue(after, 'kubesftp_workers') === 2 &&
+        seriesValue(after, 'kubesftp_worker_restarts_total') === 1
+      );
+    });
+    const afterKill = await scrape();
+    assert.equal(
+      seriesValue(afterKill, uploads),
+      sizes[0]! + sizes[1]!,
+      "the killed worker's bytes are still counted",
+    );
+    assert.equal(seriesValue(afterKill, uploadCount), 2);
+  });
+
+  it('answers without a worker that does not reply in time, and counts it', async () => {
+    // A scrape that met the killed worker above left it out too: count from here.
+    const errors = seriesValue(await scrape(), 'kubesftp_worker_scrape_errors_total')!;
+    const stopped = workerPids(f.server).get(1)!;
+    process.kill(stopped, 'SIGSTOP');
+    try {
+      const started = Date.now();
+      const text = await scrape();
+      assert.ok(Date.now() - started < 10_000, 'the scrape waits for the deadline only');
+      assert.equal(seriesValue(text, 'kubesftp_worker_scrape_errors_total'), errors + 1);
+      assert.equal(
+        seriesValue(text, 'process_resident_memory_bytes{process="worker-1"}'),
+        undefined,
+      );
+      assert.ok(seriesValue(text, 'process_resident_memory_bytes{process="worker-0"}')! > 0);
+    } finally {
+      process.kill(stopped, 'SIGCONT');
+    }
+  });
+});
+
 describe('sftpd.workers = 2 behind the connection gate', { timeout: 120_000 }, () => {
   it("counts every worker's connections in max_total_connections", async () => {
     const root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-gate-'));

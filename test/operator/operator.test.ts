@@ -589,6 +589,37 @@ spec:
     assert.equal(config.sftpd.bind_port, 2022);
   });
 
+  void it('sizes sftpd.workers from the CPU limit unless spec.config sets it', async () => {
+    const workersIn = async (): Promise<number | undefined> => {
+      const configMap = await get('configmap', `${SERVER}-config`);
+      return (JSON.parse(decodeConfig(configMap)) as { sftpd: { workers?: number } }).sftpd.workers;
+    };
+    const awaitWorkers = (expected: number): Promise<true> =>
+      waitFor(`sftpd.workers ${expected}`, async () =>
+        (await workersIn()) === expected ? true : undefined,
+      );
+    assert.equal(await workersIn(), 1, 'no CPU limit: one process');
+    const limited = serverYaml.replace(
+      '  replicas: 2\n',
+      '  replicas: 2\n  resources:\n    requests: {cpu: 500m, memory: 256Mi}\n    limits: {cpu: "2", memory: 512Mi}\n',
+    );
+    await apply(limited);
+    await awaitWorkers(0);
+    const deployment = await get('deployment', SERVER);
+    const container = (deployment.spec!['template'] as { spec: PodSpec }).spec
+      .containers[0] as unknown as { resources: { limits: Record<string, string> } };
+    assert.equal(container.resources.limits['cpu'], '2', 'the limit the server reads as cpu.max');
+    await apply(
+      limited.replace('      max_auth_tries: 4\n', '      max_auth_tries: 4\n      workers: 3\n'),
+    );
+    await awaitWorkers(3);
+    // Only requests: no quota in the pod's cgroup, so no automatic count either.
+    await apply(limited.replace('    limits: {cpu: "2", memory: 512Mi}\n', ''));
+    await awaitWorkers(1);
+    await apply(serverYaml);
+    await awaitWorkers(1);
+  });
+
   void it('hands over to a standby when the leader is killed, which converges what changed meanwhile', async () => {
     standby = startOperatorProcess(operatorKubeconfig);
     await waitFor('the standby to wait for the lease', () =>

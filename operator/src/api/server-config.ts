@@ -36,6 +36,12 @@ export const OPERATOR_OWNED_KEYS: Readonly<Record<string, string>> = {
   'secrets.master_key_file': 'the file of the master-key Secret (spec.masterKey)',
 };
 
+/** Keys whose default the operator decides, with what it sets when the spec leaves them out. */
+export const OPERATOR_DEFAULTS: Readonly<Record<string, string>> = {
+  'sftpd.workers':
+    'When absent, the operator sets 0 (one process per CPU of the limit) if spec.resources has a CPU limit, otherwise 1.',
+};
+
 /**
  * Keys the schema keeps only to refuse them with a message (a key left out of the schema would
  * be pruned without a word): a secret has no place in a spec that any reader of the object sees.
@@ -68,10 +74,15 @@ function describeDefault(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** A leaf without its default (the server applies its own), the default named in the text. */
-function leaf(schema: TSchema): Record<string, unknown> {
+/**
+ * A leaf without its default (the server applies its own), the default named in the text, or
+ * what the operator sets in its place.
+ */
+function leaf(schema: TSchema, operatorDefault?: string): Record<string, unknown> {
   const { default: defaultValue, ...rest } = schema as Record<string, unknown>;
   const description = typeof rest['description'] === 'string' ? rest['description'] : '';
+  if (operatorDefault !== undefined)
+    return { ...rest, description: `${description} ${operatorDefault}` };
   return defaultValue === undefined
     ? rest
     : { ...rest, description: `${description} Default: ${describeDefault(defaultValue)}.` };
@@ -92,7 +103,7 @@ function section(name: string, schema: TSchema): Record<string, unknown> {
         return [
           key,
           refused === undefined
-            ? leaf(child)
+            ? leaf(child, OPERATOR_DEFAULTS[`${name}.${key}`])
             : { type: 'string', description: `Not accepted: ${refused}.` },
         ];
       }),

@@ -22,6 +22,16 @@ export interface ConfigFiles {
   masterKeyFile: string;
 }
 
+/**
+ * How many SFTP processes a pod runs when spec.config leaves sftpd.workers out: with a CPU
+ * limit, 0 (the server reads the limit from its cgroup's cpu.max and runs one per CPU);
+ * without one, 1, since automatic would then count every CPU of the node (decision 0014).
+ */
+export function defaultWorkers(resources: unknown): number {
+  const limits = (resources as { limits?: Record<string, unknown> } | undefined)?.limits;
+  return limits?.['cpu'] === undefined ? 1 : 0;
+}
+
 /** The config file: spec.config with the operator's keys on top. */
 export function serverConfig(server: SftpServer, files: ConfigFiles): Record<string, unknown> {
   const config = server.spec.config ?? {};
@@ -31,6 +41,7 @@ export function serverConfig(server: SftpServer, files: ConfigFiles): Record<str
   return {
     ...config,
     sftpd: {
+      workers: defaultWorkers(server.spec.resources),
       ...config.sftpd,
       bind_port: PORTS.sftp,
       bind_address: '',

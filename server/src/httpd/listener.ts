@@ -31,7 +31,8 @@ async function monitoringAnswer(
   const path = (request.url ?? '').split('?', 1)[0];
   if (path === '/metrics') {
     const registry = deps.metricsRegistry;
-    return { statusCode: 200, contentType: registry.contentType, body: await registry.metrics() };
+    const body = await (deps.metricsText ?? (() => registry.metrics()))();
+    return { statusCode: 200, contentType: registry.contentType, body };
   }
   if (path !== '/healthz') return undefined;
   const report = await checkHealth({

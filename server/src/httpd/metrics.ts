@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Aggregator } from 'prom-client';
+import type { SessionEvents } from '../session/types.js';
 import type { DocumentedSchema } from './route-schemas.js';
 
 const HTTP_REQUESTS = 'http_requests_total';
@@ -33,19 +34,21 @@ export function installRequestCounter(app: FastifyInstance, registry: Registry):
 
 export interface MetricsRoutesOptions {
   registry: Registry;
+  /** The text to answer instead of the registry's own (a primary merging its workers'). */
+  text?: () => Promise<string>;
 }
 
 /** GET /metrics in the Prometheus text format. */
 export const metricsRoutes: FastifyPluginCallback<MetricsRoutesOptions> = (
   app,
-  { registry },
+  { registry, text },
   done,
 ) => {
   const schema: DocumentedSchema = { summary: 'Prometheus metrics', tags: ['monitoring'] };
   app.get('/metrics', {
     schema,
     handler: async (_request, reply) => {
-      const body = await registry.metrics();
+      const body = await (text ?? (() => registry.metrics()))();
       return reply.type(registry.contentType).send(body);
     },
   });
@@ -82,11 +85,17 @@ function counterOf(registry: Registry, name: string, help: string, read: () => n
   });
 }
 
-function gaugeOf(registry: Registry, name: string, help: string, read: () => number): void {
-  if (registry.getSingleMetric(name) !== undefined) return;
+interface GaugeMeta {
+  name: string;
+  help: string;
+  /** How a primary merges the workers' readings (decision 0014); summed when absent. */
+  aggregator?: Aggregator;
+}
+
+function gaugeOf(registry: Registry, meta: GaugeMeta, read: () => number): void {
+  if (registry.getSingleMetric(meta.name) !== undefined) return;
   new Gauge({
-    name,
-    help,
+    ...meta,
     registers: [registry],
     collect() {
       this.set(read());
@@ -116,14 +125,15 @@ export function registerServerMetrics(
   const stats = (): ReturnType<ClusterMetricsSource['stats']> => cluster.stats();
   gaugeOf(
     registry,
-    'kubesftp_sessions',
-    'Logged-in connections of this process',
+    { name: 'kubesftp_sessions', help: 'Logged-in connections of this process' },
     () => stats().sessions,
   );
   gaugeOf(
     registry,
-    'kubesftp_quota_settlements_pending',
-    'Quota settlements and session releases waiting for the data provider',
+    {
+      name: 'kubesftp_quota_settlements_pending',
+      help: 'Quota settlements and session releases waiting for the data provider',
+    },
     () => stats().pendingSettlements,
   );
   counterOf(
@@ -146,9 +156,47 @@ export function registerServerMetrics(
   );
   gaugeOf(
     registry,
-    'kubesftp_degraded',
-    '1 while the data provider, quota settlements or change notification are not healthy',
+    {
+      name: 'kubesftp_degraded',
+      help: '1 while the data provider, quota settlements or change notification are not healthy',
+      // Merged over a primary's workers: degraded when any process is.
+      aggregator: 'max',
+    },
     () => (cluster.health().status === 'ok' ? 0 : 1),
   );
   return { loginFailures };
+}
+
+type TransferLabels = 'direction' | 'protocol';
+
+function transferCounter(registry: Registry, name: string, help: string): Counter<TransferLabels> {
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof Counter) return existing;
+  return new Counter({ name, help, labelNames: ['direction', 'protocol'], registers: [registry] });
+}
+
+/**
+ * The session events with every finished transfer counted (whatever its outcome): how many,
+ * and the bytes moved, by direction (upload, download) and protocol (SFTP, SCP).
+ */
+export function countTransfers(registry: Registry, base: SessionEvents): SessionEvents {
+  const transfers = transferCounter(
+    registry,
+    'kubesftp_transfers_total',
+    'Finished uploads and downloads, completed or not, by direction and protocol',
+  );
+  const bytes = transferCounter(
+    registry,
+    'kubesftp_transfer_bytes_total',
+    'Bytes moved by finished uploads and downloads, by direction and protocol',
+  );
+  return {
+    ...base,
+    transfer(record) {
+      base.transfer(record);
+      const labels = { direction: record.sender.toLowerCase(), protocol: record.protocol };
+      transfers.inc(labels);
+      bytes.inc(labels, record.size_bytes);
+    },
+  };
 }

@@ -75,7 +75,7 @@ export async function buildApp(deps: HttpServerDeps): Promise<FastifyInstance> {
     provider: deps.provider,
     ...(deps.cluster === undefined ? {} : { cluster: deps.cluster }),
   });
-  await app.register(metricsRoutes, { registry });
+  await app.register(metricsRoutes, { registry, text: deps.metricsText });
   await app.ready();
   return app;
 }

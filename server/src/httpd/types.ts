@@ -61,6 +61,8 @@ export interface HttpServerDeps {
   version: string;
   /** Where /metrics reads from; a fresh registry with process metrics when absent. */
   metricsRegistry?: Registry;
+  /** What /metrics answers instead of the registry's own text (a primary with workers). */
+  metricsText?: () => Promise<string>;
   /** Cross-process state that /healthz reports; the provider alone when absent. */
   cluster?: ClusterHealthSource;
 }

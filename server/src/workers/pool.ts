@@ -13,6 +13,7 @@ import type { ClusterMetricsSource } from '../httpd/metrics.js';
 import type { ActiveConnections, ConnectionInfo } from '../httpd/types.js';
 import type { GateTicket } from '../ssh/connection-gate.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
+import type { MetricJson } from './metrics.js';
 
 export interface WorkerPoolOptions {
   count: number;
@@ -23,7 +24,7 @@ export interface WorkerPoolOptions {
   releaseNode(nodeId: string): Promise<number>;
   /** How long a worker may take to report ready. */
   readyTimeoutMs?: number;
-  /** How long a worker may take to answer a connection list or close request. */
+  /** How long a worker may take to answer a connection list, close or metrics request. */
   requestTimeoutMs?: number;
 }
 
@@ -32,7 +33,16 @@ interface HandedSocket {
   loggedIn: boolean;
 }
 
-type Reply = ConnectionInfo[] | boolean | undefined;
+type Reply = ConnectionInfo[] | boolean | MetricJson[] | undefined;
+
+/** A request to a worker, without the id the pool gives it. */
+type Ask = { t: 'list' } | { t: 'close'; connectionId: string } | { t: 'metrics' };
+
+/** One worker's registry as JSON, or undefined when it did not answer in time. */
+export interface WorkerMetricsAnswer {
+  slot: number;
+  metrics: MetricJson[] | undefined;
+}
 
 /** What /metrics and /healthz read of the cluster sessions. */
 export interface ClusterView extends ClusterHealthSource {
@@ -69,6 +79,8 @@ export class WorkerPool {
   readonly #releasing = new Set<Promise<void>>();
   #nextHandoff = 1;
   #nextRequest = 1;
+  #restarts = 0;
+  readonly #exitListeners: Array<(slot: number) => void> = [];
 
   constructor(options: WorkerPoolOptions) {
     this.#o = options;
@@ -149,16 +161,44 @@ export class WorkerPool {
   connections(): ActiveConnections {
     return {
       list: async () => {
-        const lists = await Promise.all(this.#live().map((s) => this.#request(s, 'list')));
-        return lists.flatMap((list) => (Array.isArray(list) ? list : []));
+        const lists = await Promise.all(this.#live().map((s) => this.#request(s, { t: 'list' })));
+        return lists.flatMap((list) => (Array.isArray(list) ? (list as ConnectionInfo[]) : []));
       },
       close: async (connectionId) => {
         const closed = await Promise.all(
-          this.#live().map((s) => this.#request(s, 'close', connectionId)),
+          this.#live().map((s) => this.#request(s, { t: 'close', connectionId })),
         );
         return closed.includes(true);
       },
     };
+  }
+
+  /** Every live worker's metrics registry as JSON; a worker that does not answer gives none. */
+  async metrics(): Promise<WorkerMetricsAnswer[]> {
+    return Promise.all(
+      this.#live().map(async (slot) => {
+        const reply = await this.#request(slot, { t: 'metrics' });
+        return {
+          slot: slot.index,
+          metrics: Array.isArray(reply) ? (reply as MetricJson[]) : undefined,
+        };
+      }),
+    );
+  }
+
+  /** Workers ready to serve. */
+  liveCount(): number {
+    return this.#live().length;
+  }
+
+  /** Replacement workers forked after one died, since the start. */
+  get restarts(): number {
+    return this.#restarts;
+  }
+
+  /** Calls `listener` with the slot of every worker that exits (died, drained or killed). */
+  onExit(listener: (slot: number) => void): void {
+    this.#exitListeners.push(listener);
   }
 
   /**
@@ -281,6 +321,7 @@ export class WorkerPool {
     slot.requests.clear();
     slot.child = undefined;
     slot.nodeId = undefined;
+    for (const listener of this.#exitListeners) listener(slot.index);
     // Rows a worker left (killed, or killed after the grace period) go at once.
     if (nodeId !== undefined) this.#releaseRows(nodeId, how.pid);
     if (this.#draining) {
@@ -320,6 +361,7 @@ export class WorkerPool {
     slot.respawn = setTimeout(() => {
       slot.respawn = undefined;
       if (this.#draining) return;
+      this.#restarts += 1;
       this.#spawn(slot).catch((err: unknown) =>
         this.#o.log.error({ err }, 'replacement worker failed to start'),
       );
@@ -327,15 +369,14 @@ export class WorkerPool {
   }
 
   /** Asks one worker; resolves undefined when it does not answer within the deadline. */
-  #request(slot: Slot, kind: 'list' | 'close', connectionId = ''): Promise<Reply> {
+  #request(slot: Slot, ask: Ask): Promise<Reply> {
     const request = this.#nextRequest++;
-    const message: ToWorker =
-      kind === 'list' ? { t: 'list', request } : { t: 'close', request, connectionId };
+    const message: ToWorker = { ...ask, request };
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         slot.requests.delete(request);
         this.#o.log.warn(
-          { worker: slot.child?.pid, request: kind },
+          { worker: slot.child?.pid, request: ask.t },
           'worker did not answer in time',
         );
         resolve(undefined);

@@ -9,7 +9,8 @@ import type { Logger } from 'pino';
 import { createServerActions } from '../actions/index.js';
 import { secretKeySettings } from '../dataprovider/from-config.js';
 import { secretBoxFor } from '../dataprovider/index.js';
-import { createMetricsRegistry, registerServerMetrics } from '../httpd/metrics.js';
+import type { Registry } from 'prom-client';
+import { countTransfers, createMetricsRegistry, registerServerMetrics } from '../httpd/metrics.js';
 import {
   ACTIONS_SETTLE_MS,
   connectionsView,
@@ -25,6 +26,7 @@ import type { SshServer } from '../ssh/server.js';
 import { assertTransportPatchApplied } from '../ssh/transport-options.js';
 import { StartedParts } from '../startup.js';
 import { isMessage, type FromWorker, type ToWorker } from './messages.js';
+import type { MetricJson } from './metrics.js';
 
 /** The IPC channel to the primary; `process` in a real worker. */
 export interface PrimaryChannel {
@@ -38,6 +40,7 @@ export interface PrimaryChannel {
 interface Serving {
   ssh: SshServer;
   registry: ConnectionRegistry;
+  metricsRegistry: Registry;
   shutdown(graceMs: number): Promise<void>;
 }
 
@@ -101,6 +104,15 @@ function answer(
         send({ t: 'reply', request: message.request, result }),
       );
       return;
+    case 'metrics':
+      void serving.metricsRegistry.getMetricsAsJSON().then((metrics) =>
+        send({
+          t: 'reply',
+          request: message.request,
+          result: metrics as unknown as MetricJson[],
+        }),
+      );
+      return;
     case 'close':
       send({
         t: 'reply',
@@ -144,7 +156,7 @@ async function startServing(
   const ssh = await startSsh({
     loaded,
     logging,
-    events: actions.sessionEvents(logging.events),
+    events: countTransfers(metricsRegistry, actions.sessionEvents(logging.events)),
     provider,
     registry,
     cluster,
@@ -155,6 +167,7 @@ async function startServing(
   return {
     ssh,
     registry,
+    metricsRegistry,
     nodeId: cluster.nodeId,
     async shutdown(graceMs) {
       options.log.info({ grace_ms: graceMs, connections: registry.size }, 'draining');
