@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { test } from 'node:test';
 import { versionString } from '../version.js';
-import { EXIT_USAGE, runCli } from './main.js';
+import { EXIT_USAGE, runCli } from './program.js';
 import type { ServeOptions } from './options.js';
 import type { PortableOptions } from './portable-options.js';
 

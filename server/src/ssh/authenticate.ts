@@ -1,5 +1,5 @@
-import ssh2 from 'ssh2';
 import type { AuthContext, ParsedKey, PublicKeyAuthContext } from 'ssh2';
+import { parseKey } from './ssh2-server-parts.js';
 import { verifyPassword } from '../auth/passwords.js';
 import { matchPublicKey } from '../auth/publickeys.js';
 import type { DataProvider, User } from '../dataprovider/types.js';
@@ -139,7 +139,7 @@ function verifyPublicKey(ctx: PublicKeyAuthContext, user: User): Verdict {
     return stored === undefined ? 'query-refused' : 'query-ok';
   }
   if (stored === undefined) return 'bad';
-  const parsed = ssh2.utils.parseKey(stored);
+  const parsed = parseKey(stored);
   if (parsed instanceof Error) return 'bad';
   // A public key line parses to one key; the array form only comes from private key files.
   const key: ParsedKey | undefined = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;

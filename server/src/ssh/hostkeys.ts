@@ -5,12 +5,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import ssh2 from 'ssh2';
 import type { ParsedKey } from 'ssh2';
+import { generateKeyPair, parseKey } from './ssh2-server-parts.js';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import { PRIVATE_FILE_MODE, assertPrivateMode } from '../private-files.js';
-
-const { utils } = ssh2;
 
 export type HostKeyType = 'ed25519' | 'rsa' | 'ecdsa';
 
@@ -107,7 +105,7 @@ async function readKeyFile(keyPath: string): Promise<{ contents: Buffer; mode: n
 
 async function loadHostKey(keyPath: string): Promise<HostKey> {
   const { contents, mode } = await readKeyFile(keyPath);
-  const parsed = utils.parseKey(contents);
+  const parsed = parseKey(contents);
   if (parsed instanceof Error) throw invalidKey(keyPath, parsed.message, parsed);
   // An OpenSSH file holds one key; ssh2 returns a list for that format.
   const candidates: unknown = parsed;
@@ -133,9 +131,9 @@ function generatePrivateKey(type: HostKeyType): Promise<string> {
       if (err) reject(err);
       else resolve(pair.private);
     };
-    if (type === 'rsa') utils.generateKeyPair('rsa', { bits: RSA_BITS }, done);
-    else if (type === 'ecdsa') utils.generateKeyPair('ecdsa', { bits: ECDSA_BITS }, done);
-    else utils.generateKeyPair('ed25519', done);
+    if (type === 'rsa') generateKeyPair('rsa', { bits: RSA_BITS }, done);
+    else if (type === 'ecdsa') generateKeyPair('ecdsa', { bits: ECDSA_BITS }, done);
+    else generateKeyPair('ed25519', done);
   });
 }
 

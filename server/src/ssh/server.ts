@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import ssh2 from 'ssh2';
+import { Server as Ssh2Server } from './ssh2-server-parts.js';
 import type { Algorithms, ClientInfo, Connection, ServerConfig } from 'ssh2';
 import type { Logger } from 'pino';
 import type { DataProvider, User } from '../dataprovider/types.js';
 import type { CommandService } from '../commands/dispatcher.js';
 import type { HostEvent } from '../defender/index.js';
+import { optimizeFromNow } from '../optimizing-compiler.js';
 import { normalizeClientIp } from '../session/ip-ranges.js';
 import type { ConnectionRegistry } from '../session/registry.js';
 import type { Protocol } from '../session/types.js';
@@ -116,7 +117,7 @@ const socketKey = (address: string | undefined, port: number | undefined): strin
 /** What the listener's helpers share. */
 interface ListenerState {
   deps: SshServerDeps;
-  ssh: ssh2.Server;
+  ssh: Ssh2Server;
   gate: ConnectionGate;
   pending: Map<string, PendingLogin>;
   stopping: boolean;
@@ -136,7 +137,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
     deps,
     pending,
     stopping: false,
-    ssh: new ssh2.Server(config, (client, info) =>
+    ssh: new Ssh2Server(config, (client, info) =>
       acceptClient({ deps, client, info, pending: pending.get(socketKey(info.ip, info.port)) }),
     ),
     gate: new ConnectionGate({
@@ -150,6 +151,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
   // client that sends nothing would otherwise hold its socket forever; and the gate decides
   // before ssh2 spends anything on a newcomer.
   const listener = createServer({ pauseOnConnect: deps.handOff !== undefined }, (socket) => {
+    optimizeFromNow();
     // Until ssh2 takes the socket, a reset must not become an uncaught error.
     socket.on('error', () => undefined);
     admitSocket(state, socket).catch((err: unknown) => {
@@ -175,6 +177,7 @@ export function createSshServer(deps: SshServerDeps): SshServer {
         for (const login of pending.values()) login.socket.destroy();
       }),
     serveSocket: (socket, ticket) => {
+      optimizeFromNow();
       if (state.stopping) {
         ticket.release();
         socket.destroy();
