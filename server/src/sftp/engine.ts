@@ -16,6 +16,7 @@ import { SerialQueues } from './queues.js';
 import { PacketReader } from './reader.js';
 import { toStatus } from './status.js';
 import { advertisedExtensions, EXTENSIONS, isServed, REQUESTS } from './table.js';
+import { WindowCredit, type ChannelWindow } from './window-credit.js';
 import { encodeStatus, encodeVersion } from './writer.js';
 
 type LogMethod = (fields: object, message: string) => void;
@@ -43,6 +44,11 @@ export interface SftpSessionOptions {
    * out and holds no view of it (see FrameBuffer).
    */
   releaseChunk?: (chunk: Buffer) => void;
+  /**
+   * The channel's window, granted back only as requests complete (see WindowCredit). Without
+   * it, or when it is too small to hold back, the transport grants window on its own.
+   */
+  window?: ChannelWindow;
   /**
    * Called once, right before the engine ends the stream, so the transport can report an
    * exit status (clients such as scp treat a missing one as failure).
@@ -87,6 +93,9 @@ class SftpEngine implements SftpSession {
   #inFlightBytes = 0;
   #waitingDrain = false;
   #paused = false;
+  readonly #credit: WindowCredit | undefined;
+  /** Bytes of packets dealt with since the window was last settled. */
+  #doneBytes = 0;
   #settled: (() => void) | undefined;
   #resolveClosed!: () => void;
 
@@ -98,6 +107,10 @@ class SftpEngine implements SftpSession {
     // One block holds any packet, so also any READ's data.
     const blocks = blockPool(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
+    this.#credit =
+      options.window === undefined
+        ? undefined
+        : WindowCredit.over(options.window, limits.maxPacketLength);
     this.#ctx = {
       vfs: options.vfs,
       blocks,
@@ -122,6 +135,7 @@ class SftpEngine implements SftpSession {
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#ending) return;
+    this.#credit?.received(chunk.length);
     this.#frames.push(chunk);
     this.#pump();
   };
@@ -158,9 +172,14 @@ class SftpEngine implements SftpSession {
         this.#fatal('packet length out of bounds');
         return;
       }
+      const running = this.#inFlight;
       this.#handlePacket(packet);
+      // Answered at once (or refused) rather than queued as a job: dealt with already.
+      if (this.#inFlight === running) this.#doneBytes += 4 + packet.length;
     }
     if (this.#ending) return;
+    this.#credit?.completed(this.#doneBytes, this.#inFlight > 0);
+    this.#doneBytes = 0;
     const paused = !this.#canAccept();
     if (paused === this.#paused) return;
     this.#paused = paused;
@@ -300,6 +319,7 @@ class SftpEngine implements SftpSession {
     this.#ctx.blocks.release(job.packet);
     this.#inFlight--;
     this.#inFlightBytes -= job.bytes;
+    this.#doneBytes += 4 + job.bytes;
     if (this.#inFlight === 0) this.#settled?.();
   }
 
@@ -341,6 +361,7 @@ class SftpEngine implements SftpSession {
     if (this.#ending) return;
     this.#ending = true;
     this.#stream.off('data', this.#onData);
+    this.#credit?.dispose();
     for (const job of this.#queues.cancel()) this.#release(job);
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#settled = resolve));
     await Promise.all(this.#ctx.handles.closeAll().map((handle) => this.#abortHandle(handle)));
