@@ -83,6 +83,20 @@ describe('per-user bandwidth', { timeout: 180_000 }, () => {
 
   /** The protocols the REST API lists for the limited user's connections while `run` runs. */
   async function listedDuring<T>(run: () => Promise<T>): Promise<{ result: T; seen: string[] }> {
+    // The previous test's client has exited, but the server may take a moment to see its
+    // connection close; it must go promptly, and must not count as this run's.
+    const gone = Date.now() + 5_000;
+    const stillListed = async (): Promise<boolean> => {
+      const listed = await fx.server.api('GET', '/api/v1/connection');
+      return (listed.body as unknown as ConnectionInfo[]).some((c) => c.username === fx.username);
+    };
+    while (await stillListed()) {
+      assert.ok(
+        Date.now() < gone,
+        'an earlier connection is still listed 5 s after its client exited',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const seen = new Set<string>();
     let running = true;
     const watching = (async (): Promise<void> => {
