@@ -16,7 +16,6 @@ import { SerialQueues } from './queues.js';
 import { PacketReader } from './reader.js';
 import { toStatus } from './status.js';
 import { advertisedExtensions, EXTENSIONS, isServed, REQUESTS } from './table.js';
-import { WindowCredit, type ChannelWindow } from './window-credit.js';
 import { encodeStatus, encodeVersion } from './writer.js';
 
 type LogMethod = (fields: object, message: string) => void;
@@ -44,11 +43,6 @@ export interface SftpSessionOptions {
    * out and holds no view of it (see FrameBuffer).
    */
   releaseChunk?: (chunk: Buffer) => void;
-  /**
-   * The channel's window, granted back only as requests complete (see WindowCredit). Without
-   * it, or when it is too small to hold back, the transport grants window on its own.
-   */
-  window?: ChannelWindow;
   /**
    * Called once, right before the engine ends the stream, so the transport can report an
    * exit status (clients such as scp treat a missing one as failure).
@@ -93,9 +87,6 @@ class SftpEngine implements SftpSession {
   #inFlightBytes = 0;
   #waitingDrain = false;
   #paused = false;
-  readonly #credit: WindowCredit | undefined;
-  /** Bytes of packets dealt with since the window was last settled. */
-  #doneBytes = 0;
   #settled: (() => void) | undefined;
   #resolveClosed!: () => void;
 
@@ -107,10 +98,6 @@ class SftpEngine implements SftpSession {
     // One block holds any packet, so also any READ's data.
     const blocks = blockPool(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
-    this.#credit =
-      options.window === undefined
-        ? undefined
-        : WindowCredit.over(options.window, limits.maxPacketLength);
     this.#ctx = {
       vfs: options.vfs,
       blocks,
@@ -135,7 +122,6 @@ class SftpEngine implements SftpSession {
 
   readonly #onData = (chunk: Buffer): void => {
     if (this.#ending) return;
-    this.#credit?.received(chunk.length);
     this.#frames.push(chunk);
     this.#pump();
   };
@@ -172,14 +158,9 @@ class SftpEngine implements SftpSession {
         this.#fatal('packet length out of bounds');
         return;
       }
-      const running = this.#inFlight;
       this.#handlePacket(packet);
-      // Answered at once (or refused) rather than queued as a job: dealt with already.
-      if (this.#inFlight === running) this.#doneBytes += 4 + packet.length;
     }
     if (this.#ending) return;
-    this.#credit?.completed(this.#doneBytes, this.#inFlight > 0);
-    this.#doneBytes = 0;
     const paused = !this.#canAccept();
     if (paused === this.#paused) return;
     this.#paused = paused;
@@ -319,7 +300,6 @@ class SftpEngine implements SftpSession {
     this.#ctx.blocks.release(job.packet);
     this.#inFlight--;
     this.#inFlightBytes -= job.bytes;
-    this.#doneBytes += 4 + job.bytes;
     if (this.#inFlight === 0) this.#settled?.();
   }
 
@@ -361,7 +341,6 @@ class SftpEngine implements SftpSession {
     if (this.#ending) return;
     this.#ending = true;
     this.#stream.off('data', this.#onData);
-    this.#credit?.dispose();
     for (const job of this.#queues.cancel()) this.#release(job);
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#settled = resolve));
     await Promise.all(this.#ctx.handles.closeAll().map((handle) => this.#abortHandle(handle)));

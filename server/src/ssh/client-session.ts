@@ -6,7 +6,7 @@ import { SessionBandwidth } from '../session/bandwidth.js';
 import type { Protocol, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import type { SshServerDeps } from './server.js';
-import { channelWindow, releaseIncomingPacket } from './transport-options.js';
+import { releaseIncomingPacket } from './transport-options.js';
 
 /** Builds the policy-wrapped file system one protocol session of `user` works on. */
 export type OpenUserFs = (user: User, session: SessionRef) => Promise<Vfs>;
@@ -188,7 +188,6 @@ export class ClientSession {
       username: this.#o.user.username,
       beforeEnd: () => channel.exit(0),
       releaseChunk: releaseIncomingPacket,
-      window: channelWindow(channel, this.#o.deps.settings.channelWindowSize),
     });
     this.#sftpSessions.add(sftp);
     try {

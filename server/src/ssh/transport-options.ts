@@ -5,7 +5,6 @@
  */
 import { createRequire } from 'node:module';
 import { ErrorCode, KubesftpError } from '../errors.js';
-import type { ChannelWindow } from '../sftp/window-credit.js';
 
 const require = createRequire(import.meta.url);
 
@@ -33,13 +32,6 @@ interface CryptoModule {
 
 export interface ChannelModule {
   needsWindowAdjust?: unknown;
-  takeWindowControl?: (channel: object) => void;
-  grantWindow?: (channel: object, amount: number) => void;
-}
-
-/** The fields of an ssh2 channel that window control reads. */
-interface WindowedChannel {
-  incoming: { window: number };
 }
 
 const cryptoModule = require('ssh2/lib/protocol/crypto.js') as CryptoModule;
@@ -56,22 +48,6 @@ export function releaseIncomingPacket(view: Uint8Array): void {
 /** True when ssh2 loaded its compiled crypto binding (faster AES-GCM and ChaCha20). */
 export function nativeCryptoAvailable(): boolean {
   return cryptoModule.bindingAvailable === true;
-}
-
-/**
- * The receive window of an ssh2 channel, for a reader that grants it back itself (see
- * sftp/window-credit.ts); undefined when the patched transport cannot hand it over.
- */
-export function channelWindow(channel: object, size: number): ChannelWindow | undefined {
-  const { takeWindowControl, grantWindow } = require('ssh2/lib/Channel.js') as ChannelModule;
-  if (takeWindowControl === undefined || grantWindow === undefined) return undefined;
-  const windowed = channel as WindowedChannel;
-  return {
-    size,
-    takeControl: () => takeWindowControl(channel),
-    open: () => windowed.incoming.window,
-    grant: (bytes) => grantWindow(channel, bytes),
-  };
 }
 
 /**
