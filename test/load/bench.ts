@@ -8,7 +8,6 @@
  * client itself shows between its echo of the measured batch command and of the next one.
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +97,7 @@ async function prepareData(settings: BenchSettings, workDir: string): Promise<Be
 
 const starters: Record<
   ServerKey,
-  (options: { workDir: string; publicKey: string }) => Promise<BenchServer>
+  (options: { workDir: string; publicKey: string; settleMs?: number }) => Promise<BenchServer>
 > = {
   openssh: startOpenSsh,
   kubesftp: startKubesftp,
@@ -113,7 +112,12 @@ async function startSlots(
   for (const key of settings.servers) {
     try {
       log(`starting ${key}`);
-      slots.push({ key, server: await starters[key]({ workDir: options.workDir, publicKey }) });
+      // The settled idle figure is read at start, before the bench's own REST calls.
+      const settleMs = settings.phases.includes('idle') ? IDLE_SETTLE_MS : undefined;
+      slots.push({
+        key,
+        server: await starters[key]({ workDir: options.workDir, publicKey, settleMs }),
+      });
     } catch (err) {
       log(`${key} did not start: ${errorText(err)}`);
       slots.push({ key, startError: errorText(err) });
@@ -133,17 +137,13 @@ async function measureIdle(ctx: BenchContext): Promise<void> {
     log,
     probe: async (server) => server.startIdleRssMiB ?? (await idleRssMiB(server.mainPid)),
   });
-  // An idle pod stays idle for hours: V8's memory reducer returns what start-up left behind
-  // some seconds after the last allocation, so the steady figure comes after it has run.
-  log(`idle memory ${IDLE_SETTLE_MS / 1000} s later, still before the first client`);
-  await delay(IDLE_SETTLE_MS);
   await repeat({
     metric: 'idleRssSettled',
     slots: ctx.slots,
     runs: 1,
     results: ctx.results,
     log,
-    probe: (server) => idleRssMiB(server.mainPid),
+    probe: async (server) => server.settledIdleRssMiB ?? (await idleRssMiB(server.mainPid)),
   });
 }
 

@@ -24,6 +24,8 @@ export interface BenchServer {
    * kubesftp's user is made through its REST API, which loads the API into the process.
    */
   readonly startIdleRssMiB?: number;
+  /** The same, read again once the idle process has settled (see KubesftpOptions.settleMs). */
+  readonly settledIdleRssMiB?: number;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

@@ -27,6 +27,12 @@ export interface KubesftpOptions {
   quotaSize?: number;
   /** Account properties over the defaults (an S3 home, say). */
   user?: Record<string, unknown>;
+  /**
+   * When set, idle RSS is read a second time this long after the first, still before the REST
+   * API is used: V8's memory reducer returns what start-up left behind some seconds after the
+   * last allocation, and an idle pod spends its life after it.
+   */
+  settleMs?: number;
 }
 
 /**
@@ -71,9 +77,14 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   child.stdout!.resume();
   let ports: { sftpPort: number; httpPort: number };
   let startIdleRssMiB: number;
+  let settledIdleRssMiB: number | undefined;
   try {
     ports = await waitForPorts(child);
     startIdleRssMiB = await idleWithProbes(ports.httpPort, child.pid!);
+    if (options.settleMs !== undefined) {
+      await new Promise((resolve) => setTimeout(resolve, options.settleMs));
+      settledIdleRssMiB = await idleRssMiB(child.pid!);
+    }
     const token = await adminToken(ports.httpPort, adminPassword);
     await createUser({
       httpPort: ports.httpPort,
@@ -96,6 +107,7 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
     remoteDir: '',
     mainPid: serverPid,
     startIdleRssMiB,
+    settledIdleRssMiB,
     servingPids: () => processTree(serverPid, true),
     stop: () => stopChild(child, 20_000),
   };
