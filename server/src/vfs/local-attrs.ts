@@ -5,7 +5,6 @@
 import {
   fchmod,
   fchown,
-  fstat,
   ftruncate,
   futimes,
   readFileSync,
@@ -123,7 +122,6 @@ const onFd = {
   chmod: promisify(fchmod),
   chown: promisify(fchown),
   utimes: promisify(futimes),
-  stat: promisify(fstat),
 };
 
 /** Applies attributes to the open file `fd` (an FSETSTAT). */
@@ -136,7 +134,7 @@ export async function applyAttrsToFd(
   if (wanted.size !== undefined) await onFd.truncate(fd, wanted.size);
   if (wanted.mode !== undefined) await onFd.chmod(fd, wanted.mode & SETTABLE_MODE_BITS);
   if (hasOwner(wanted)) await onFd.chown(fd, wanted.uid ?? -1, wanted.gid ?? -1);
-  if (hasTimes(wanted)) await onFd.utimes(fd, ...bothTimes(wanted, await onFd.stat(fd)));
+  if (hasTimes(wanted)) await onFd.utimes(fd, ...bothTimes(wanted, await fstatFd(fd)));
 }
 
 function hasAny(attrs: SetAttrs): boolean {
