@@ -40,6 +40,14 @@ export const openFd = atOnce((path: string, flags: number, mode?: number): numbe
 );
 export const fstatFd = atOnce((fd: number): Stats => fstatSync(fd));
 export const lstatPath = atOnce((path: string): Stats => lstatSync(path));
+/**
+ * lstat where nothing there is an answer, not a failure: null then. A missing name is the
+ * usual case for an upload, and building the ENOENT error with its stack cost more than the
+ * system call.
+ */
+export const lstatOrNull = atOnce(
+  (path: string): Stats | null => lstatSync(path, { throwIfNoEntry: false }) ?? null,
+);
 
 /**
  * Closes at once (decision 0026): closing a place or directory descriptor only drops a reference,

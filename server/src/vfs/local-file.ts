@@ -43,7 +43,7 @@ import {
   type NewFileOwner,
   type SetstatMode,
 } from './local-attrs.js';
-import { atOnce, fstatFd, lstatPath } from './fd.js';
+import { atOnce, fstatFd, lstatOrNull } from './fd.js';
 import type { DirRef, LocalLocation } from './local-resolver.js';
 
 export type UploadMode = 0 | 1 | 2;
@@ -308,13 +308,8 @@ async function assertRegularFile(fd: number): Promise<void> {
 async function existingStat(at: LocalLocation): Promise<FileStat | null> {
   const seen = at.takeSeenStat();
   if (seen !== undefined) return seen === null ? null : toFileStat(seen);
-  const hostPath = at.hostPath;
-  try {
-    return toFileStat(await lstatPath(hostPath));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
+  const stat = await lstatOrNull(at.hostPath);
+  return stat === null ? null : toFileStat(stat);
 }
 
 function isAtomicUpload(flags: OpenFlags, settings: LocalFileSettings, exists: boolean): boolean {

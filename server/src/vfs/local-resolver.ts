@@ -13,7 +13,7 @@
 import type { Stats } from 'node:fs';
 import { readlink } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
-import { DIRECTORY_PATH_FLAGS, closeFd, inDirectory, lstatPath, openFd } from './fd.js';
+import { DIRECTORY_PATH_FLAGS, closeFd, inDirectory, lstatOrNull, openFd } from './fd.js';
 import type { LocateOptions, Location } from './types.js';
 import {
   MAX_SYMLINK_HOPS,
@@ -253,13 +253,8 @@ export class RootResolver {
     name: string,
   ): Promise<{ target: string | null; seen?: Stats | null }> {
     const path = inDirectory(dir.fd, name);
-    let stats: Stats;
-    try {
-      stats = await lstatPath(path);
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return { target: null, seen: null };
-      throw err;
-    }
+    const stats = await lstatOrNull(path);
+    if (stats === null) return { target: null, seen: null };
     if (!stats.isSymbolicLink()) return { target: null, seen: stats };
     try {
       return { target: await readlink(path) };
