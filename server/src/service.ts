@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { createServerActions } from './actions/index.js';
+import { createServerActions, type ServerActions } from './actions/index.js';
 import { CommandService } from './commands/dispatcher.js';
 import {
   effectiveBanner,
@@ -31,6 +31,7 @@ import {
 } from './httpd/metrics.js';
 import type { ActiveConnections } from './httpd/types.js';
 import type { Registry } from 'prom-client';
+import { afterReplies } from './session/after-replies.js';
 import { ClusterSessions } from './session/cluster.js';
 import { ConnectionRegistry } from './session/registry.js';
 import { sweepS3Uploads } from './vfs/backends.js';
@@ -171,7 +172,7 @@ async function startParts(
   const ssh = await startSsh({
     loaded,
     logging,
-    events: countTransfers(metricsRegistry, actions.sessionEvents(logging.events)),
+    events: sessionEvents({ logging, registry: metricsRegistry, actions }),
     provider,
     registry,
     cluster,
@@ -297,6 +298,22 @@ export function startCluster(options: {
     .component('cluster')
     .info({ node_id: cluster.nodeId }, 'sessions counted in the data provider');
   return { registry, cluster };
+}
+
+/**
+ * Where sessions report: the log, the transfer counters and the custom actions, each event
+ * after the reply that caused it (session/after-replies.ts).
+ */
+export function sessionEvents(options: {
+  logging: ServiceLogging;
+  registry: Registry;
+  actions: ServerActions;
+}): SessionEvents {
+  const { logging, registry, actions } = options;
+  const log = logging.component('sftpd');
+  return afterReplies(countTransfers(registry, actions.sessionEvents(logging.events)), (err) =>
+    log.error({ err }, 'a session event could not be reported'),
+  );
 }
 
 export async function startSsh(options: {
