@@ -1,6 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Vfs } from '../vfs/types.js';
 import { blockPool } from './block-pool.js';
+import { sharedPendingBudget, type PendingBudget } from './pending-budget.js';
 import { MAX_BATCH_REQUESTS, PacketType, SFTP_VERSION, StatusCode } from './constants.js';
 import {
   resolveLimits,
@@ -44,10 +45,25 @@ export interface SftpSessionOptions {
    */
   releaseChunk?: (chunk: Buffer) => void;
   /**
+   * The connection under the stream: held while the session is over its bytes bound or the
+   * process's (pending-budget.ts), so that what the client sends next stays in the kernel
+   * instead of piling up decrypted in the channel. Pausing the channel alone does not stop
+   * what its window already allows.
+   */
+  input?: InputHold;
+  /** The process-wide bound of pending bytes; the shared one by default. */
+  pendingBudget?: PendingBudget;
+  /**
    * Called once, right before the engine ends the stream, so the transport can report an
    * exit status (clients such as scp treat a missing one as failure).
    */
   beforeEnd?: () => void;
+}
+
+/** Stops and restarts reading a connection; holds are counted by whoever implements it. */
+export interface InputHold {
+  hold(): void;
+  release(): void;
 }
 
 export interface SftpSession {
@@ -87,6 +103,9 @@ class SftpEngine implements SftpSession {
   #inFlightBytes = 0;
   #waitingDrain = false;
   #paused = false;
+  readonly #input: InputHold | undefined;
+  #holdingInput = false;
+  readonly #budget: PendingBudget;
   #settled: (() => void) | undefined;
   #resolveClosed!: () => void;
 
@@ -95,6 +114,8 @@ class SftpEngine implements SftpSession {
     this.#stream = options.stream;
     this.#log = options.logger;
     this.#beforeEnd = options.beforeEnd;
+    this.#input = options.input;
+    this.#budget = options.pendingBudget ?? sharedPendingBudget(limits.maxInFlightBytes);
     // One block holds any packet, so also any READ's data.
     const blocks = blockPool(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
@@ -141,12 +162,29 @@ class SftpEngine implements SftpSession {
   };
 
   #canAccept(): boolean {
-    const { maxInFlightRequests, maxInFlightBytes } = this.#ctx.limits;
     return (
       !this.#waitingDrain &&
-      this.#inFlight < maxInFlightRequests &&
-      this.#inFlightBytes < maxInFlightBytes
+      this.#inFlight < this.#ctx.limits.maxInFlightRequests &&
+      !this.#overBytes()
     );
+  }
+
+  /** Over the session's bytes bound or the process's; never while holding nothing. */
+  #overBytes(): boolean {
+    const own = this.#inFlightBytes;
+    return own >= this.#ctx.limits.maxInFlightBytes || !this.#budget.allows(own);
+  }
+
+  /**
+   * Holds the connection while over a bytes bound only: what frees bytes is work already
+   * running. A full reply channel (#waitingDrain) must not hold it, since the client's window
+   * adjustment that ends that wait arrives on the connection.
+   */
+  #holdInput(hold: boolean): void {
+    if (hold === this.#holdingInput) return;
+    this.#holdingInput = hold;
+    if (hold) this.#input?.hold();
+    else this.#input?.release();
   }
 
   /** Handles buffered packets while under every bound; otherwise stops reading the channel. */
@@ -161,6 +199,7 @@ class SftpEngine implements SftpSession {
       this.#handlePacket(packet);
     }
     if (this.#ending) return;
+    this.#holdInput(this.#overBytes());
     const paused = !this.#canAccept();
     if (paused === this.#paused) return;
     this.#paused = paused;
@@ -237,6 +276,7 @@ class SftpEngine implements SftpSession {
     const job: Job = { row, id: request.id, args, bytes: packet.length, packet };
     this.#inFlight++;
     this.#inFlightBytes += job.bytes;
+    this.#budget.take(job.bytes);
     const key = row.queueKey?.(args);
     if (key !== undefined && this.#ctx.handles.has(key)) this.#queues.push(key, job);
     else void this.#execute(job);
@@ -300,6 +340,7 @@ class SftpEngine implements SftpSession {
     this.#ctx.blocks.release(job.packet);
     this.#inFlight--;
     this.#inFlightBytes -= job.bytes;
+    this.#budget.give(job.bytes);
     if (this.#inFlight === 0) this.#settled?.();
   }
 
@@ -340,6 +381,7 @@ class SftpEngine implements SftpSession {
   async #shutdown(): Promise<void> {
     if (this.#ending) return;
     this.#ending = true;
+    this.#holdInput(false);
     this.#stream.off('data', this.#onData);
     for (const job of this.#queues.cancel()) this.#release(job);
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#settled = resolve));

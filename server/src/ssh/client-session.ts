@@ -6,7 +6,8 @@ import { SessionBandwidth } from '../session/bandwidth.js';
 import type { Protocol, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import type { SshServerDeps } from './server.js';
-import { releaseIncomingPacket } from './transport-options.js';
+import { InputHolds } from './input-holds.js';
+import { connectionSocket, releaseIncomingPacket } from './transport-options.js';
 
 /** Builds the policy-wrapped file system one protocol session of `user` works on. */
 export type OpenUserFs = (user: User, session: SessionRef) => Promise<Vfs>;
@@ -52,6 +53,8 @@ export class ClientSession {
   #lastProtocol: Protocol = 'SFTP';
   /** The account's byte rates, shared by every channel of the connection. */
   readonly #bandwidth: SessionBandwidth;
+  /** Reading of the connection, held by its SFTP sessions while over their bytes bounds. */
+  readonly #input: InputHolds;
   #lastActivity = Date.now();
   #idleTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -59,6 +62,7 @@ export class ClientSession {
   constructor(options: ClientSessionOptions) {
     this.#o = options;
     this.#bandwidth = SessionBandwidth.forUser(options.user);
+    this.#input = new InputHolds(connectionSocket(options.client));
   }
 
   start(): void {
@@ -188,6 +192,7 @@ export class ClientSession {
       username: this.#o.user.username,
       beforeEnd: () => channel.exit(0),
       releaseChunk: releaseIncomingPacket,
+      input: this.#input,
     });
     this.#sftpSessions.add(sftp);
     try {

@@ -4,6 +4,8 @@
  * applied and whether ssh2 loaded its native crypto binding.
  */
 import { createRequire } from 'node:module';
+import type { Socket } from 'node:net';
+import type { Connection } from 'ssh2';
 import { ErrorCode, KubesftpError } from '../errors.js';
 
 const require = createRequire(import.meta.url);
@@ -102,4 +104,9 @@ export function channelLimits(
 
 function isIntegerInRange(value: number, min: number, max: number): boolean {
   return Number.isInteger(value) && value >= min && value <= max;
+}
+
+/** The socket ssh2 reads a connection from (a field of its own, untyped). */
+export function connectionSocket(client: Connection): Socket | undefined {
+  return (client as unknown as { _sock?: Socket })._sock;
 }

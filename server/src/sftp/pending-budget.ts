@@ -1,0 +1,46 @@
+/**
+ * The bytes of requests every SFTP session of the process holds at once, queued or running:
+ * mostly WRITE data received and not yet on disk. `sftpd.max_pending_bytes` (16 MiB by
+ * default) bounds each session, so that one upload keeps the disk busy, and the sessions of a
+ * process together too, so that 32 uploads do not hold 32 times that. A session over either
+ * stops reading its connection: the client's data then waits in the kernel and TCP slows the
+ * client down, as with a server of one process per session. A session holding nothing may
+ * always take one request, so every session moves.
+ */
+export class PendingBudget {
+  readonly limit: number;
+  #held = 0;
+
+  constructor(limit: number) {
+    this.limit = limit;
+  }
+
+  get held(): number {
+    return this.#held;
+  }
+
+  take(bytes: number): void {
+    this.#held += bytes;
+  }
+
+  give(bytes: number): void {
+    this.#held = Math.max(0, this.#held - bytes);
+  }
+
+  /** Whether a session already holding `own` bytes may take another request. */
+  allows(own: number): boolean {
+    return own === 0 || this.#held < this.limit;
+  }
+}
+
+const shared = new Map<number, PendingBudget>();
+
+/** The process-wide budget of `limit` bytes, shared by every session with that bound. */
+export function sharedPendingBudget(limit: number): PendingBudget {
+  let budget = shared.get(limit);
+  if (budget === undefined) {
+    budget = new PendingBudget(limit);
+    shared.set(limit, budget);
+  }
+  return budget;
+}
