@@ -10,11 +10,12 @@ import { createServerActions } from '../actions/index.js';
 import { secretKeySettings } from '../dataprovider/from-config.js';
 import { secretBoxFor } from '../dataprovider/index.js';
 import type { Registry } from 'prom-client';
-import { countTransfers, createMetricsRegistry, registerServerMetrics } from '../httpd/metrics.js';
+import { createMetricsRegistry, registerServerMetrics } from '../httpd/metrics.js';
 import {
   ACTIONS_SETTLE_MS,
   connectionsView,
   openProvider,
+  sessionEvents,
   startCluster,
   startDefender,
   startSsh,
@@ -156,7 +157,7 @@ async function startServing(
   const ssh = await startSsh({
     loaded,
     logging,
-    events: countTransfers(metricsRegistry, actions.sessionEvents(logging.events)),
+    events: sessionEvents({ logging, registry: metricsRegistry, actions }),
     provider,
     registry,
     cluster,
