@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
 import { loadOrCreateHostKeys } from '../../server/src/ssh/hostkeys.js';
+import { NODE_FLAGS } from '../../server/src/cli/node-flags.js';
 
 const run = promisify(execFile);
 export const repoRoot = resolve(import.meta.dirname, '../../..');
@@ -56,6 +57,7 @@ export function serveInvocation(options: {
 }): { args: string[]; env: NodeJS.ProcessEnv } {
   return {
     args: [
+      ...NODE_FLAGS,
       cliPath,
       'serve',
       '--config-dir',
