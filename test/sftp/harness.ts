@@ -54,3 +54,16 @@ export function within<T>(promise: Promise<T>, ms: number, what: string): Promis
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/** Resolves once `condition` holds, checked on every turn of the event loop; rejects after `ms`. */
+export function until(condition: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const check = (): void => {
+      if (condition()) resolve();
+      else if (Date.now() > deadline) reject(new Error(`${what} not reached within ${ms} ms`));
+      else setImmediate(check);
+    };
+    check();
+  });
+}

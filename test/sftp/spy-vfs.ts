@@ -1,5 +1,5 @@
 /**
- * A Vfs wrapper for tests that records file calls, can delay them, and keeps the highest number
+ * A Vfs wrapper for tests that records file calls, can delay or gate them, and keeps the highest number
  * of reads (and of writes) that were running at once.
  */
 import { writeLength, type Vfs, type VfsFile } from '../../server/src/vfs/types.js';
@@ -14,6 +14,8 @@ export interface FileCall {
 export interface SpyOptions {
   /** Milliseconds to hold each write (or read) before it reaches the wrapped file. */
   delay?: (call: FileCall) => number;
+  /** A promise the call waits for after its delay, so a test decides when it goes on. */
+  gate?: (call: FileCall) => Promise<void> | undefined;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -34,6 +36,7 @@ export function spyVfs(
     calls.push(call);
     const ms = options.delay?.(call) ?? 0;
     if (ms > 0) await sleep(ms);
+    await options.gate?.(call);
   };
   const counted = async <T>(op: keyof Peaks, run: () => Promise<T>): Promise<T> => {
     active[op]++;

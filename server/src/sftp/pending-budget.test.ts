@@ -1,0 +1,254 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { TestClient, type Reply } from '../../../test/sftp/client.js';
+import { startEngine, until, within } from '../../../test/sftp/harness.js';
+import { spyVfs, type FileCall } from '../../../test/sftp/spy-vfs.js';
+import { MemoryVfs } from '../vfs/memory.js';
+import { OpenFlag } from './constants.js';
+import type { InputHold } from './engine.js';
+import { PendingBudget } from './pending-budget.js';
+
+const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
+const WRITE_NEW = OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC;
+const CHUNK = 16 * 1024;
+/** A WRITE packet carries its data plus a few dozen bytes of header and handle. */
+const PACKET_OVERHEAD = 100;
+const LIMIT = 4 * CHUNK;
+const WAIT_MS = 5000;
+
+/** An `input` that counts the engine's calls. */
+function recordingInput(): InputHold & { holds: number; releases: number; holding: number } {
+  return {
+    holds: 0,
+    releases: 0,
+    get holding() {
+      return this.holds - this.releases;
+    },
+    hold() {
+      this.holds++;
+    },
+    release() {
+      this.releases++;
+    },
+  };
+}
+
+/** Holds every backend write until the test opens (or fails) the gate. */
+function stalledWrites() {
+  let open!: () => void;
+  let fail!: (err: Error) => void;
+  const gate = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  // Unhandled until a write waits on it; a failed gate with no write waiting is not an error.
+  gate.catch(() => undefined);
+  const stall = {
+    waiting: 0,
+    gate: (call: FileCall): Promise<void> | undefined => {
+      if (call.op !== 'write') return undefined;
+      stall.waiting++;
+      return gate;
+    },
+    open: () => open(),
+    fail: (err: Error) => fail(err),
+  };
+  return stall;
+}
+
+function startSession(budget: PendingBudget, sessionLimit = LIMIT) {
+  const input = recordingInput();
+  const stall = stalledWrites();
+  const vfs = spyVfs(new MemoryVfs(), { gate: stall.gate });
+  const harness = startEngine({
+    vfs,
+    input,
+    pendingBudget: budget,
+    limits: { maxInFlightBytes: sessionLimit },
+  });
+  return { ...harness, vfs, input, stall };
+}
+
+async function openUpload(client: TestClient, path: string): Promise<string> {
+  await within(client.init(), 2000, 'INIT');
+  return within(client.open(path, WRITE_NEW), 2000, 'OPEN');
+}
+
+function writeAll(client: TestClient, handle: string, data: Buffer): Promise<Reply>[] {
+  const replies = [];
+  for (let offset = 0; offset < data.length; offset += CHUNK) {
+    replies.push(client.write(handle, offset, data.subarray(offset, offset + CHUNK)));
+  }
+  return replies;
+}
+
+async function expectAllOk(replies: Promise<Reply>[], what: string): Promise<void> {
+  for (const reply of await within(Promise.all(replies), WAIT_MS, what)) {
+    TestClient.expectOk(reply);
+  }
+}
+
+async function download(client: TestClient, path: string): Promise<Buffer> {
+  const handle = await client.open(path, OpenFlag.READ);
+  const data = await client.readAll(handle);
+  await client.close(handle);
+  return data;
+}
+
+describe('PendingBudget', () => {
+  it('counts what is taken and given back, never below zero', () => {
+    const budget = new PendingBudget(100);
+    assert.equal(budget.held, 0);
+    budget.take(30);
+    budget.take(50);
+    assert.equal(budget.held, 80);
+    budget.give(30);
+    assert.equal(budget.held, 50);
+    budget.give(80);
+    assert.equal(budget.held, 0);
+  });
+
+  it('lets a session holding nothing take one request even when full', () => {
+    const budget = new PendingBudget(100);
+    budget.take(250);
+    assert.equal(budget.allows(0), true);
+  });
+
+  it('refuses a session already holding bytes once at or over the limit', () => {
+    const budget = new PendingBudget(100);
+    budget.take(99);
+    assert.equal(budget.allows(1), true);
+    budget.take(1);
+    assert.equal(budget.allows(1), false, 'at the limit');
+    budget.take(50);
+    assert.equal(budget.allows(40), false, 'over the limit');
+    budget.give(51);
+    assert.equal(budget.allows(40), true);
+  });
+});
+
+describe('engine: pending bytes', () => {
+  it('holds the connection while over its bytes bound and releases it once writes complete', async () => {
+    const budget = new PendingBudget(1024 * 1024);
+    const { client, session, input, stall } = startSession(budget);
+    const handle = await openUpload(client, '/held.bin');
+    const data = randomBytes(12 * CHUNK);
+    const replies = writeAll(client, handle, data);
+
+    await until(() => input.holding === 1, WAIT_MS, 'input held');
+    assert.equal(input.releases, 0);
+    assert.equal(stall.waiting, 1, 'one backend write running, the rest queued behind it');
+    // The session stopped at its bound: the request that crossed it, no further.
+    assert.ok(budget.held >= LIMIT, `held ${budget.held}`);
+    assert.ok(budget.held < LIMIT + CHUNK + PACKET_OVERHEAD, `held ${budget.held}`);
+
+    stall.open();
+    await expectAllOk(replies, 'writes after the backend went on');
+    assert.equal(input.holding, 0, 'input released');
+    assert.ok(input.releases >= 1);
+    await client.close(handle);
+    assert.equal(budget.held, 0);
+    assert.equal(sha256(await download(client, '/held.bin')), sha256(data));
+    await session.close();
+  });
+
+  it('lets a session holding nothing take one request while another fills the shared budget', async () => {
+    const budget = new PendingBudget(LIMIT);
+    const a = startSession(budget);
+    const b = startSession(budget);
+    const handleA = await openUpload(a.client, '/a.bin');
+    const handleB = await openUpload(b.client, '/b.bin');
+    const dataA = randomBytes(8 * CHUNK);
+    const dataB = randomBytes(3 * CHUNK);
+
+    const repliesA = writeAll(a.client, handleA, dataA);
+    await until(() => a.input.holding === 1, WAIT_MS, 'A held');
+    const heldByA = budget.held;
+    assert.ok(heldByA >= LIMIT, `A holds ${heldByA}`);
+
+    // Under its own bound (3 chunks), B is stopped by the shared budget alone.
+    const repliesB = writeAll(b.client, handleB, dataB);
+    await until(() => b.input.holding === 1, WAIT_MS, 'B held');
+    const tookB = budget.held - heldByA;
+    assert.ok(tookB >= CHUNK && tookB < CHUNK + PACKET_OVERHEAD, `B took ${tookB} bytes`);
+    assert.equal(b.stall.waiting, 1, 'B runs exactly one write');
+
+    a.stall.open();
+    await expectAllOk(repliesA, "A's writes");
+    assert.equal(a.input.holding, 0);
+    b.stall.open();
+    await expectAllOk(repliesB, "B's writes");
+    assert.equal(b.input.holding, 0);
+    await a.client.close(handleA);
+    await b.client.close(handleB);
+    assert.equal(budget.held, 0);
+    assert.equal(sha256(await download(a.client, '/a.bin')), sha256(dataA));
+    assert.equal(sha256(await download(b.client, '/b.bin')), sha256(dataB));
+    await Promise.all([a.session.close(), b.session.close()]);
+  });
+
+  it('does not hold the connection while only waiting for the reply channel to drain', async () => {
+    const input = recordingInput();
+    const budget = new PendingBudget(LIMIT);
+    const { client, session } = startEngine({
+      input,
+      pendingBudget: budget,
+      limits: { maxInFlightBytes: LIMIT },
+      highWaterMark: CHUNK,
+    });
+    await within(client.init(), 2000, 'INIT');
+    const data = randomBytes(2 * CHUNK);
+    const handle = await client.open('/r.bin', WRITE_NEW);
+    TestClient.expectOk(await client.write(handle, 0, data));
+    await client.close(handle);
+
+    const readHandle = await client.open('/r.bin', OpenFlag.READ);
+    client.stream.pause();
+    const reads = Array.from({ length: 20 }, () => client.read(readHandle, 0, data.length));
+    // A reply larger than the channel's buffer: the engine now waits for 'drain', which only
+    // the client reading (its window adjustment, over SSH) can bring.
+    await until(() => client.stream.readableLength > 0, WAIT_MS, 'a reply in the channel');
+    assert.equal(input.holds, 0, 'input held while waiting for drain');
+    client.stream.resume();
+    const results = await within(Promise.all(reads), WAIT_MS, 'reads after resume');
+    for (const result of results) assert.equal(sha256(result!), sha256(data));
+    assert.equal(input.holds, 0);
+    await session.close();
+  });
+
+  it('releases the hold on shutdown and returns the budget once stalled writes complete', async () => {
+    const budget = new PendingBudget(1024 * 1024);
+    const { client, session, input, stall } = startSession(budget);
+    const handle = await openUpload(client, '/cut.bin');
+    const replies = writeAll(client, handle, randomBytes(8 * CHUNK));
+    await until(() => input.holding === 1, WAIT_MS, 'input held');
+
+    void session.close();
+    assert.equal(input.holding, 0, 'released at shutdown');
+    assert.ok(budget.held > 0, 'the running write still holds its bytes');
+    stall.open();
+    await within(session.closed, WAIT_MS, 'session end');
+    assert.equal(budget.held, 0);
+    assert.equal(input.holding, 0);
+    void Promise.allSettled(replies);
+  });
+
+  it('returns the budget when the channel ends and the stalled writes fail', async () => {
+    const budget = new PendingBudget(1024 * 1024);
+    const { client, session, input, stall, vfs } = startSession(budget);
+    const handle = await openUpload(client, '/failed.bin');
+    const replies = writeAll(client, handle, randomBytes(8 * CHUNK));
+    await until(() => input.holding === 1, WAIT_MS, 'input held');
+
+    // The end of the channel comes after the requests still buffered in it, so the session
+    // sees it once the stalled work lets it read on.
+    client.stream.end();
+    stall.fail(new Error('backend gone'));
+    await within(session.closed, WAIT_MS, 'session end');
+    assert.equal(input.holding, 0);
+    assert.equal(budget.held, 0);
+    assert.equal(vfs.calls.filter((call) => call.op === 'abort').length, 1, 'upload aborted');
+    void Promise.allSettled(replies);
+  });
+});
