@@ -147,6 +147,10 @@ class SftpEngine implements SftpSession {
     this.#pump();
   };
 
+  readonly #onBudgetRoom = (): void => {
+    this.#pump();
+  };
+
   readonly #onDrain = (): void => {
     this.#waitingDrain = false;
     this.#pump();
@@ -181,6 +185,10 @@ class SftpEngine implements SftpSession {
    * adjustment that ends that wait arrives on the connection.
    */
   #holdInput(hold: boolean): void {
+    // Stopped by the shared budget alone: another session's completion may free it first.
+    if (hold && this.#inFlightBytes < this.#ctx.limits.maxInFlightBytes) {
+      this.#budget.waitForRoom(this.#onBudgetRoom);
+    }
     if (hold === this.#holdingInput) return;
     this.#holdingInput = hold;
     if (hold) this.#input?.hold();
@@ -381,6 +389,7 @@ class SftpEngine implements SftpSession {
   async #shutdown(): Promise<void> {
     if (this.#ending) return;
     this.#ending = true;
+    this.#budget.stopWaiting(this.#onBudgetRoom);
     this.#holdInput(false);
     this.#stream.off('data', this.#onData);
     for (const job of this.#queues.cancel()) this.#release(job);

@@ -174,9 +174,14 @@ describe('engine: pending bytes', () => {
     assert.ok(tookB >= CHUNK && tookB < CHUNK + PACKET_OVERHEAD, `B took ${tookB} bytes`);
     assert.equal(b.stall.waiting, 1, 'B runs exactly one write');
 
+    // A's writes complete while B's one write is still stalled: the freed budget wakes B,
+    // which takes its other requests (queued behind the first on its handle) at once.
     a.stall.open();
     await expectAllOk(repliesA, "A's writes");
     assert.equal(a.input.holding, 0);
+    await until(() => b.input.holding === 0, WAIT_MS, 'B woken by the freed budget');
+    await until(() => budget.held >= dataB.length, WAIT_MS, 'B takes its other requests');
+    assert.equal(b.stall.waiting, 1, "B's first write is still the one stalled");
     b.stall.open();
     await expectAllOk(repliesB, "B's writes");
     assert.equal(b.input.holding, 0);

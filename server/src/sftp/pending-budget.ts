@@ -10,6 +10,8 @@
 export class PendingBudget {
   readonly limit: number;
   #held = 0;
+  /** Sessions stopped by this budget alone, called once it has room again. */
+  readonly #waiting = new Set<() => void>();
 
   constructor(limit: number) {
     this.limit = limit;
@@ -25,6 +27,22 @@ export class PendingBudget {
 
   give(bytes: number): void {
     this.#held = Math.max(0, this.#held - bytes);
+    if (this.#held >= this.limit || this.#waiting.size === 0) return;
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    // After the giver has finished its own step: a woken session may take requests at once.
+    queueMicrotask(() => {
+      for (const wake of waiting) wake();
+    });
+  }
+
+  /** Calls `wake` once, when the budget next has room; a session stopped by it alone waits so. */
+  waitForRoom(wake: () => void): void {
+    this.#waiting.add(wake);
+  }
+
+  stopWaiting(wake: () => void): void {
+    this.#waiting.delete(wake);
   }
 
   /** Whether a session already holding `own` bytes may take another request. */
