@@ -39,6 +39,7 @@ async function timed<T>(run: () => Promise<T>): Promise<{ result: T; ms: number 
 }
 
 interface ConnectionInfo {
+  connection_id: string;
   username: string;
   protocol: string;
 }
@@ -97,19 +98,21 @@ describe('per-user bandwidth', { timeout: 180_000 }, () => {
       );
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const seen = new Set<string>();
+    // The protocol each connection was last listed with: a connection is listed from its login,
+    // before its exec request tells SCP from SFTP, and a poll may fall in between.
+    const lastSeen = new Map<string, string>();
     let running = true;
     const watching = (async (): Promise<void> => {
       while (running) {
         const listed = await fx.server.api('GET', '/api/v1/connection');
         for (const c of listed.body as unknown as ConnectionInfo[]) {
-          if (c.username === fx.username) seen.add(c.protocol);
+          if (c.username === fx.username) lastSeen.set(c.connection_id, c.protocol);
         }
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();
     try {
-      return { result: await run(), seen: [...seen] };
+      return { result: await run(), seen: [...new Set(lastSeen.values())] };
     } finally {
       running = false;
       await watching;
