@@ -7,7 +7,6 @@
  * of the database during transfers.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,11 +16,13 @@ import { after, before, describe, it } from 'node:test';
 import { startMariadb, startPostgres, type MariadbEnv, type PostgresEnv } from '../env/testbed.js';
 import {
   adminToken,
+  holdSession,
   makeKeyPair,
   sftpBatch,
-  sshOptions,
   startAll,
   startServer,
+  waitFor,
+  type HeldSession,
   type RunningServer,
 } from './harness.js';
 
@@ -42,37 +43,7 @@ const fixtures: Fixture[] = [
   { driver: 'mysql', start: () => startMariadb() },
 ];
 
-interface Held {
-  child: ChildProcess;
-  /** Resolves with the exit time once the client is gone. */
-  exited: Promise<number>;
-}
-
-/** An SFTP session that stays open, doing nothing, until the server or the test ends it. */
-function holdSession(port: number, username: string, keyPath: string): Held {
-  const child = spawn(
-    'ssh',
-    [...sshOptions(port, { username, keyPath }, '-p'), '-s', `${username}@127.0.0.1`, 'sftp'],
-    { stdio: ['pipe', 'ignore', 'ignore'] },
-  );
-  const exited = new Promise<number>((done) => child.once('exit', () => done(Date.now())));
-  return { child, exited };
-}
-
-async function waitFor(
-  what: string | (() => string),
-  check: () => Promise<boolean>,
-  timeoutMs: number,
-) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  assert.fail(`${typeof what === 'string' ? what : what()}: not within ${timeoutMs} ms`);
-}
-
-async function exitsWithin(held: Held, ms: number): Promise<number | undefined> {
+async function exitsWithin(held: HeldSession, ms: number): Promise<number | undefined> {
   return Promise.race([held.exited, sleep(ms).then(() => undefined)]);
 }
 
@@ -87,7 +58,7 @@ for (const fixture of fixtures) {
       let env: Record<string, string>;
       const servers: RunningServer[] = [];
       const tokens: string[] = [];
-      const held: Held[] = [];
+      const held: HeldSession[] = [];
       let work: string;
       let homes: string;
       let key: { privatePath: string; publicKey: string };
@@ -128,7 +99,7 @@ for (const fixture of fixtures) {
         return (body as Array<{ username: string }>).filter((c) => c.username === username).length;
       }
 
-      async function hold(i: number, username: string): Promise<Held> {
+      async function hold(i: number, username: string): Promise<HeldSession> {
         const before = await loggedIn(i, username);
         const session = holdSession(servers[i]!.sftpPort, username, key.privatePath);
         held.push(session);

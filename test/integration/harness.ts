@@ -9,6 +9,7 @@ import { rmSync } from 'node:fs';
 import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { createInterface } from 'node:readline';
 import { createServer } from 'node:net';
@@ -364,4 +365,35 @@ export async function scp(
 ): Promise<ClientResult> {
   const env = await askpassEnv(options.cwd, auth.password);
   return runClient('scp', [...sshOptions(port, auth, '-P'), ...args], { env, cwd: options.cwd });
+}
+
+export interface HeldSession {
+  child: ChildProcess;
+  /** Resolves with the exit time once the client is gone. */
+  exited: Promise<number>;
+}
+
+/** An SFTP session that stays open, doing nothing, until the server or the test ends it. */
+export function holdSession(port: number, username: string, keyPath: string): HeldSession {
+  const child = spawn(
+    'ssh',
+    [...sshOptions(port, { username, keyPath }, '-p'), '-s', `${username}@127.0.0.1`, 'sftp'],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const exited = new Promise<number>((done) => child.once('exit', () => done(Date.now())));
+  return { child, exited };
+}
+
+/** Polls `check` every 100 ms (a throw counts as not yet) and fails after `timeoutMs`. */
+export async function waitFor(
+  what: string | (() => string),
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 15_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await Promise.resolve(check()).catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`${typeof what === 'string' ? what : what()}: not within ${timeoutMs} ms`);
 }

@@ -5,51 +5,27 @@
  * replaced and its session row freed at once, and SIGTERM lets a transfer on each worker end.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import {
   freePort,
+  holdSession,
   makeKeyPair,
   serveInvocation,
   sftpBatch,
   sha256File,
-  sshOptions,
   startServer,
+  waitFor,
+  type HeldSession,
   type RunningServer,
 } from './harness.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
-
-interface Held {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-
-/** An SFTP session that stays open, doing nothing, until the server or the test ends it. */
-function holdSession(port: number, username: string, keyPath: string): Held {
-  const child = spawn(
-    'ssh',
-    [...sshOptions(port, { username, keyPath }, '-p'), '-s', `${username}@127.0.0.1`, 'sftp'],
-    { stdio: ['pipe', 'ignore', 'ignore'] },
-  );
-  const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
-  return { child, exited };
-}
-
-async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    if (await Promise.resolve(check()).catch(() => false)) return;
-    await sleep(100);
-  }
-  assert.fail(`${what}: not within ${ms} ms`);
-}
 
 /** The worker slot each user's logins were served by, from the workers' log lines. */
 function loginSlots(server: RunningServer, username: string): number[] {
@@ -110,7 +86,7 @@ async function listed(server: RunningServer, username: string): Promise<string[]
 describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
   let root: string;
   let f: Fixture;
-  const held: Held[] = [];
+  const held: HeldSession[] = [];
 
   before(async () => {
     root = await mkdtemp(join(tmpdir(), 'kubesftp-workers-'));
@@ -123,7 +99,7 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
     await rm(root, { recursive: true, force: true });
   });
 
-  function hold(username: string): Held {
+  function hold(username: string): HeldSession {
     const h = holdSession(f.server.sftpPort, username, f.keyPath);
     held.push(h);
     return h;
@@ -164,7 +140,11 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
     // worker 1: the refusal is decided by another process than the one holding the session.
     for (const h of held.splice(0)) h.child.kill('SIGKILL');
     await waitFor('no session left', async () => (await listed(f.server, 'ann')).length === 0);
-    await sleep(500);
+    await waitFor('the primary counts no session', async () =>
+      /^kubesftp_sessions 0$/m.test(
+        await (await fetch(`http://127.0.0.1:${f.server.httpPort}/metrics`)).text(),
+      ),
+    );
     await f.addUser('bea', { max_sessions: 1 });
     hold('bea');
     await waitFor('bea logged in', async () => (await listed(f.server, 'bea')).length === 1);
@@ -176,6 +156,15 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
       { cwd: f.work },
     );
     assert.notEqual(second.code, 0, 'a second concurrent session must be refused');
+    assert.ok(
+      f.server.logLines.some(
+        (l) =>
+          l.sender === 'connection_failed' &&
+          l.username === 'bea' &&
+          /too many open sessions/.test(String(l.error)),
+      ),
+      'refused for max_sessions, as logged',
+    );
     assert.equal(loginSlots(f.server, 'bea').length, 1);
     const handed = f.server.logLines.filter((l) => l.message === 'connection handed to a worker');
     assert.equal(handed.at(-1)?.worker, 1, 'the refused login was served by worker 1');
@@ -189,7 +178,7 @@ describe('sftpd.workers = 2 on one port', { timeout: 240_000 }, () => {
     const [cidSlot] = loginSlots(f.server, 'cid');
     const otherSlot = cidSlot === 0 ? 1 : 0;
     // Sessions of dot until one is on the other worker (the least busy one gets each).
-    let dotOnOther: Held | undefined;
+    let dotOnOther: HeldSession | undefined;
     for (let i = 0; i < 3 && dotOnOther === undefined; i++) {
       const h = hold('dot');
       await waitFor(`dot session ${i + 1}`, () => loginSlots(f.server, 'dot').length === i + 1);
@@ -329,7 +318,7 @@ describe('sftpd.workers = 2 behind the connection gate', { timeout: 120_000 }, (
     const f = await startWithWorkers(join(root, 'g'), {
       KUBESFTP_SFTPD__MAX_TOTAL_CONNECTIONS: '2',
     });
-    const held: Held[] = [];
+    const held: HeldSession[] = [];
     try {
       await f.addUser('gus');
       held.push(holdSession(f.server.sftpPort, 'gus', f.keyPath));
@@ -381,42 +370,47 @@ describe('sftpd.workers = 2 on SIGTERM', { timeout: 120_000 }, () => {
     const f = await startWithWorkers(join(root, 'd'), {
       KUBESFTP_SFTPD__SHUTDOWN_GRACE_PERIOD: '30',
     });
-    const users = ['eve', 'fay'];
-    const data = new Map<string, Buffer>();
-    for (const username of users) {
-      const home = await f.addUser(username);
-      const bytes = randomBytes(12 * MiB);
-      data.set(username, bytes);
-      await writeFile(join(home, 'slow.bin'), bytes);
-    }
-    // 24 Mbit/s makes each 12 MiB download last about four seconds.
-    const downloads = users.map((username) =>
-      sftpBatch(
-        f.server.sftpPort,
-        { username, keyPath: f.keyPath },
-        [`get slow.bin ${username}-back.bin`],
-        { cwd: f.work, extraArgs: ['-l', '24000'] },
-      ),
-    );
-    await waitFor('both logged in', async () =>
-      (await Promise.all(users.map((u) => listed(f.server, u)))).every((l) => l.length === 1),
-    );
-    const slots = users.map((u) => loginSlots(f.server, u)[0]);
-    assert.deepEqual(new Set(slots), new Set([0, 1]), 'one download per worker');
-    const exitCode = f.server.stop('SIGTERM');
-    for (const [i, done] of (await Promise.all(downloads)).entries()) {
-      assert.equal(done.code, 0, done.stderr);
-      const username = users[i]!;
-      assert.equal(
-        await sha256File(join(f.work, `${username}-back.bin`)),
-        sha256(data.get(username)!),
+    try {
+      const users = ['eve', 'fay'];
+      const data = new Map<string, Buffer>();
+      for (const username of users) {
+        const home = await f.addUser(username);
+        const bytes = randomBytes(12 * MiB);
+        data.set(username, bytes);
+        await writeFile(join(home, 'slow.bin'), bytes);
+      }
+      // 24 Mbit/s makes each 12 MiB download last about four seconds.
+      const downloads = users.map((username) =>
+        sftpBatch(
+          f.server.sftpPort,
+          { username, keyPath: f.keyPath },
+          [`get slow.bin ${username}-back.bin`],
+          { cwd: f.work, extraArgs: ['-l', '24000'] },
+        ),
       );
+      await waitFor('both logged in', async () =>
+        (await Promise.all(users.map((u) => listed(f.server, u)))).every((l) => l.length === 1),
+      );
+      const slots = users.map((u) => loginSlots(f.server, u)[0]);
+      assert.deepEqual(new Set(slots), new Set([0, 1]), 'one download per worker');
+      const exitCode = f.server.stop('SIGTERM');
+      for (const [i, done] of (await Promise.all(downloads)).entries()) {
+        assert.equal(done.code, 0, done.stderr);
+        const username = users[i]!;
+        assert.equal(
+          await sha256File(join(f.work, `${username}-back.bin`)),
+          sha256(data.get(username)!),
+        );
+      }
+      assert.equal(await exitCode, 0);
+    } finally {
+      // Stops what an assertion above left running; nothing once the server has exited.
+      await f.server.stop();
     }
-    assert.equal(await exitCode, 0);
   });
 });
 
-describe('sftpd.workers with the memory driver', () => {
+describe('sftpd.workers with the memory driver', { timeout: 30_000 }, () => {
   it('is refused at start with the key and the reason', async () => {
     const configDir = await mkdtemp(join(tmpdir(), 'kubesftp-workers-memory-'));
     try {
@@ -433,7 +427,11 @@ describe('sftpd.workers with the memory driver', () => {
       });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const code = await new Promise<number | null>((done) => child.once('exit', done));
+      const code = await new Promise<number | null>((done) => {
+        child.once('exit', done);
+        // Started after all, it is stopped so the assertion below fails instead of hanging.
+        setTimeout(() => child.kill('SIGKILL'), 20_000).unref();
+      });
       assert.equal(code, 1);
       assert.match(
         stderr,

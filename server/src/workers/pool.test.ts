@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { describe, test } from 'node:test';
 import pino from 'pino';
+import { until } from '../../../test/sftp/harness.js';
 import type { GateTicket } from '../ssh/connection-gate.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { WorkerPool } from './pool.js';
@@ -112,8 +113,7 @@ describe('worker pool', () => {
     assert.equal(onA.state, 'released');
     assert.equal(onB.state, 'open');
     assert.deepEqual(released, [`node-${a.pid}`]);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(forked.length, 3, 'a replacement was forked');
+    await until(() => forked.length === 3, 2000, 'a replacement forked');
     assert.equal(b.exitCode, null);
     await p.kill();
   });
