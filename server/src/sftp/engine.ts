@@ -45,10 +45,10 @@ export interface SftpSessionOptions {
    */
   releaseChunk?: (chunk: Buffer) => void;
   /**
-   * The connection under the stream: held while the session is over its bytes bound or the
-   * process's (pending-budget.ts), so that what the client sends next stays in the kernel
-   * instead of piling up decrypted in the channel. Pausing the channel alone does not stop
-   * what its window already allows.
+   * The connection under the stream: held while the process's budget of pending bytes
+   * (pending-budget.ts) stops the session, so that what the client sends next stays in the
+   * kernel instead of piling up decrypted in the channel. Pausing the channel alone does not
+   * stop what its window already allows.
    */
   input?: InputHold;
   /** The process-wide bound of pending bytes; the shared one by default. */
@@ -115,7 +115,7 @@ class SftpEngine implements SftpSession {
     this.#log = options.logger;
     this.#beforeEnd = options.beforeEnd;
     this.#input = options.input;
-    this.#budget = options.pendingBudget ?? sharedPendingBudget(limits.maxInFlightBytes);
+    this.#budget = options.pendingBudget ?? sharedPendingBudget(2 * limits.maxInFlightBytes);
     // One block holds any packet, so also any READ's data.
     const blocks = blockPool(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
@@ -180,15 +180,20 @@ class SftpEngine implements SftpSession {
   }
 
   /**
-   * Holds the connection while over a bytes bound only: what frees bytes is work already
-   * running. A full reply channel (#waitingDrain) must not hold it, since the client's window
+   * Stopped by the process's budget alone. Only then is the connection held: at its own bound
+   * a session pauses its channel, whose window stops the client, and holding the connection
+   * there too would stop its other channels and keepalives for as long as a throttled upload
+   * takes. A full reply channel (#waitingDrain) never holds it, since the client's window
    * adjustment that ends that wait arrives on the connection.
    */
+  #stoppedByBudget(): boolean {
+    const own = this.#inFlightBytes;
+    return own < this.#ctx.limits.maxInFlightBytes && !this.#budget.allows(own);
+  }
+
   #holdInput(hold: boolean): void {
-    // Stopped by the shared budget alone: another session's completion may free it first.
-    if (hold && this.#inFlightBytes < this.#ctx.limits.maxInFlightBytes) {
-      this.#budget.waitForRoom(this.#onBudgetRoom);
-    }
+    // Another session's completion may free the budget before this one's own work does.
+    if (hold) this.#budget.waitForRoom(this.#onBudgetRoom);
     if (hold === this.#holdingInput) return;
     this.#holdingInput = hold;
     if (hold) this.#input?.hold();
@@ -207,7 +212,7 @@ class SftpEngine implements SftpSession {
       this.#handlePacket(packet);
     }
     if (this.#ending) return;
-    this.#holdInput(this.#overBytes());
+    this.#holdInput(this.#stoppedByBudget());
     const paused = !this.#canAccept();
     if (paused === this.#paused) return;
     this.#paused = paused;

@@ -129,9 +129,10 @@ describe('PendingBudget', () => {
 });
 
 describe('engine: pending bytes', () => {
-  it('holds the connection while over its bytes bound and releases it once writes complete', async () => {
-    const budget = new PendingBudget(1024 * 1024);
-    const { client, session, input, stall } = startSession(budget);
+  it('holds the connection while the shared budget stops it and releases it once writes complete', async () => {
+    // The session's own bound is far off: the process's budget alone stops it.
+    const budget = new PendingBudget(LIMIT);
+    const { client, session, input, stall } = startSession(budget, 1024 * 1024);
     const handle = await openUpload(client, '/held.bin');
     const data = randomBytes(12 * CHUNK);
     const replies = writeAll(client, handle, data);
@@ -153,10 +154,30 @@ describe('engine: pending bytes', () => {
     await session.close();
   });
 
+  it('at its own bound pauses only the channel, without holding the connection', async () => {
+    // A session's own bound is a bound of one channel, whose window already stops the client;
+    // holding the connection there would also stop its other channels and keepalives.
+    const budget = new PendingBudget(1024 * 1024);
+    const { client, session, input, stall } = startSession(budget);
+    const handle = await openUpload(client, '/own-bound.bin');
+    const data = randomBytes(12 * CHUNK);
+    const replies = writeAll(client, handle, data);
+    await until(() => budget.held >= LIMIT, WAIT_MS, 'the session at its bound');
+    assert.equal(stall.waiting, 1);
+    assert.ok(budget.held < LIMIT + CHUNK + PACKET_OVERHEAD, `held ${budget.held}`);
+    assert.equal(input.holds, 0, 'the connection is not held');
+    stall.open();
+    await expectAllOk(replies, 'writes after the backend went on');
+    await client.close(handle);
+    assert.equal(sha256(await download(client, '/own-bound.bin')), sha256(data));
+    assert.equal(input.holds, 0);
+    await session.close();
+  });
+
   it('lets a session holding nothing take one request while another fills the shared budget', async () => {
     const budget = new PendingBudget(LIMIT);
-    const a = startSession(budget);
-    const b = startSession(budget);
+    const a = startSession(budget, 1024 * 1024);
+    const b = startSession(budget, 1024 * 1024);
     const handleA = await openUpload(a.client, '/a.bin');
     const handleB = await openUpload(b.client, '/b.bin');
     const dataA = randomBytes(8 * CHUNK);
@@ -223,8 +244,8 @@ describe('engine: pending bytes', () => {
   });
 
   it('releases the hold on shutdown and returns the budget once stalled writes complete', async () => {
-    const budget = new PendingBudget(1024 * 1024);
-    const { client, session, input, stall } = startSession(budget);
+    const budget = new PendingBudget(LIMIT);
+    const { client, session, input, stall } = startSession(budget, 1024 * 1024);
     const handle = await openUpload(client, '/cut.bin');
     const replies = writeAll(client, handle, randomBytes(8 * CHUNK));
     await until(() => input.holding === 1, WAIT_MS, 'input held');
@@ -240,8 +261,8 @@ describe('engine: pending bytes', () => {
   });
 
   it('returns the budget when the channel ends and the stalled writes fail', async () => {
-    const budget = new PendingBudget(1024 * 1024);
-    const { client, session, input, stall, vfs } = startSession(budget);
+    const budget = new PendingBudget(LIMIT);
+    const { client, session, input, stall, vfs } = startSession(budget, 1024 * 1024);
     const handle = await openUpload(client, '/failed.bin');
     const replies = writeAll(client, handle, randomBytes(8 * CHUNK));
     await until(() => input.holding === 1, WAIT_MS, 'input held');

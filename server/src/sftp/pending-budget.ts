@@ -1,11 +1,12 @@
 /**
  * The bytes of requests every SFTP session of the process holds at once, queued or running:
  * mostly WRITE data received and not yet on disk. `sftpd.max_pending_bytes` (16 MiB by
- * default) bounds each session, so that one upload keeps the disk busy, and the sessions of a
- * process together too, so that 32 uploads do not hold 32 times that. A session over either
- * stops reading its connection: the client's data then waits in the kernel and TCP slows the
- * client down, as with a server of one process per session. A session holding nothing may
- * always take one request, so every session moves.
+ * default) bounds each session, so that one upload keeps the disk busy; the sessions of a
+ * process together hold at most twice that, so that 32 uploads do not hold 32 times as much
+ * and one session at its own bound (a throttled upload, say) leaves room for the others. A
+ * session the budget stops stops reading its connection: the client's data then waits in the
+ * kernel and TCP slows the client down, as with a server of one process per session. A session
+ * holding nothing may always take one request, so every session moves.
  */
 export class PendingBudget {
   readonly limit: number;
