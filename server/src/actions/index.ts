@@ -108,6 +108,9 @@ export function createServerActions(options: ServerActionsOptions): ServerAction
         },
       ),
     async settle(ms) {
+      // Events a session raised as it ended reach the actions after the replies of that tick
+      // (session/after-replies.ts): let them in before waiting for the queues.
+      await new Promise((resolve) => setImmediate(resolve));
       // Hooks fired before this call are queued once their builders have loaded.
       await callBuilders?.catch(() => undefined);
       const timer = new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

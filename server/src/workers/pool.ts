@@ -63,8 +63,12 @@ interface Slot {
 /** Crashes within this window count towards the back-off. */
 const CRASH_WINDOW_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
-/** What a worker still running this long after the grace period gets: SIGKILL. */
-export const DRAIN_KILL_AFTER_MS = 5_000;
+/**
+ * What a worker still running this long after the grace period gets: SIGKILL. After the grace
+ * period a worker gives its connections up to 5 s to close and its actions ACTIONS_SETTLE_MS
+ * (5 s), then writes its last quota settlements; killed before that, they would be lost.
+ */
+const DRAIN_KILL_AFTER_MS = 15_000;
 
 /** Back-off before forking again: none for the first crash in a minute, then 1, 2, 4 ... 30 s. */
 export function respawnDelayMs(recentCrashes: number): number {
@@ -219,13 +223,13 @@ export class WorkerPool {
     await Promise.all(this.#releasing);
   }
 
-  /** Kills every worker at once (a start that failed). */
+  /** Kills every worker at once, those still starting too (a start that failed). */
   async kill(): Promise<void> {
     this.#draining = true;
     for (const slot of this.#slots) clearTimeout(slot.respawn);
-    const live = this.#live();
-    this.#killAll();
-    await Promise.all(live.map((slot) => exited(slot.child)));
+    const running = this.#slots.filter((slot) => slot.child !== undefined);
+    for (const slot of running) slot.child?.kill('SIGKILL');
+    await Promise.all(running.map((slot) => exited(slot.child)));
   }
 
   #killAll(): void {

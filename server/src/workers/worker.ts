@@ -92,6 +92,17 @@ function answer(
   received: { message: ToWorker; handle: unknown; send: (message: FromWorker) => void },
 ): void {
   const { message, handle, send } = received;
+  type Result = Extract<FromWorker, { t: 'reply' }>['result'];
+  // A request that fails goes unanswered: the primary gives up on it after its timeout, and
+  // this worker and its connections carry on.
+  const reply = (request: number, result: () => Result | Promise<Result>): void => {
+    void Promise.resolve()
+      .then(result)
+      .then(
+        (value) => send({ t: 'reply', request, result: value }),
+        () => undefined,
+      );
+  };
   switch (message.t) {
     case 'socket': {
       const socket = handle as Socket;
@@ -101,26 +112,14 @@ function answer(
       return;
     }
     case 'list':
-      void Promise.resolve(connectionsView(serving.registry).list()).then((result) =>
-        send({ t: 'reply', request: message.request, result }),
-      );
-      return;
+      return reply(message.request, () => connectionsView(serving.registry).list());
     case 'metrics':
-      void serving.metricsRegistry.getMetricsAsJSON().then((metrics) =>
-        send({
-          t: 'reply',
-          request: message.request,
-          result: metrics as unknown as MetricJson[],
-        }),
+      return reply(
+        message.request,
+        async () => (await serving.metricsRegistry.getMetricsAsJSON()) as unknown as MetricJson[],
       );
-      return;
     case 'close':
-      send({
-        t: 'reply',
-        request: message.request,
-        result: serving.registry.close(message.connectionId),
-      });
-      return;
+      return reply(message.request, () => serving.registry.close(message.connectionId));
     default:
       return;
   }
