@@ -1,16 +1,22 @@
 /**
  * kubesftp under test: `kubesftp serve` as a child process on free loopback ports with a
- * temporary config dir and verbose logging off, plus one user made through the REST API whose
- * home is a directory under the benchmark's work dir.
+ * temporary config dir and verbose logging off, plus one user whose home is a directory under
+ * the benchmark's work dir. The user is written to the server's data provider from this
+ * process, as the operator writes an SftpUser's account: a pod never builds the REST
+ * application (loaded on its first request, about 18 MiB), so neither does the measured server.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { loadConfig } from '../../server/src/config/load.js';
+import { providerSettings, secretKeySettings } from '../../server/src/dataprovider/from-config.js';
+import { createDataProvider } from '../../server/src/dataprovider/index.js';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
+import { mergeUserInput, type UserInput } from '../../server/src/httpd/user-input.js';
 import { spawnTracked, stopChild } from './children.js';
 import { idleRssMiB } from './idle.js';
 import { processTree } from './rss.js';
-import { adminToken, freePort, serveInvocation, waitForPorts } from '../integration/harness.js';
+import { freePort, serveInvocation, waitForPorts } from '../integration/harness.js';
 import type { BenchServer } from './client.js';
 
 const username = 'bench';
@@ -85,10 +91,9 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
       await new Promise((resolve) => setTimeout(resolve, options.settleMs));
       settledIdleRssMiB = await idleRssMiB(child.pid!);
     }
-    const token = await adminToken(ports.httpPort, adminPassword);
     await createUser({
-      httpPort: ports.httpPort,
-      token,
+      configDir,
+      env: invocation.env,
       publicKey: options.publicKey,
       homeDir,
       quotaSize: options.quotaSize ?? 0,
@@ -113,18 +118,26 @@ export async function startKubesftp(options: KubesftpOptions): Promise<BenchServ
   };
 }
 
+/** Adds the bench user through the provider the running server reads accounts from. */
 async function createUser(options: {
-  httpPort: number;
-  token: string;
+  configDir: string;
+  env: NodeJS.ProcessEnv;
   publicKey: string;
   homeDir: string;
   quotaSize: number;
   user?: Record<string, unknown>;
 }): Promise<void> {
-  const created = await fetch(`http://127.0.0.1:${options.httpPort}/api/v1/user`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${options.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
+  const { config, configDir } = await loadConfig({
+    configDir: options.configDir,
+    env: options.env,
+  });
+  const provider = await createDataProvider(
+    providerSettings(config.data_provider, configDir),
+    secretKeySettings(config.secrets, configDir),
+  );
+  try {
+    await provider.initialize();
+    const input = {
       username,
       public_keys: [options.publicKey],
       home_dir: options.homeDir,
@@ -134,12 +147,9 @@ async function createUser(options: {
       // rsync never runs as root: as root, the account needs ids of its own.
       ...(process.getuid?.() === 0 ? { uid: BENCH_UID, gid: BENCH_UID } : {}),
       ...options.user,
-    }),
-  });
-  if (created.status !== 201 && created.status !== 200) {
-    throw new KubesftpError(
-      ErrorCode.FAILURE,
-      `user creation: HTTP ${created.status} ${await created.text()}`,
-    );
+    } as UserInput;
+    await provider.addUser(mergeUserInput(input, {}));
+  } finally {
+    await provider.close();
   }
 }
