@@ -1,7 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  appendFile,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCode, isKubesftpError } from '../errors.js';
@@ -224,6 +234,25 @@ describe('LocalVfs files on plain descriptors (decision 0026)', () => {
     assert.equal(sha256(await reread.read(large.length, 0)), sha256(small));
     await reread.close();
     assert.equal(await openDescriptors(vfs), before);
+  });
+
+  it('answers a read from the end of a file with nothing, and reads what is appended later', async () => {
+    const vfs = new LocalVfs({ root, uploadMode: 0 });
+    const first = randomBytes(4096);
+    const more = randomBytes(1000);
+    await writeFile(path.join(root, 'growing.bin'), first);
+    const reader = await vfs.open('/growing.bin', READ);
+    assert.equal(sha256(await reader.read(8192, 0)), sha256(first));
+    assert.equal((await reader.read(8192, 4096)).length, 0, 'at the end');
+    assert.equal((await reader.read(8192, 9000)).length, 0, 'past the end');
+    await appendFile(path.join(root, 'growing.bin'), more);
+    assert.equal(sha256(await reader.read(8192, 4096)), sha256(more), 'the appended bytes');
+    await reader.close();
+    const empty = await vfs.open('/empty.bin', CREATE);
+    await empty.close();
+    const emptyReader = await vfs.open('/empty.bin', READ);
+    assert.equal((await emptyReader.read(100, 0)).length, 0, 'an empty file');
+    await emptyReader.close();
   });
 
   it('closes the descriptor of an open it refuses, and of a session ending mid-upload', async () => {

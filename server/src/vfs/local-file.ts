@@ -69,6 +69,9 @@ const atOnceOpen = atOnce((path: string, flags: number, mode?: number) =>
 );
 const atOnceClose = atOnce(closeSync);
 
+/** What a read at or past the end of a file returns. */
+const NOTHING_READ = Buffer.alloc(0);
+
 /** Prefix of temp files written by atomic uploads. */
 export const ATOMIC_UPLOAD_PREFIX = '.kubesftp-upload-';
 
@@ -144,6 +147,9 @@ class LocalFile implements VfsFile {
 
   read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     return mapped(async () => {
+      // Every download ends with a read from the end of the file: the inode answers that at
+      // once, where the thread pool's round trip would only learn that nothing is there.
+      if (position > 0 && position >= (await fstatFd(this.#fd)).size) return NOTHING_READ;
       const buffer = into ?? Buffer.allocUnsafe(length);
       const { bytesRead } = await inPool.read(this.#fd, buffer, 0, length, position);
       return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
