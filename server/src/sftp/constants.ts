@@ -90,8 +90,18 @@ export const MAX_PACKET_LENGTH = 256 * 1024;
 /** Room left in a packet for the header fields around READ/WRITE data. */
 export const MAX_DATA_LENGTH = MAX_PACKET_LENGTH - 1024;
 export const MAX_OPEN_HANDLES = 1024;
-/** Entries sent per READDIR reply; names are at most NAME_MAX bytes so a batch fits a packet. */
-export const READDIR_BATCH = 100;
+/**
+ * Entries asked of the backend at a time for READDIR, at most once per request. More than
+ * OpenSSH's 100, so a listing takes fewer round trips; what a reply cannot carry waits for the
+ * next READDIR (MAX_NAME_REPLY_BYTES).
+ */
+export const READDIR_BATCH = 256;
+/**
+ * Largest READDIR reply, length field included: the packet size every client must accept
+ * (draft-ietf-secsh-filexfer-02, section 3). A listing of long names (an S3 key's segment may
+ * be 1024 bytes) is cut at it instead of counting entries.
+ */
+export const MAX_NAME_REPLY_BYTES = 34_000;
 /** Requests decoded but not yet answered; past this the engine stops reading the channel. */
 export const MAX_IN_FLIGHT_REQUESTS = 128;
 /** Request bytes held by unanswered requests (mostly WRITE data) before reading pauses. */

@@ -7,10 +7,12 @@ import { spyVfs } from '../../../test/sftp/spy-vfs.js';
 import { MemoryVfs } from '../vfs/memory.js';
 import {
   MAX_DATA_LENGTH,
+  MAX_NAME_REPLY_BYTES,
   MAX_OPEN_HANDLES,
   MAX_PACKET_LENGTH,
   OpenFlag,
   PacketType,
+  READDIR_BATCH,
   StatusCode,
 } from './constants.js';
 import { blockPool } from './block-pool.js';
@@ -303,33 +305,76 @@ describe('engine: paths', () => {
 });
 
 describe('engine: directories', () => {
-  it('lists a large directory in bounded batches with . and ..', async () => {
+  /** Every NAME reply of a listing of `path`, raw, until EOF. */
+  const listReplies = async (client: TestClient, path: string): Promise<Buffer[]> => {
+    const handle = TestClient.handle(
+      await client.request(PacketType.OPENDIR, (b) => b.string(path)),
+    );
+    const replies: Buffer[] = [];
+    for (;;) {
+      const reply = await client.request(PacketType.READDIR, (b) => b.string(handleBytes(handle)));
+      if (reply.type !== PacketType.NAME) {
+        assert.equal(TestClient.names(reply), null, 'the listing ends with EOF');
+        break;
+      }
+      replies.push(Buffer.from(reply.raw));
+    }
+    await client.close(handle);
+    return replies;
+  };
+
+  const namesOf = (raw: Buffer): { filename: string; longname: string }[] => {
+    const body = new PacketReader(raw);
+    body.u8();
+    body.u32();
+    const count = body.u32();
+    const entries = Array.from({ length: count }, () => {
+      const entry = { filename: body.string(), longname: body.string() };
+      body.attrs();
+      return entry;
+    });
+    assert.equal(body.failed, false);
+    assert.equal(body.remaining, 0);
+    return entries;
+  };
+
+  it('lists a large directory in batches of READDIR_BATCH names with . and ..', async () => {
     const vfs = new MemoryVfs();
     const { client, session } = await ready({ vfs });
     await client.pathStatus(PacketType.MKDIR, '/many');
-    const names = Array.from({ length: 250 }, (_, i) => `file-${i}`);
+    const names = Array.from({ length: 600 }, (_, i) => `file-${i}`);
     await Promise.all(names.map((name) => vfs.mkdir(`/many/${name}`)));
-    const handle = TestClient.handle(
-      await client.request(PacketType.OPENDIR, (b) => b.string('/many')),
-    );
+    const replies = await listReplies(client, '/many');
     const seen: string[] = [];
-    let batches = 0;
-    for (;;) {
-      const batch = TestClient.names(
-        await client.request(PacketType.READDIR, (b) => b.string(handleBytes(handle))),
-      );
-      if (batch === null) break;
-      batches++;
-      assert.ok(batch.length <= 102);
-      for (const entry of batch) {
+    for (const raw of replies) {
+      const entries = namesOf(raw);
+      assert.ok(entries.length <= READDIR_BATCH + 2);
+      for (const entry of entries) {
         assert.match(entry.longname, /^d[rwx-]{9} +\d+ /);
         assert.ok(entry.longname.endsWith(` ${entry.filename}`));
         seen.push(entry.filename);
       }
     }
-    await client.close(handle);
-    assert.equal(batches, 3);
+    assert.equal(replies.length, Math.ceil(names.length / READDIR_BATCH));
     assert.deepEqual(seen.sort(), ['.', '..', ...names].sort());
+    await session.close();
+  });
+
+  it('keeps each READDIR reply within the packet size every client accepts', async () => {
+    const vfs = new MemoryVfs();
+    const { client, session } = await ready({ vfs });
+    await client.pathStatus(PacketType.MKDIR, '/long');
+    // 255-byte names (NAME_MAX): a batch of them is several times what one reply may carry.
+    const names = Array.from({ length: 700 }, (_, i) => `${i}-`.padEnd(255, 'n'));
+    await Promise.all(names.map((name) => vfs.mkdir(`/long/${name}`)));
+    const replies = await listReplies(client, '/long');
+    const seen: string[] = [];
+    for (const raw of replies) {
+      assert.ok(4 + raw.length <= MAX_NAME_REPLY_BYTES, `${4 + raw.length} bytes`);
+      seen.push(...namesOf(raw).map((entry) => entry.filename));
+    }
+    assert.ok(replies.length > Math.ceil(names.length / READDIR_BATCH), 'cut by size');
+    assert.deepEqual(seen.sort(), ['.', '..', ...names].sort(), 'each name once');
     await session.close();
   });
 

@@ -25,6 +25,7 @@ describe('handle ids', () => {
         path,
         dotsSent: false,
         exhausted: false,
+        carried: [],
       });
       ids.set(id, path);
     }

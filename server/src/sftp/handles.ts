@@ -1,6 +1,7 @@
 import { randomFillSync } from 'node:crypto';
 import { ErrorCode, KubesftpError } from '../errors.js';
 import type { VfsDir, VfsFile } from '../vfs/types.js';
+import type { NameEntry } from './writer.js';
 
 export interface FileHandle {
   kind: 'file';
@@ -18,6 +19,8 @@ export interface DirHandle {
   /** `.` and `..` go out with the first READDIR reply, as a POSIX readdir lists them. */
   dotsSent: boolean;
   exhausted: boolean;
+  /** Entries read from the backend that the last reply had no room for, sent next. */
+  carried: NameEntry[];
 }
 
 export type OpenHandle = FileHandle | DirHandle;

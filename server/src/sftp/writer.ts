@@ -126,12 +126,17 @@ export interface NameEntry {
   attrs: WireAttrs;
 }
 
+/** Bytes of a NAME reply before its entries: length field, type, id and count. */
+export const NAME_HEADER_BYTES = 4 + 1 + 4 + 4;
+
+/** Bytes one entry takes in a NAME reply. */
+export function nameEntryLength(entry: NameEntry): number {
+  return stringLength(entry.filename) + stringLength(entry.longname) + attrsLength(entry.attrs);
+}
+
 export function encodeName(id: number, entries: readonly NameEntry[]): Buffer {
   let length = 8;
-  for (const entry of entries) {
-    length +=
-      stringLength(entry.filename) + stringLength(entry.longname) + attrsLength(entry.attrs);
-  }
+  for (const entry of entries) length += nameEntryLength(entry);
   const writer = new PacketWriter(PacketType.NAME, length).u32(id).u32(entries.length);
   for (const entry of entries)
     writer.string(entry.filename).string(entry.longname).attrs(entry.attrs);

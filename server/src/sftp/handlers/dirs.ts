@@ -2,11 +2,18 @@ import { posix } from 'node:path';
 import { toVirtualPath } from '../../vfs/virtual-path.js';
 import type { FileStat } from '../../vfs/types.js';
 import { attrsFromStat } from '../attrs.js';
-import { StatusCode } from '../constants.js';
+import { MAX_NAME_REPLY_BYTES, StatusCode } from '../constants.js';
 import type { RequestContext, RequestRow } from '../context.js';
 import type { DirHandle } from '../handles.js';
 import { formatLongname } from '../longname.js';
-import { encodeHandle, encodeName, encodeStatus, type NameEntry } from '../writer.js';
+import {
+  NAME_HEADER_BYTES,
+  encodeHandle,
+  encodeName,
+  encodeStatus,
+  nameEntryLength,
+  type NameEntry,
+} from '../writer.js';
 import { decodeHandle, handleKey, type HandleArgs } from './files.js';
 import { decodePath } from './paths.js';
 
@@ -25,6 +32,7 @@ export const opendir: RequestRow<{ path: string }> = {
         path: virtualPath,
         dotsSent: false,
         exhausted: false,
+        carried: [],
       });
       return encodeHandle(id, handle);
     } catch (err) {
@@ -71,6 +79,21 @@ async function nextEntries(ctx: RequestContext, dir: DirHandle): Promise<NameEnt
   return entries;
 }
 
+/** Moves carried entries into `reply` while they fit; the first always does. */
+function takeCarried(dir: DirHandle, reply: NameEntry[], bytes: number): number {
+  let used = bytes;
+  let taken = 0;
+  for (const entry of dir.carried) {
+    const length = nameEntryLength(entry);
+    if (reply.length > 0 && used + length > MAX_NAME_REPLY_BYTES) break;
+    reply.push(entry);
+    used += length;
+    taken++;
+  }
+  dir.carried.splice(0, taken);
+  return used;
+}
+
 export const readdir: RequestRow<HandleArgs> = {
   name: 'readdir',
   writes: false,
@@ -78,12 +101,17 @@ export const readdir: RequestRow<HandleArgs> = {
   queueKey: handleKey,
   run: async (ctx, id, { handle }) => {
     const dir = ctx.handles.dir(handle);
-    let entries: NameEntry[] = [];
     if (!dir.dotsSent) {
       dir.dotsSent = true;
-      entries = await dotEntries(ctx, dir);
+      dir.carried.push(...(await dotEntries(ctx, dir)));
     }
-    entries.push(...(await nextEntries(ctx, dir)));
+    const entries: NameEntry[] = [];
+    const bytes = takeCarried(dir, entries, NAME_HEADER_BYTES);
+    // One batch from the backend at most, only when the carried entries left room.
+    if (dir.carried.length === 0 && !dir.exhausted) {
+      dir.carried = await nextEntries(ctx, dir);
+      takeCarried(dir, entries, bytes);
+    }
     if (entries.length === 0) return encodeStatus(id, StatusCode.EOF);
     return encodeName(id, entries);
   },
