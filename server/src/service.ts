@@ -85,6 +85,9 @@ export interface StartServiceOptions {
 /** How long a shutdown waits for actions still queued or running (their own limit is 30 s). */
 export const ACTIONS_SETTLE_MS = 5_000;
 
+/** How long a drain waits, once it closed what the grace period left, for it and the listener. */
+const CLOSED_WAIT_MS = 5_000;
+
 /**
  * Starts every part or none: a part that cannot start (provider, host keys, a listener)
  * closes the parts already started, and its error reaches the caller.
@@ -163,21 +166,14 @@ async function startParts(
     registry: metricsRegistry,
     started,
   });
-  const actions = createServerActions({
-    config,
-    log: logging.component('actions'),
-    registry: metricsRegistry,
-  });
-  const defender = startDefender({ loaded, logging, provider });
-  const ssh = await startSsh({
+  const { ssh, actions, defender } = await startSshSide({
     loaded,
     logging,
-    events: sessionEvents({ logging, registry: metricsRegistry, actions }),
     provider,
     registry,
     cluster,
+    metricsRegistry,
     metrics,
-    defender,
     secrets,
     handOff: pool?.handOff,
   });
@@ -211,10 +207,7 @@ async function startParts(
         { grace_ms: graceMs, connections: registry.size },
         'shutting down: refusing new connections',
       );
-      const stopped = ssh.stopAccepting();
-      await Promise.all([pool?.drain(graceMs), Promise.race([registry.drained(), delay(graceMs)])]);
-      registry.closeAll();
-      await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
+      await drainConnections(registry, graceMs, { ssh, alongside: () => pool?.drain(graceMs) });
       await http?.close();
       await actions.settle(ACTIONS_SETTLE_MS);
       await homes.stop();
@@ -301,10 +294,65 @@ export function startCluster(options: {
 }
 
 /**
+ * The parts that serve SSH connections, started alike by the primary and by every worker: the
+ * custom actions, the defender, and the SSH server whose sessions report to both.
+ */
+export async function startSshSide(options: {
+  loaded: LoadedConfig;
+  logging: ServiceLogging;
+  provider: DataProvider;
+  registry: ConnectionRegistry;
+  cluster: ClusterSessions;
+  /** This process's metrics, which the actions and the transfer counters join. */
+  metricsRegistry: Registry;
+  metrics: ServerMetrics;
+  secrets: SecretBox;
+  handOff?: SshServerDeps['handOff'];
+}): Promise<{ ssh: SshServer; actions: ServerActions; defender: Defender }> {
+  const { loaded, logging, provider, metricsRegistry } = options;
+  const actions = createServerActions({
+    config: loaded.config,
+    log: logging.component('actions'),
+    registry: metricsRegistry,
+  });
+  const defender = startDefender({ loaded, logging, provider });
+  const ssh = await startSsh({
+    loaded,
+    logging,
+    events: sessionEvents({ logging, registry: metricsRegistry, actions }),
+    provider,
+    registry: options.registry,
+    cluster: options.cluster,
+    metrics: options.metrics,
+    defender,
+    secrets: options.secrets,
+    handOff: options.handOff,
+  });
+  return { ssh, actions, defender };
+}
+
+/**
+ * Stops taking connections and gives the open ones `graceMs` to end on their own, then closes
+ * what is left and waits at most CLOSED_WAIT_MS for it and for the listener to stop.
+ * `alongside` drains in the same grace period (a primary's workers), started once the listener
+ * stops taking connections.
+ */
+export async function drainConnections(
+  registry: ConnectionRegistry,
+  graceMs: number,
+  options: { ssh: SshServer; alongside?: () => Promise<void> | undefined },
+): Promise<void> {
+  const stopped = options.ssh.stopAccepting();
+  await Promise.all([options.alongside?.(), Promise.race([registry.drained(), delay(graceMs)])]);
+  registry.closeAll();
+  await Promise.race([Promise.all([registry.drained(), stopped]), delay(CLOSED_WAIT_MS)]);
+}
+
+/**
  * Where sessions report: the log, the transfer counters and the custom actions, each event
  * after the reply that caused it (session/after-replies.ts).
  */
-export function sessionEvents(options: {
+function sessionEvents(options: {
   logging: ServiceLogging;
   registry: Registry;
   actions: ServerActions;
@@ -316,7 +364,7 @@ export function sessionEvents(options: {
   );
 }
 
-export async function startSsh(options: {
+async function startSsh(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   events: SessionEvents;
@@ -398,7 +446,7 @@ export async function startSsh(options: {
 }
 
 /** The brute-force defender of the SSH server; a ban is logged once, by the server that set it. */
-export function startDefender(options: {
+function startDefender(options: {
   loaded: LoadedConfig;
   logging: ServiceLogging;
   provider: DataProvider;

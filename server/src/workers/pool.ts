@@ -65,8 +65,9 @@ const CRASH_WINDOW_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
 /**
  * What a worker still running this long after the grace period gets: SIGKILL. After the grace
- * period a worker gives its connections up to 5 s to close and its actions ACTIONS_SETTLE_MS
- * (5 s), then writes its last quota settlements; killed before that, they would be lost.
+ * period a worker gives its connections up to CLOSED_WAIT_MS (5 s) to close and its actions
+ * ACTIONS_SETTLE_MS (5 s), then writes its last quota settlements; killed before that, they
+ * would be lost.
  */
 const DRAIN_KILL_AFTER_MS = 15_000;
 

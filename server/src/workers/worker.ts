@@ -6,7 +6,6 @@
  */
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { createServerActions } from '../actions/index.js';
 import { secretKeySettings } from '../dataprovider/from-config.js';
 import { secretBoxFor } from '../dataprovider/index.js';
 import type { Registry } from 'prom-client';
@@ -14,11 +13,10 @@ import { createMetricsRegistry, registerServerMetrics } from '../httpd/metrics.j
 import {
   ACTIONS_SETTLE_MS,
   connectionsView,
+  drainConnections,
   openProvider,
-  sessionEvents,
   startCluster,
-  startDefender,
-  startSsh,
+  startSshSide,
   type StartServiceOptions,
 } from '../service.js';
 import type { ConnectionRegistry } from '../session/registry.js';
@@ -148,20 +146,14 @@ async function startServing(
   const { registry, cluster } = startCluster({ loaded, logging, provider, started });
   const metricsRegistry = createMetricsRegistry();
   const metrics = registerServerMetrics(metricsRegistry, cluster);
-  const actions = createServerActions({
-    config,
-    log: logging.component('actions'),
-    registry: metricsRegistry,
-  });
-  const ssh = await startSsh({
+  const { ssh, actions } = await startSshSide({
     loaded,
     logging,
-    events: sessionEvents({ logging, registry: metricsRegistry, actions }),
     provider,
     registry,
     cluster,
+    metricsRegistry,
     metrics,
-    defender: startDefender({ loaded, logging, provider }),
     secrets,
   });
   return {
@@ -171,18 +163,13 @@ async function startServing(
     nodeId: cluster.nodeId,
     async shutdown(graceMs) {
       options.log.info({ grace_ms: graceMs, connections: registry.size }, 'draining');
-      const stopped = ssh.stopAccepting();
-      await Promise.race([registry.drained(), delay(graceMs)]);
-      registry.closeAll();
-      await Promise.race([Promise.all([registry.drained(), stopped]), delay(5_000)]);
+      await drainConnections(registry, graceMs, { ssh });
+      // Actions and the last quota settlements finish before this worker exits; the primary's
+      // drain waits for the exit (DRAIN_KILL_AFTER_MS in pool.ts counts them in).
       await actions.settle(ACTIONS_SETTLE_MS);
       await cluster.stop();
       await provider.close();
       options.log.info('stopped');
     },
   };
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
