@@ -47,6 +47,68 @@ export class BlockPool {
 /** Free blocks kept per shared pool: 64 of 256 KiB, 16 MiB, the READ data one session keeps in flight. */
 const MAX_FREE_BLOCKS = 64;
 
+/**
+ * Blocks of a few sizes, each lent from the smallest that holds what is asked. Clients write
+ * and read 32 KiB, 64 KiB or 256 KiB at a time (rclone, paramiko and WinSCP 32 KiB, OpenSSH up
+ * to our 256 KiB limit): with one size, a pending 32 KiB WRITE held a whole 256 KiB block, eight
+ * times what the pending-bytes bounds count for it.
+ */
+export class SizedBlockPools {
+  /** Ascending by block size. */
+  readonly #pools: BlockPool[];
+  readonly #bySize = new Map<number, BlockPool>();
+
+  /** `sizes` must be distinct; the largest is the most any caller may ask for. */
+  constructor(sizes: readonly number[], maxFree: number) {
+    this.#pools = [...sizes].sort((a, b) => a - b).map((size) => new BlockPool(size, maxFree));
+    for (const pool of this.#pools) this.#bySize.set(pool.blockSize, pool);
+  }
+
+  /** The largest block it lends. */
+  get maxSize(): number {
+    return this.#pools[this.#pools.length - 1]!.blockSize;
+  }
+
+  /** The pool of each size, smallest first. */
+  get pools(): readonly BlockPool[] {
+    return this.#pools;
+  }
+
+  /** A block of at least `size` bytes (its whole length; callers view what they use). */
+  take(size: number): Buffer {
+    const pool = this.#pools.find((candidate) => candidate.blockSize >= size);
+    if (pool === undefined) throw new RangeError(`no block holds ${size} bytes`);
+    return pool.take();
+  }
+
+  /** Returns true when `view` lies in a block one of the pools lent, which is now back. */
+  release(view: Uint8Array): boolean {
+    return this.#bySize.get(view.buffer.byteLength)?.release(view) ?? false;
+  }
+}
+
+/** Room beside a request's data for its header: a 32 KiB WRITE is 32 KiB and 33 bytes. */
+const HEADER_ROOM = 1024;
+const SMALLER_DATA_SIZES = [32 * 1024, 64 * 1024, 128 * 1024];
+
+const sharedSizedPools = new Map<number, SizedBlockPools>();
+
+/**
+ * The process-wide pools of the SFTP engine for packets of up to `maxSize` bytes: 32, 64 and
+ * 128 KiB of data with room for a header, and `maxSize`.
+ */
+export function sftpBlockPools(maxSize: number): SizedBlockPools {
+  let pools = sharedSizedPools.get(maxSize);
+  if (pools === undefined) {
+    const smaller = SMALLER_DATA_SIZES.map((size) => size + HEADER_ROOM).filter(
+      (size) => size < maxSize,
+    );
+    pools = new SizedBlockPools([...smaller, maxSize], MAX_FREE_BLOCKS);
+    sharedSizedPools.set(maxSize, pools);
+  }
+  return pools;
+}
+
 const sharedPools = new Map<number, BlockPool>();
 
 /** The process-wide pool of `size`-byte blocks, shared by every session. */

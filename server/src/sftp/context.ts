@@ -1,5 +1,5 @@
 import type { Vfs } from '../vfs/types.js';
-import type { BlockPool } from './block-pool.js';
+import type { SizedBlockPools } from './block-pool.js';
 import {
   MAX_DATA_LENGTH,
   MAX_IN_FLIGHT_BYTES,
@@ -43,7 +43,7 @@ export function resolveLimits(limits: SftpLimits = {}): ResolvedLimits {
 export interface RequestContext {
   readonly vfs: Vfs;
   /** Blocks for READ data, each large enough for the longest read served. */
-  readonly blocks: BlockPool;
+  readonly blocks: SizedBlockPools;
   readonly handles: HandleTable;
   readonly limits: ResolvedLimits;
   /** Virtual path of the user's home, for expand-path and home-directory. */

@@ -15,7 +15,7 @@ import {
   READDIR_BATCH,
   StatusCode,
 } from './constants.js';
-import { blockPool } from './block-pool.js';
+import { sftpBlockPools } from './block-pool.js';
 import { PacketReader } from './reader.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
@@ -632,8 +632,9 @@ describe('engine: continuing requests on one handle are served together', () => 
     const { client } = await ready({ vfs });
     const data = randomBytes(10 * 1000 + 10);
     await upload(client, '/r.bin', data);
-    // Hold every free block, so any block free afterwards came back from these reads.
-    const pool = blockPool(MAX_PACKET_LENGTH + 4);
+    // Hold every free block of the size 1000-byte reads take, so any block free afterwards came
+    // back from these reads.
+    const pool = sftpBlockPools(MAX_PACKET_LENGTH + 4).pools[0]!;
     const held = Array.from({ length: pool.freeCount }, () => pool.take());
     const handle = await client.open('/r.bin', OpenFlag.READ);
     const reads = Array.from({ length: 14 }, (_, i) => client.read(handle, i * 1000, 1000));
@@ -646,6 +647,37 @@ describe('engine: continuing requests on one handle are served together', () => 
     await new Promise((resolve) => setImmediate(resolve));
     assert.ok(pool.freeCount > 0, 'the blocks of sent replies went back to the pool');
     for (const block of held) pool.release(block);
+  });
+
+  it('assembles a 32 KiB WRITE in a block of its own size, not in one of the largest packet', async () => {
+    const vfs = new MemoryVfs();
+    const { client } = await ready({ vfs });
+    // Each packet reaches the engine in two pieces, as a WRITE spanning SSH channel packets does.
+    const sendRaw = client.sendRaw.bind(client);
+    client.sendRaw = (packet) => {
+      sendRaw(packet.subarray(0, 100));
+      sendRaw(packet.subarray(100));
+    };
+    const pools = sftpBlockPools(MAX_PACKET_LENGTH + 4);
+    const smallest = pools.pools[0]!;
+    const largest = pools.pools[pools.pools.length - 1]!;
+    assert.ok(smallest.blockSize < 34 * 1024 && smallest.blockSize > 32 * 1024 + 64);
+    // Hold every free block, so any block free afterwards came back from these writes.
+    const held = [smallest, largest].flatMap((pool) =>
+      Array.from({ length: pool.freeCount }, () => pool.take()),
+    );
+    const chunk = randomBytes(32 * 1024);
+    const handle = await client.open('/w.bin', WRITE_NEW);
+    await Promise.all([0, 1, 2, 3].map((i) => client.write(handle, i * chunk.length, chunk)));
+    await client.close(handle);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(smallest.freeCount > 0, 'the WRITEs were assembled in 32 KiB blocks');
+    assert.equal(largest.freeCount, 0, 'and in no block of the largest size');
+    assert.equal(
+      sha256(await download(client, '/w.bin')),
+      sha256(Buffer.concat([chunk, chunk, chunk, chunk])),
+    );
+    for (const block of held) pools.release(block);
   });
 
   it('answers every request of a failed joined write with the failure', async () => {

@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { Vfs } from '../vfs/types.js';
-import { blockPool } from './block-pool.js';
+import { sftpBlockPools } from './block-pool.js';
 import { sharedPendingBudget, type PendingBudget } from './pending-budget.js';
 import { MAX_BATCH_REQUESTS, PacketType, SFTP_VERSION, StatusCode } from './constants.js';
 import {
@@ -116,8 +116,8 @@ class SftpEngine implements SftpSession {
     this.#beforeEnd = options.beforeEnd;
     this.#input = options.input;
     this.#budget = options.pendingBudget ?? sharedPendingBudget(2 * limits.maxInFlightBytes);
-    // One block holds any packet, so also any READ's data.
-    const blocks = blockPool(limits.maxPacketLength + 4);
+    // The largest block holds any packet, so also any READ's data.
+    const blocks = sftpBlockPools(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);
     this.#ctx = {
       vfs: options.vfs,

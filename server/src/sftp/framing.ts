@@ -1,4 +1,7 @@
-import type { BlockPool } from './block-pool.js';
+/** Where large packets are assembled: a block of at least the size asked for. */
+export interface BlockSource {
+  take(size: number): Buffer;
+}
 
 /** The stream held a length field larger than the session accepts (or zero). */
 export const BAD_LENGTH = Symbol('bad packet length');
@@ -13,7 +16,7 @@ const SMALL_PACKET = 4096;
  */
 export class FrameBuffer {
   readonly #maxLength: number;
-  readonly #pool: BlockPool | undefined;
+  readonly #pool: BlockSource | undefined;
   readonly #releaseChunk: ((chunk: Buffer) => void) | undefined;
   readonly #chunks: Buffer[] = [];
   /** Memory of chunks that packets were returned as views of: never given back. */
@@ -21,10 +24,10 @@ export class FrameBuffer {
   #buffered = 0;
 
   /**
-   * `pool`, when given, must have blocks of at least `maxLength + 4` bytes. `releaseChunk`
+   * `pool`, when given, must lend blocks of up to `maxLength + 4` bytes. `releaseChunk`
    * is told of each pushed chunk once it has been copied out whole and no packet views it.
    */
-  constructor(maxLength: number, pool?: BlockPool, releaseChunk?: (chunk: Buffer) => void) {
+  constructor(maxLength: number, pool?: BlockSource, releaseChunk?: (chunk: Buffer) => void) {
     this.#maxLength = maxLength;
     this.#pool = pool;
     this.#releaseChunk = releaseChunk;
@@ -54,7 +57,7 @@ export class FrameBuffer {
     }
     // Below Node's own pooling threshold a plain allocation is as cheap as a block.
     const pooled = this.#pool !== undefined && length >= SMALL_PACKET;
-    const packet = pooled ? this.#pool.take() : Buffer.allocUnsafe(4 + length);
+    const packet = pooled ? this.#pool.take(4 + length) : Buffer.allocUnsafe(4 + length);
     this.#consumeInto(packet, 4 + length);
     return packet.subarray(4, 4 + length);
   }

@@ -123,7 +123,7 @@ export const read: RequestRow<ReadArgs> = {
 /** Reads into a pool block; the block goes back when the reply has been sent (or on failure). */
 async function readReply(ctx: RequestContext, id: number, args: ReadArgs): Promise<Reply> {
   const { file } = ctx.handles.file(args.handle);
-  const block = ctx.blocks.take();
+  const block = ctx.blocks.take(readLength(ctx, args));
   try {
     const data = await file.read(readLength(ctx, args), args.offset, block);
     if (data.length === 0) ctx.blocks.release(block);
