@@ -44,7 +44,7 @@ export class BlockPool {
   }
 }
 
-/** Free blocks kept per shared pool: 64 of 256 KiB, 16 MiB, the READ data one session keeps in flight. */
+/** Free blocks kept per pool (per size): of 256 KiB, 16 MiB, the READ data one session keeps in flight. */
 const MAX_FREE_BLOCKS = 64;
 
 /**
