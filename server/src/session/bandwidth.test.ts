@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import { writeLength, type VfsFile, type WriteData } from '../vfs/types.js';
-import { ByteRateLimiter, SessionBandwidth, type RateClock } from './bandwidth.js';
+import {
+  ByteRateLimiter,
+  MIN_PENDING_BYTES,
+  SessionBandwidth,
+  type RateClock,
+} from './bandwidth.js';
 import { throttled } from './throttled-file.js';
 
 /** A clock that moves only when told to, firing due timers in deadline order. */
@@ -197,4 +202,16 @@ test('on the real clock, parallel takes hold the rate', async () => {
   const elapsed = performance.now() - started;
   // 16 KiB at 64 KiB/s: 250 ms; timers never fire early, so this bound is safe under load.
   assert.ok(elapsed >= 240, `finished in ${elapsed} ms`);
+});
+
+test('a throttled session holds about a second of its upload rate, within the server bound', () => {
+  const MIB = 1024 * 1024;
+  const bound = 16 * MIB;
+  const session = (uploadKBps: number) => new SessionBandwidth({ uploadKBps, downloadKBps: 0 });
+  assert.equal(session(0).uploadPendingBound(bound), bound, 'unlimited: the server bound');
+  assert.equal(session(100).uploadPendingBound(bound), MIN_PENDING_BYTES, 'slow: the least');
+  assert.equal(session(4096).uploadPendingBound(bound), 4 * MIB, 'a second of 4 MiB/s');
+  assert.equal(session(100_000).uploadPendingBound(bound), bound, 'fast: the server bound');
+  const downloadsOnly = new SessionBandwidth({ uploadKBps: 0, downloadKBps: 100 });
+  assert.equal(downloadsOnly.uploadPendingBound(bound), bound, 'a download limit holds nothing');
 });

@@ -12,6 +12,8 @@ import { ErrorCode, KubesftpError } from '../errors.js';
 const BYTES_PER_KB = 1024;
 /** Credit an idle session may spend at once: small against a second, so the rate holds. */
 const DEFAULT_BURST_MS = 100;
+/** The least a throttled session may hold of uploads: the least `max_pending_bytes` takes. */
+export const MIN_PENDING_BYTES = 1024 * 1024;
 /** Delays shorter than this are not worth a timer; they are made up by the next one. */
 const MIN_WAIT_MS = 1;
 
@@ -47,10 +49,13 @@ export class ByteRateLimiter {
   #due = 0;
   #closed = false;
 
+  readonly bytesPerSecond: number;
+
   constructor(options: { bytesPerSecond: number; burstMs?: number; clock?: RateClock }) {
     if (!(options.bytesPerSecond > 0)) {
       throw new KubesftpError(ErrorCode.INVALID_ARGUMENT, 'a byte rate must be positive');
     }
+    this.bytesPerSecond = options.bytesPerSecond;
     this.#msPerByte = 1000 / options.bytesPerSecond;
     this.#burstMs = options.burstMs ?? DEFAULT_BURST_MS;
     this.#clock = options.clock ?? SYSTEM_CLOCK;
@@ -123,6 +128,17 @@ export class SessionBandwidth {
 
   get limited(): boolean {
     return this.upload !== undefined || this.download !== undefined;
+  }
+
+  /**
+   * The upload bytes worth holding for this session, given the server's bound: about one
+   * second of its upload rate (at least MIN_PENDING_BYTES), never more than `bound`. Throttled
+   * WRITEs wait their turn while held, so a slow session at the server's bound would keep many
+   * seconds of data in memory and much of the process's shared budget for nothing.
+   */
+  uploadPendingBound(bound: number): number {
+    if (this.upload === undefined) return bound;
+    return Math.min(bound, Math.max(MIN_PENDING_BYTES, Math.ceil(this.upload.bytesPerSecond)));
   }
 
   close(): void {

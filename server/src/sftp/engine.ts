@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { Vfs } from '../vfs/types.js';
 import { sftpBlockPools } from './block-pool.js';
-import { sharedPendingBudget, type PendingBudget } from './pending-budget.js';
+import { processPendingBudget, type PendingBudget } from './pending-budget.js';
 import { MAX_BATCH_REQUESTS, PacketType, SFTP_VERSION, StatusCode } from './constants.js';
 import {
   resolveLimits,
@@ -51,7 +51,10 @@ export interface SftpSessionOptions {
    * stop what its window already allows.
    */
   input?: InputHold;
-  /** The process-wide bound of pending bytes; the shared one by default. */
+  /**
+   * The process-wide bound of pending bytes; by default the one for `limits.maxInFlightBytes`.
+   * A session bounded below the server's setting (a throttled one) must be given the server's.
+   */
   pendingBudget?: PendingBudget;
   /**
    * Called once, right before the engine ends the stream, so the transport can report an
@@ -115,7 +118,7 @@ class SftpEngine implements SftpSession {
     this.#log = options.logger;
     this.#beforeEnd = options.beforeEnd;
     this.#input = options.input;
-    this.#budget = options.pendingBudget ?? sharedPendingBudget(2 * limits.maxInFlightBytes);
+    this.#budget = options.pendingBudget ?? processPendingBudget(limits.maxInFlightBytes);
     // The largest block holds any packet, so also any READ's data.
     const blocks = sftpBlockPools(limits.maxPacketLength + 4);
     this.#frames = new FrameBuffer(limits.maxPacketLength, blocks, options.releaseChunk);

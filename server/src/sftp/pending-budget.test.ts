@@ -7,7 +7,7 @@ import { spyVfs, type FileCall } from '../../../test/sftp/spy-vfs.js';
 import { MemoryVfs } from '../vfs/memory.js';
 import { OpenFlag } from './constants.js';
 import type { InputHold } from './engine.js';
-import { PendingBudget } from './pending-budget.js';
+import { PendingBudget, processPendingBudget, sharedPendingBudget } from './pending-budget.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const WRITE_NEW = OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC;
@@ -276,5 +276,14 @@ describe('engine: pending bytes', () => {
     assert.equal(budget.held, 0);
     assert.equal(vfs.calls.filter((call) => call.op === 'abort').length, 1, 'upload aborted');
     void Promise.allSettled(replies);
+  });
+});
+
+describe('processPendingBudget', () => {
+  it('is the one budget of twice the configured bound, whatever bound a session gets', () => {
+    const budget = processPendingBudget(3 * 1024 * 1024);
+    assert.equal(budget.limit, 6 * 1024 * 1024);
+    assert.equal(budget, sharedPendingBudget(6 * 1024 * 1024));
+    assert.equal(budget, processPendingBudget(3 * 1024 * 1024));
   });
 });

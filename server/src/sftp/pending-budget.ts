@@ -63,3 +63,12 @@ export function sharedPendingBudget(limit: number): PendingBudget {
   }
   return budget;
 }
+
+/**
+ * The budget of the process whose sessions are each bounded by `maxPendingBytes` (the
+ * configured `sftpd.max_pending_bytes`): twice that, shared by all of them, whatever bound a
+ * session gets for itself.
+ */
+export function processPendingBudget(maxPendingBytes: number): PendingBudget {
+  return sharedPendingBudget(2 * maxPendingBytes);
+}

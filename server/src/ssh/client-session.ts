@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import type { User } from '../dataprovider/types.js';
 import { serveSftp, type SftpSession } from '../sftp/engine.js';
 import { SessionBandwidth } from '../session/bandwidth.js';
+import { MAX_IN_FLIGHT_BYTES } from '../sftp/constants.js';
+import { processPendingBudget } from '../sftp/pending-budget.js';
 import type { Protocol, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
 import type { SshServerDeps } from './server.js';
@@ -184,10 +186,13 @@ export class ClientSession {
     });
     if (vfs === undefined) return;
     const served = this.#serve('SFTP');
+    const limits = this.#o.deps.settings.sftpLimits;
+    const bound = limits.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES;
     const sftp = serveSftp({
       stream: channel,
       vfs,
-      limits: this.#o.deps.settings.sftpLimits,
+      limits: { ...limits, maxInFlightBytes: this.#bandwidth.uploadPendingBound(bound) },
+      pendingBudget: processPendingBudget(bound),
       logger: this.#o.log.child({ protocol: 'SFTP' }),
       username: this.#o.user.username,
       beforeEnd: () => channel.exit(0),
