@@ -8,6 +8,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import type { Vfs } from '../vfs/types.js';
 import { toVirtualPath } from '../vfs/virtual-path.js';
+import type { ChecksumCommandName } from './checksum-names.js';
 import { InputReader, writeErr, writeOut } from './io.js';
 import { errorText, quoteName } from './messages.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from './types.js';
@@ -178,10 +179,11 @@ function checksum(hash: string, tag: string): CommandDefinition {
   return { protocol: 'SSH', run: (run) => runChecksum(run, { hash, tag }) };
 }
 
-export const CHECKSUM_COMMANDS = {
+/** Every name is listed in checksum-names.ts, which the dispatcher reads without this module. */
+export const CHECKSUM_COMMANDS: Record<ChecksumCommandName, CommandDefinition> = {
   md5sum: checksum('md5', 'MD5'),
   sha1sum: checksum('sha1', 'SHA1'),
   sha256sum: checksum('sha256', 'SHA256'),
   sha384sum: checksum('sha384', 'SHA384'),
   sha512sum: checksum('sha512', 'SHA512'),
-} as const;
+};

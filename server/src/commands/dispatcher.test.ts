@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { upload } from '../session/test-support.js';
+import { CHECKSUM_COMMANDS } from './checksum.js';
+import { COMMAND_TABLE } from './dispatcher.js';
+import { SCP_COMMAND } from './scp/index.js';
+import { SYSTEM_COMMANDS } from './system/index.js';
 import { commandSetup } from './test-support.js';
+import type { CommandDefinition } from './types.js';
+import { WORKING_DIR_COMMANDS } from './working-dir.js';
 
 test('a command not enabled is refused with a message, exit status 1 and a log record', async () => {
   const { exec, commands, completed } = commandSetup({ enabled: ['pwd'] });
@@ -66,4 +72,25 @@ test('a command line runs under SCP for scp and SSH otherwise, refused ones incl
   assert.equal(service.protocolOf('sha1sum a.bin'), 'SSH');
   assert.equal(service.protocolOf("scp -f 'unterminated"), 'SSH');
   assert.equal(service.protocolOf(''), 'SSH');
+});
+
+test("every command of every command module is in the dispatcher's table, under its protocol", () => {
+  const modules: Record<string, Readonly<Record<string, CommandDefinition>>> = {
+    scp: { scp: SCP_COMMAND },
+    checksum: CHECKSUM_COMMANDS,
+    'working-dir': WORKING_DIR_COMMANDS,
+    system: SYSTEM_COMMANDS,
+  };
+  const listed = new Set<string>();
+  for (const [module, commands] of Object.entries(modules)) {
+    for (const [name, definition] of Object.entries(commands)) {
+      listed.add(name);
+      const dispatched = Object.hasOwn(COMMAND_TABLE, name)
+        ? COMMAND_TABLE[name as keyof typeof COMMAND_TABLE]
+        : undefined;
+      assert.ok(dispatched, `${module}: ${name} is missing from the dispatcher`);
+      assert.equal(dispatched.protocol, definition.protocol, `${module}: ${name}`);
+    }
+  }
+  assert.deepEqual(Object.keys(COMMAND_TABLE).sort(), [...listed].sort());
 });

@@ -12,11 +12,11 @@ import type { SystemAccess, SystemCommandGrant } from '../session/system-command
 import type { SessionBandwidth } from '../session/bandwidth.js';
 import type { Protocol, SessionEvents, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
-import type { CHECKSUM_COMMANDS } from './checksum.js';
+import { CHECKSUM_COMMAND_PROTOCOLS } from './checksum-names.js';
 import { writeErr, type CommandIo } from './io.js';
 import { errorText } from './messages.js';
 import { parseShellWords, type ShellWord } from './shell-words.js';
-import type { SYSTEM_COMMANDS } from './system/index.js';
+import { SYSTEM_COMMAND_PROTOCOLS } from './system-names.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from './types.js';
 import { WORKING_DIR_COMMANDS } from './working-dir.js';
 
@@ -25,32 +25,38 @@ import { WORKING_DIR_COMMANDS } from './working-dir.js';
  * a checksum, rsync or git does not hold their code.
  */
 function loadedOnUse(
-  protocol: CommandDefinition['protocol'],
+  protocol: Protocol,
   load: () => Promise<CommandDefinition>,
 ): CommandDefinition {
   return { protocol, run: async (run) => (await load()).run(run) };
 }
 
-const scp = (): Promise<CommandDefinition> =>
-  import('./scp/index.js').then((module) => module.SCP_COMMAND);
-const checksum = (name: keyof typeof CHECKSUM_COMMANDS) => (): Promise<CommandDefinition> =>
-  import('./checksum.js').then((module) => module.CHECKSUM_COMMANDS[name]);
-const system = (name: keyof typeof SYSTEM_COMMANDS) => (): Promise<CommandDefinition> =>
-  import('./system/index.js').then((module) => module.SYSTEM_COMMANDS[name]);
+/**
+ * Every name of a module's table, from a list of names and protocols that loads nothing, each
+ * loading the module on its first run.
+ */
+function tableLoadedOnUse<Name extends string>(
+  protocols: Readonly<Record<Name, Protocol>>,
+  load: () => Promise<Readonly<Record<Name, CommandDefinition>>>,
+): Record<Name, CommandDefinition> {
+  const names = Object.keys(protocols) as Name[];
+  return Object.fromEntries(
+    names.map((name) => [name, loadedOnUse(protocols[name], async () => (await load())[name])]),
+  ) as Record<Name, CommandDefinition>;
+}
 
 /** Every command kubesftp implements; `enabled_ssh_commands` picks among them. */
 export const COMMAND_TABLE: Partial<Record<SshCommandName, CommandDefinition>> = {
-  scp: loadedOnUse('SCP', scp),
-  md5sum: loadedOnUse('SSH', checksum('md5sum')),
-  sha1sum: loadedOnUse('SSH', checksum('sha1sum')),
-  sha256sum: loadedOnUse('SSH', checksum('sha256sum')),
-  sha384sum: loadedOnUse('SSH', checksum('sha384sum')),
-  sha512sum: loadedOnUse('SSH', checksum('sha512sum')),
+  scp: loadedOnUse('SCP', async () => (await import('./scp/index.js')).SCP_COMMAND),
+  ...tableLoadedOnUse(
+    CHECKSUM_COMMAND_PROTOCOLS,
+    async () => (await import('./checksum.js')).CHECKSUM_COMMANDS,
+  ),
   ...WORKING_DIR_COMMANDS,
-  rsync: loadedOnUse('SSH', system('rsync')),
-  'git-upload-pack': loadedOnUse('SSH', system('git-upload-pack')),
-  'git-receive-pack': loadedOnUse('SSH', system('git-receive-pack')),
-  'git-upload-archive': loadedOnUse('SSH', system('git-upload-archive')),
+  ...tableLoadedOnUse(
+    SYSTEM_COMMAND_PROTOCOLS,
+    async () => (await import('./system/index.js')).SYSTEM_COMMANDS,
+  ),
 };
 
 /** Exec requests start in the home, as a login shell would. */

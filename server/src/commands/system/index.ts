@@ -8,6 +8,7 @@ import { ErrorCode, isKubesftpError } from '../../errors.js';
 import type { SystemAccess, SystemCommandGrant } from '../../session/system-commands.js';
 import { toVirtualPath } from '../../vfs/virtual-path.js';
 import { writeErr } from '../io.js';
+import type { SystemCommandName } from '../system-names.js';
 import type { CommandDefinition, CommandOutcome, CommandRun } from '../types.js';
 import { runChild } from './child.js';
 import {
@@ -90,9 +91,10 @@ function gitCommand(name: GitCommandName): CommandDefinition {
   };
 }
 
-export const SYSTEM_COMMANDS = {
+/** Every name is listed in ../system-names.ts, which the dispatcher reads without this module. */
+export const SYSTEM_COMMANDS: Record<SystemCommandName, CommandDefinition> = {
   rsync: RSYNC_COMMAND,
   'git-upload-pack': gitCommand('git-upload-pack'),
   'git-receive-pack': gitCommand('git-receive-pack'),
   'git-upload-archive': gitCommand('git-upload-archive'),
-} as const;
+};
