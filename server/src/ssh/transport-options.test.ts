@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { Socket } from 'node:net';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { Connection } from 'ssh2';
+import { connectClient, startServer } from '../../../test/ssh2/helpers.js';
 import { ErrorCode, isKubesftpError } from '../errors.js';
 import {
   assertTransportPatchApplied,
   channelLimits,
+  connectionSocket,
   DEFAULT_CHANNEL_WINDOW_SIZE,
   nativeCryptoAvailable,
   transportPatchApplied,
@@ -26,9 +30,29 @@ describe('transport options', () => {
     assert.doesNotThrow(() => assertTransportPatchApplied());
   });
 
-  it('tells a channel module without the patch apart', () => {
-    assert.equal(transportPatchApplied({}), false);
-    assert.equal(transportPatchApplied({ needsWindowAdjust: () => false }), true);
+  it('tells ssh2 modules without the patch apart', () => {
+    const patchedChannel = { needsWindowAdjust: () => false };
+    const patchedServer = { connectionSocket: () => undefined };
+    assert.equal(transportPatchApplied({}, patchedServer), false);
+    assert.equal(transportPatchApplied(patchedChannel, {}), false, 'no socket accessor');
+    assert.equal(transportPatchApplied(patchedChannel, patchedServer), true);
+  });
+
+  it("gives a connection's own socket: closing it ends the client's connection", async () => {
+    let ready!: (client: Connection) => void;
+    const connected = new Promise<Connection>((resolve) => (ready = resolve));
+    const server = await startServer({ onReady: ready });
+    try {
+      const client = await connectClient(server.port);
+      const socket = connectionSocket(await connected);
+      assert.ok(socket instanceof Socket);
+      assert.equal(socket.localPort, server.port);
+      const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+      socket.destroy();
+      await closed;
+    } finally {
+      await server.close();
+    }
   });
 
   it('refuses to start without the patch, saying how to apply it', () => {

@@ -1,7 +1,7 @@
 /**
  * Transport settings that ssh2 only takes through our patch (patches/ssh2+1.17.0.patch):
- * the per-channel receive window and maximum packet size, plus a check that the patch is
- * applied and whether ssh2 loaded its native crypto binding.
+ * the per-channel receive window and maximum packet size and a connection's socket, plus a
+ * check that the patch is applied and whether ssh2 loaded its native crypto binding.
  */
 import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
@@ -36,7 +36,12 @@ export interface ChannelModule {
   needsWindowAdjust?: unknown;
 }
 
+export interface ServerModule {
+  connectionSocket?: (client: Connection) => Socket | undefined;
+}
+
 const cryptoModule = require('ssh2/lib/protocol/crypto.js') as CryptoModule;
+const serverModule = require('ssh2/lib/server.js') as ServerModule;
 
 /**
  * Gives the block behind a CHANNEL_DATA payload back to the patched transport, which
@@ -53,13 +58,18 @@ export function nativeCryptoAvailable(): boolean {
 }
 
 /**
- * True when node_modules/ssh2 carries our patch; without it the channel options do nothing.
- * `channelModule` stands in for ssh2's lib/Channel.js in tests.
+ * True when node_modules/ssh2 carries our patch; without it the channel options do nothing and
+ * a connection's socket is out of reach. `channelModule` and `server` stand in for ssh2's
+ * lib/Channel.js and lib/server.js in tests.
  */
 export function transportPatchApplied(
   channelModule: ChannelModule = require('ssh2/lib/Channel.js') as ChannelModule,
+  server: ServerModule = serverModule,
 ): boolean {
-  return typeof channelModule.needsWindowAdjust === 'function';
+  return (
+    typeof channelModule.needsWindowAdjust === 'function' &&
+    typeof server.connectionSocket === 'function'
+  );
 }
 
 /**
@@ -106,7 +116,7 @@ function isIntegerInRange(value: number, min: number, max: number): boolean {
   return Number.isInteger(value) && value >= min && value <= max;
 }
 
-/** The socket ssh2 reads a connection from (a field of its own, untyped). */
+/** The socket ssh2 reads a connection from, through the accessor our patch adds. */
 export function connectionSocket(client: Connection): Socket | undefined {
-  return (client as unknown as { _sock?: Socket })._sock;
+  return serverModule.connectionSocket?.(client);
 }
