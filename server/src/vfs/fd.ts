@@ -45,9 +45,11 @@ export const lstatPath = atOnce((path: string): Stats => lstatSync(path));
  * usual case for an upload, and building the ENOENT error with its stack cost more than the
  * system call.
  */
-export const lstatOrNull = atOnce(
-  (path: string): Stats | null => lstatSync(path, { throwIfNoEntry: false }) ?? null,
-);
+export function lstatOrNullSync(path: string): Stats | null {
+  return lstatSync(path, { throwIfNoEntry: false }) ?? null;
+}
+/** lstatOrNullSync for a caller that awaits: still run at once, on the event loop. */
+export const lstatOrNull = atOnce(lstatOrNullSync);
 
 /**
  * Closes at once (decision 0026): closing a place or directory descriptor only drops a reference,

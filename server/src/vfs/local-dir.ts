@@ -4,10 +4,10 @@
  * of the directory and looks every name up relative to it, so a directory renamed or swapped
  * for a symlink while it is listed never reports another place's entries.
  */
-import { constants, lstatSync, type Dir } from 'node:fs';
+import { constants, type Dir } from 'node:fs';
 import { opendir } from 'node:fs/promises';
 import { ErrorCode, KubesftpError, toKubesftpError } from '../errors.js';
-import { closeFd, fstatFd, inDirectory, ofDescriptor, openFd } from './fd.js';
+import { closeFd, fstatFd, inDirectory, lstatOrNullSync, ofDescriptor, openFd } from './fd.js';
 import type { DirEntry, FileStat, VfsDir } from './types.js';
 import { toFileStat } from './local-attrs.js';
 
@@ -76,8 +76,8 @@ export class LocalDir implements VfsDir {
         this.#exhausted = true;
         break;
       }
-      const stat = lstatSync(inDirectory(this.#fd, dirent.name), { throwIfNoEntry: false });
-      if (stat !== undefined) entries.push({ name: dirent.name, stat: toFileStat(stat) });
+      const stat = lstatOrNullSync(inDirectory(this.#fd, dirent.name));
+      if (stat !== null) entries.push({ name: dirent.name, stat: toFileStat(stat) });
     }
     return entries;
   }
