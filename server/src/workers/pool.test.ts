@@ -166,4 +166,31 @@ describe('worker pool', () => {
     await assert.rejects(p.start(), /sftp worker 0 exited before it was ready/);
     await p.kill();
   });
+
+  test('kill after a failed start also kills a worker still starting, and returns', async () => {
+    const forked: FakeWorker[] = [];
+    const p = new WorkerPool({
+      count: 2,
+      log: pino({ level: 'silent' }),
+      fork: (slot) => {
+        const worker = new FakeWorker();
+        forked.push(worker);
+        // Slot 0 fails its start; slot 1 never reports ready within the test.
+        if (slot === 0) setImmediate(() => worker.die(1));
+        return worker as unknown as ChildProcess;
+      },
+      releaseNode: () => Promise.resolve(0),
+      readyTimeoutMs: 10_000,
+    });
+    await assert.rejects(p.start(), /sftp worker 0 exited before it was ready/);
+    const starting = forked[1]!;
+    assert.equal(starting.signalCode, null, 'still starting when kill() is called');
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(resolve, 2_000, 'hung')));
+    const outcome = await Promise.race([p.kill().then(() => 'returned' as const), hung]);
+    clearTimeout(timer);
+    assert.equal(outcome, 'returned');
+    assert.equal(starting.signalCode, 'SIGKILL');
+    assert.equal(forked.length, 2, 'no replacement forked');
+  });
 });
