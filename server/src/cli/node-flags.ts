@@ -8,6 +8,6 @@
  * per half under a busy server. Every Buffer the server has read from a socket and let go of is
  * freed only when the young generation is next collected, so a small one is collected more often
  * and holds less: with 32 uploads at once, the process peaked about 20–40 MiB lower, and single
- * transfers kept their speed (docs/decisions/0030-one-budget-of-pending-bytes.md).
+ * transfers kept their speed (docs/decisions/0030-pending-bytes-per-process-and-work-after-replies.md).
  */
 export const NODE_FLAGS = ['--max-semi-space-size=2'] as const;

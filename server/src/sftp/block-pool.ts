@@ -64,11 +64,6 @@ export class SizedBlockPools {
     for (const pool of this.#pools) this.#bySize.set(pool.blockSize, pool);
   }
 
-  /** The largest block it lends. */
-  get maxSize(): number {
-    return this.#pools[this.#pools.length - 1]!.blockSize;
-  }
-
   /** The pool of each size, smallest first. */
   get pools(): readonly BlockPool[] {
     return this.#pools;

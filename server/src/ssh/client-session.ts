@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { User } from '../dataprovider/types.js';
 import { serveSftp, type SftpSession } from '../sftp/engine.js';
 import { SessionBandwidth } from '../session/bandwidth.js';
-import { MAX_IN_FLIGHT_BYTES } from '../sftp/constants.js';
+import { resolveLimits } from '../sftp/context.js';
 import { processPendingBudget } from '../sftp/pending-budget.js';
 import type { Protocol, SessionRef } from '../session/types.js';
 import type { Vfs } from '../vfs/types.js';
@@ -187,7 +187,7 @@ export class ClientSession {
     if (vfs === undefined) return;
     const served = this.#serve('SFTP');
     const limits = this.#o.deps.settings.sftpLimits;
-    const bound = limits.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES;
+    const bound = resolveLimits(limits).maxInFlightBytes;
     const sftp = serveSftp({
       stream: channel,
       vfs,

@@ -138,6 +138,8 @@ class LocalFile implements VfsFile {
   readonly #setstatMode: SetstatMode;
   readonly #upload: PendingUpload | undefined;
   #finished = false;
+  /** Where the last short read ended, -1 before one: the client's next read starts there. */
+  #shortReadEnd = -1;
 
   constructor(fd: number, setstatMode: SetstatMode, upload?: PendingUpload) {
     this.#fd = fd;
@@ -147,11 +149,14 @@ class LocalFile implements VfsFile {
 
   read(length: number, position: number, into?: Buffer): Promise<Buffer> {
     return mapped(async () => {
-      // Every download ends with a read from the end of the file: the inode answers that at
-      // once, where the thread pool's round trip would only learn that nothing is there.
-      if (position > 0 && position >= (await fstatFd(this.#fd)).size) return NOTHING_READ;
+      // A client whose read came back short asks again from where it ended, and at the end
+      // of the file the inode answers that at once, where the thread pool's round trip would
+      // only learn that nothing is there. Reads that came back whole never pay the fstat.
+      const afterShortRead = this.#shortReadEnd >= 0 && position >= this.#shortReadEnd;
+      if (afterShortRead && position >= (await fstatFd(this.#fd)).size) return NOTHING_READ;
       const buffer = into ?? Buffer.allocUnsafe(length);
       const { bytesRead } = await inPool.read(this.#fd, buffer, 0, length, position);
+      if (bytesRead < length) this.#shortReadEnd = position + bytesRead;
       return bytesRead === buffer.length ? buffer : buffer.subarray(0, bytesRead);
     });
   }

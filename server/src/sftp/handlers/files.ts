@@ -123,9 +123,10 @@ export const read: RequestRow<ReadArgs> = {
 /** Reads into a pool block; the block goes back when the reply has been sent (or on failure). */
 async function readReply(ctx: RequestContext, id: number, args: ReadArgs): Promise<Reply> {
   const { file } = ctx.handles.file(args.handle);
-  const block = ctx.blocks.take(readLength(ctx, args));
+  const length = readLength(ctx, args);
+  const block = ctx.blocks.take(length);
   try {
-    const data = await file.read(readLength(ctx, args), args.offset, block);
+    const data = await file.read(length, args.offset, block);
     if (data.length === 0) ctx.blocks.release(block);
     return dataOrEof(id, data);
   } catch (err) {
