@@ -9,7 +9,15 @@
  * FileHandle objects: a descriptor lives for one request and wants no finalizer.
  * (libuv opens every descriptor with O_CLOEXEC itself, so none leaks into a child process.)
  */
-import { closeSync, constants, fstatSync, lstatSync, openSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  type Stats,
+} from 'node:fs';
 import { ErrorCode, KubesftpError } from '../errors.js';
 
 /** Linux O_PATH: a descriptor that names a place without opening its contents. */
@@ -64,14 +72,29 @@ export function closeFd(fd: number): void {
   }
 }
 
+/**
+ * This process's descriptor directory, named by the number that /proc/self points to (as this
+ * /proc mount numbers it), so that no lookup has to follow the "self" link first: a listing of
+ * 2000 names pays 2000 fewer link walks.
+ */
+export const OWN_FD_DIR = `/proc/${ownProcName()}/fd`;
+
+function ownProcName(): string {
+  try {
+    return readlinkSync('/proc/self');
+  } catch {
+    return 'self'; // no /proc: assertProcFdAvailable says so at start
+  }
+}
+
 /** The path of `name` inside the directory `dirFd` holds. */
 export function inDirectory(dirFd: number, name: string): string {
-  return `/proc/self/fd/${dirFd}/${name}`;
+  return `${OWN_FD_DIR}/${dirFd}/${name}`;
 }
 
 /** The path of the entry `fd` holds itself. */
 export function ofDescriptor(fd: number): string {
-  return `/proc/self/fd/${fd}`;
+  return `${OWN_FD_DIR}/${fd}`;
 }
 
 /** Fails when /proc is not mounted: the local backend cannot confine paths without it. */
