@@ -23,7 +23,7 @@ describe('pending bytes shared by the sessions of a process', { timeout: 180_000
   before(async () => {
     fx = await startCommandsFixture({
       enabled: 'scp',
-      // The minimum: 1 MiB for one session, 2 MiB for all the sessions of the process.
+      // The minimum: 1 MiB for one session and for all the sessions of the process.
       env: { KUBESFTP_SFTPD__MAX_PENDING_BYTES: String(MIB) },
     });
     auth = { username: fx.username, keyPath: fx.keyPath };

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2
+#!/usr/bin/env -S node --max-semi-space-size=1
 /**
  * The `kubesftp` executable. It keeps V8's optimizing compiler off before any other module
  * loads (compiling the command line's own modules is what brings the compiler's pages in; see

@@ -242,7 +242,7 @@ const sftpd = section(
     }),
     max_pending_bytes: int(16 * 1024 * 1024, {
       description:
-        'Bytes of requests one SFTP session may have queued or running (a session whose account has an upload_bandwidth: about one second of that rate, at least 1 MiB); all the SFTP sessions of one server process together may hold twice this setting (each may always have one request). Past either, a session stops reading from its client until work completes.',
+        'Bytes of requests one SFTP session may have queued or running (a session whose account has an upload_bandwidth: about one second of that rate, at least 1 MiB); all the SFTP sessions of one server process together hold at most this setting, shared evenly among the sessions holding bytes (each may always have one request). Past its bound or its share, a session stops reading from its client until work completes.',
       minimum: 1024 * 1024,
       maximum: 1024 * 1024 * 1024,
     }),

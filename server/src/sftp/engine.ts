@@ -291,8 +291,8 @@ class SftpEngine implements SftpSession {
     const { packet } = request;
     const job: Job = { row, id: request.id, args, bytes: packet.length, packet };
     this.#inFlight++;
+    this.#budget.take(job.bytes, this.#inFlightBytes);
     this.#inFlightBytes += job.bytes;
-    this.#budget.take(job.bytes);
     const key = row.queueKey?.(args);
     if (key !== undefined && this.#ctx.handles.has(key)) this.#queues.push(key, job);
     else void this.#execute(job);
@@ -356,7 +356,7 @@ class SftpEngine implements SftpSession {
     this.#ctx.blocks.release(job.packet);
     this.#inFlight--;
     this.#inFlightBytes -= job.bytes;
-    this.#budget.give(job.bytes);
+    this.#budget.give(job.bytes, this.#inFlightBytes);
     if (this.#inFlight === 0) this.#settled?.();
   }
 

@@ -96,35 +96,78 @@ async function download(client: TestClient, path: string): Promise<Buffer> {
   return data;
 }
 
+/** Two sessions on one budget, each with an upload open and its data to send. */
+async function twoUploads(limit: number, chunksA: number, chunksB: number) {
+  const budget = new PendingBudget(limit);
+  const a = startSession(budget, 1024 * 1024);
+  const b = startSession(budget, 1024 * 1024);
+  const handleA = await openUpload(a.client, '/a.bin');
+  const handleB = await openUpload(b.client, '/b.bin');
+  const dataA = randomBytes(chunksA * CHUNK);
+  const dataB = randomBytes(chunksB * CHUNK);
+  /** Closes both uploads, checks that every byte arrived and the budget is empty, and ends. */
+  const finish = async (): Promise<void> => {
+    await a.client.close(handleA);
+    await b.client.close(handleB);
+    assert.equal(budget.held, 0);
+    assert.equal(budget.holders, 0);
+    assert.equal(sha256(await download(a.client, '/a.bin')), sha256(dataA));
+    assert.equal(sha256(await download(b.client, '/b.bin')), sha256(dataB));
+    await Promise.all([a.session.close(), b.session.close()]);
+  };
+  return { budget, a, b, handleA, handleB, dataA, dataB, finish };
+}
+
 describe('PendingBudget', () => {
   it('counts what is taken and given back, never below zero', () => {
     const budget = new PendingBudget(100);
     assert.equal(budget.held, 0);
-    budget.take(30);
-    budget.take(50);
+    budget.take(30, 0);
+    budget.take(50, 30);
     assert.equal(budget.held, 80);
-    budget.give(30);
+    budget.give(30, 50);
     assert.equal(budget.held, 50);
-    budget.give(80);
+    budget.give(80, 0);
     assert.equal(budget.held, 0);
   });
 
   it('lets a session holding nothing take one request even when full', () => {
     const budget = new PendingBudget(100);
-    budget.take(250);
+    budget.take(250, 0);
     assert.equal(budget.allows(0), true);
   });
 
   it('refuses a session already holding bytes once at or over the limit', () => {
     const budget = new PendingBudget(100);
-    budget.take(99);
-    assert.equal(budget.allows(1), true);
-    budget.take(1);
-    assert.equal(budget.allows(1), false, 'at the limit');
-    budget.take(50);
-    assert.equal(budget.allows(40), false, 'over the limit');
-    budget.give(51);
+    budget.take(99, 0);
+    assert.equal(budget.allows(99), true);
+    budget.take(1, 99);
+    assert.equal(budget.allows(100), false, 'at the limit');
+    budget.take(50, 100);
+    assert.equal(budget.allows(150), false, 'over the limit');
+    budget.give(110, 40);
     assert.equal(budget.allows(40), true);
+  });
+
+  it('shares the limit evenly among the sessions holding bytes', () => {
+    const budget = new PendingBudget(100);
+    budget.take(60, 0); // A, alone: the whole limit is its share
+    assert.equal(budget.share, 100);
+    assert.equal(budget.allows(60), true);
+    budget.take(10, 0); // B: two holders now
+    assert.equal(budget.holders, 2);
+    assert.equal(budget.share, 50);
+    assert.equal(budget.allows(60), false, 'A is past its share while B holds bytes');
+    assert.equal(budget.allows(10), true, 'B is under its share and the limit');
+    budget.take(30, 10); // B holds 40, the process 100
+    assert.equal(budget.allows(40), false, 'under its share but at the limit');
+    budget.give(60, 0); // A is done: B alone again
+    assert.equal(budget.holders, 1);
+    assert.equal(budget.share, 100);
+    assert.equal(budget.allows(40), true);
+    budget.give(40, 0);
+    assert.equal(budget.holders, 0);
+    assert.equal(budget.held, 0);
   });
 });
 
@@ -175,13 +218,7 @@ describe('engine: pending bytes', () => {
   });
 
   it('lets a session holding nothing take one request while another fills the shared budget', async () => {
-    const budget = new PendingBudget(LIMIT);
-    const a = startSession(budget, 1024 * 1024);
-    const b = startSession(budget, 1024 * 1024);
-    const handleA = await openUpload(a.client, '/a.bin');
-    const handleB = await openUpload(b.client, '/b.bin');
-    const dataA = randomBytes(8 * CHUNK);
-    const dataB = randomBytes(3 * CHUNK);
+    const { budget, a, b, handleA, handleB, dataA, dataB, finish } = await twoUploads(LIMIT, 8, 3);
 
     const repliesA = writeAll(a.client, handleA, dataA);
     await until(() => a.input.holding === 1, WAIT_MS, 'A held');
@@ -206,12 +243,32 @@ describe('engine: pending bytes', () => {
     b.stall.open();
     await expectAllOk(repliesB, "B's writes");
     assert.equal(b.input.holding, 0);
-    await a.client.close(handleA);
-    await b.client.close(handleB);
-    assert.equal(budget.held, 0);
-    assert.equal(sha256(await download(a.client, '/a.bin')), sha256(dataA));
-    assert.equal(sha256(await download(b.client, '/b.bin')), sha256(dataB));
-    await Promise.all([a.session.close(), b.session.close()]);
+    await finish();
+  });
+
+  it('stops a session at its share of the budget while another session holds bytes', async () => {
+    const limit = 8 * CHUNK;
+    const { budget, a, b, handleA, handleB, dataA, dataB, finish } = await twoUploads(limit, 3, 12);
+
+    const repliesA = writeAll(a.client, handleA, dataA);
+    await until(() => budget.held >= dataA.length, WAIT_MS, 'A holds all its writes');
+    const heldByA = budget.held;
+    const repliesB = writeAll(b.client, handleB, dataB);
+    await until(() => b.input.holding === 1, WAIT_MS, 'B held');
+    // Half the limit is B's share while A holds bytes; the process limit is still far off.
+    const heldByB = budget.held - heldByA;
+    assert.ok(heldByB >= limit / 2, `B holds ${heldByB}`);
+    assert.ok(heldByB < limit / 2 + CHUNK, `B holds ${heldByB}, past its share`);
+    assert.ok(budget.held < limit, `the process holds ${budget.held}`);
+
+    // A finishes: B holds the budget alone and takes the rest of its writes.
+    a.stall.open();
+    await expectAllOk(repliesA, "A's writes");
+    await until(() => b.input.holding === 0, WAIT_MS, 'B woken once A is done');
+    await until(() => budget.held >= limit, WAIT_MS, 'B takes up to the whole limit');
+    b.stall.open();
+    await expectAllOk(repliesB, "B's writes");
+    await finish();
   });
 
   it('does not hold the connection while only waiting for the reply channel to drain', async () => {
@@ -280,10 +337,10 @@ describe('engine: pending bytes', () => {
 });
 
 describe('processPendingBudget', () => {
-  it('is the one budget of twice the configured bound, whatever bound a session gets', () => {
+  it('is the one budget of the configured bound, whatever bound a session gets', () => {
     const budget = processPendingBudget(3 * 1024 * 1024);
-    assert.equal(budget.limit, 6 * 1024 * 1024);
-    assert.equal(budget, sharedPendingBudget(6 * 1024 * 1024));
+    assert.equal(budget.limit, 3 * 1024 * 1024);
+    assert.equal(budget, sharedPendingBudget(3 * 1024 * 1024));
     assert.equal(budget, processPendingBudget(3 * 1024 * 1024));
   });
 });

@@ -1,16 +1,19 @@
 /**
  * The bytes of requests every SFTP session of the process holds at once, queued or running:
  * mostly WRITE data received and not yet on disk. `sftpd.max_pending_bytes` (16 MiB by
- * default) bounds each session, so that one upload keeps the disk busy; the sessions of a
- * process together hold at most twice that, so that 32 uploads do not hold 32 times as much
- * and one session at its own bound (a throttled upload, say) leaves room for the others. A
- * session the budget stops stops reading its connection: the client's data then waits in the
- * kernel and TCP slows the client down, as with a server of one process per session. A session
- * holding nothing may always take one request, so every session moves.
+ * default) bounds each session, so that one upload keeps the disk busy, and the sessions of a
+ * process together, so that 32 uploads do not hold 32 times as much. Sessions holding bytes
+ * share the budget evenly: none goes past its share while others hold bytes too, so one
+ * session at its bound (a throttled upload, say) leaves room for the others, and one alone
+ * gets all of it. A session the budget stops stops reading its connection: the client's data
+ * then waits in the kernel and TCP slows the client down, as with a server of one process per
+ * session. A session holding nothing may always take one request, so every session moves.
  */
 export class PendingBudget {
   readonly limit: number;
   #held = 0;
+  /** Sessions holding bytes now: the budget's share of each is the limit divided by them. */
+  #holders = 0;
   /** Sessions stopped by this budget alone, called once it has room again. */
   readonly #waiting = new Set<() => void>();
 
@@ -22,11 +25,24 @@ export class PendingBudget {
     return this.#held;
   }
 
-  take(bytes: number): void {
+  get holders(): number {
+    return this.#holders;
+  }
+
+  /** What one of the sessions holding bytes may hold while the others hold theirs. */
+  get share(): number {
+    return this.limit / Math.max(1, this.#holders);
+  }
+
+  /** A session takes `bytes`, having held `own` before. */
+  take(bytes: number, own: number): void {
+    if (own === 0 && bytes > 0) this.#holders++;
     this.#held += bytes;
   }
 
-  give(bytes: number): void {
+  /** A session gives back `bytes` and still holds `own`. */
+  give(bytes: number, own: number): void {
+    if (own === 0 && bytes > 0) this.#holders = Math.max(0, this.#holders - 1);
     this.#held = Math.max(0, this.#held - bytes);
     if (this.#held >= this.limit || this.#waiting.size === 0) return;
     const waiting = [...this.#waiting];
@@ -48,7 +64,7 @@ export class PendingBudget {
 
   /** Whether a session already holding `own` bytes may take another request. */
   allows(own: number): boolean {
-    return own === 0 || this.#held < this.limit;
+    return own === 0 || (this.#held < this.limit && own < this.share);
   }
 }
 
@@ -66,9 +82,9 @@ export function sharedPendingBudget(limit: number): PendingBudget {
 
 /**
  * The budget of the process whose sessions are each bounded by `maxPendingBytes` (the
- * configured `sftpd.max_pending_bytes`): twice that, shared by all of them, whatever bound a
+ * configured `sftpd.max_pending_bytes`): that much, shared by all of them, whatever bound a
  * session gets for itself.
  */
 export function processPendingBudget(maxPendingBytes: number): PendingBudget {
-  return sharedPendingBudget(2 * maxPendingBytes);
+  return sharedPendingBudget(maxPendingBytes);
 }
