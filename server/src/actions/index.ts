@@ -86,19 +86,23 @@ export function createServerActions(options: ServerActionsOptions): ServerAction
     if (files.handles(event.action)) fire(files, (calls) => calls.fileActionCall(event));
   };
   return {
-    sessionEvents: (base) => ({
-      ...base,
-      fileOperationCompleted(event) {
-        base.fileOperationCompleted?.(event);
-        const { operation, user, virtualPath, targetPath, size } = event;
-        fireFile({ action: operation, user, virtualPath, targetPath, size });
-      },
-      sshCommandCompleted(event) {
-        base.sshCommandCompleted?.(event);
-        const { user, virtualPath, command } = event;
-        fireFile({ action: 'ssh_cmd', user, virtualPath, sshCommand: command });
-      },
-    }),
+    // Without file hooks, the events stay as they are: nothing is built for each file.
+    sessionEvents: (base) =>
+      files.idle
+        ? base
+        : {
+            ...base,
+            fileOperationCompleted(event) {
+              base.fileOperationCompleted?.(event);
+              const { operation, user, virtualPath, targetPath, size } = event;
+              fireFile({ action: operation, user, virtualPath, targetPath, size });
+            },
+            sshCommandCompleted(event) {
+              base.sshCommandCompleted?.(event);
+              const { user, virtualPath, command } = event;
+              fireFile({ action: 'ssh_cmd', user, virtualPath, sshCommand: command });
+            },
+          },
     userProvider: (provider) =>
       withUserActions(
         provider,

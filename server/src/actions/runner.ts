@@ -65,6 +65,11 @@ export class ActionRunner {
     this.#on = new Set(hooked ? settings.execute_on : []);
   }
 
+  /** Whether no action runs anything: callers may leave their events alone. */
+  get idle(): boolean {
+    return this.#on.size === 0;
+  }
+
   /** Whether `action` runs anything; callers skip building the call when not. */
   handles(action: string): boolean {
     return this.#on.has(action);
