@@ -8,7 +8,7 @@
  * otherwise grows to 16 MiB per half under a busy server. Every Buffer the server has read from a
  * socket and let go of is freed only when the young generation is next collected, so a small one
  * is collected more often and holds less: with 32 uploads at once, 2 MiB per half peaked 20–40 MiB
- * below the default (decision 0030) and 1 MiB another 10–15 MiB lower, for about a tenth more
+ * below the default (decision 0030) and 1 MiB about another 10 MiB lower, for about a tenth more
  * CPU on one fast upload (docs/decisions/0032-one-shared-budget-and-a-smaller-young-generation.md).
  */
 export const NODE_FLAGS = ['--max-semi-space-size=1'] as const;
