@@ -14,7 +14,7 @@ export class PendingBudget {
   #held = 0;
   /** Sessions holding bytes now: the budget's share of each is the limit divided by them. */
   #holders = 0;
-  /** Sessions stopped by this budget alone, called once it has room again. */
+  /** Sessions stopped by this budget (its limit or their share), called once it has room again. */
   readonly #waiting = new Set<() => void>();
 
   constructor(limit: number) {

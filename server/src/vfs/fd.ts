@@ -77,7 +77,7 @@ export function closeFd(fd: number): void {
  * /proc mount numbers it), so that no lookup has to follow the "self" link first: a listing of
  * 2000 names pays 2000 fewer link walks.
  */
-export const OWN_FD_DIR = `/proc/${ownProcName()}/fd`;
+const OWN_FD_DIR = `/proc/${ownProcName()}/fd`;
 
 function ownProcName(): string {
   try {
