@@ -236,8 +236,11 @@ for (const fixture of fixtures) {
             ),
           ),
         );
+        // At most this many whole uploads fit. Sessions share the servers' pending budgets
+        // evenly (decision 0032), so all of them may also run into the quota part way.
+        const fitting = Math.floor(quota / source.length);
         const refused = results.filter((r) => r.code !== 0).length;
-        assert.ok(refused > 0 && refused < 32, `${refused} of 32 uploads refused`);
+        assert.ok(refused >= 32 - fitting, `${refused} of 32 uploads refused`);
         const home = join(homes, 'quota');
         const names = await readdir(home);
         let total = 0;
