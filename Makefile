@@ -22,7 +22,7 @@ build: deps
 
 run: build
 	mkdir -p $(DATA_DIR)
-	node --max-semi-space-size=1 dist/server/src/cli/main.js serve --config-dir $(DATA_DIR) --log-file-path ""
+	node --max-semi-space-size=1 --initial-old-space-size=32 dist/server/src/cli/main.js serve --config-dir $(DATA_DIR) --log-file-path ""
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit

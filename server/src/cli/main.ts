@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1
+#!/usr/bin/env -S node --max-semi-space-size=1 --initial-old-space-size=32
 /**
  * The `kubesftp` executable. It keeps V8's optimizing compiler off before any other module
  * loads (compiling the command line's own modules is what brings the compiler's pages in; see
