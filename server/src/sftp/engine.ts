@@ -186,8 +186,8 @@ class SftpEngine implements SftpSession {
    * Stopped by the process's budget alone (its limit or the session's share of it). Only then is
    * the connection held: at its own bound a session pauses its channel, whose window stops the
    * client, and holding the connection there too would stop its other channels and keepalives
-   * for as long as a throttled upload takes. A full reply channel (#waitingDrain) never holds it, since the client's window
-   * adjustment that ends that wait arrives on the connection.
+   * for as long as a throttled upload takes. A full reply channel (#waitingDrain) never holds
+   * it, since the client's window adjustment that ends that wait arrives on the connection.
    */
   #stoppedByBudget(): boolean {
     const own = this.#inFlightBytes;

@@ -7,7 +7,7 @@ import { spyVfs, type FileCall } from '../../../test/sftp/spy-vfs.js';
 import { MemoryVfs } from '../vfs/memory.js';
 import { OpenFlag } from './constants.js';
 import type { InputHold } from './engine.js';
-import { PendingBudget, processPendingBudget, sharedPendingBudget } from './pending-budget.js';
+import { PendingBudget, processPendingBudget } from './pending-budget.js';
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 const WRITE_NEW = OpenFlag.WRITE | OpenFlag.CREAT | OpenFlag.TRUNC;
@@ -340,7 +340,7 @@ describe('processPendingBudget', () => {
   it('is the one budget of the configured bound, whatever bound a session gets', () => {
     const budget = processPendingBudget(3 * 1024 * 1024);
     assert.equal(budget.limit, 3 * 1024 * 1024);
-    assert.equal(budget, sharedPendingBudget(3 * 1024 * 1024));
     assert.equal(budget, processPendingBudget(3 * 1024 * 1024));
+    assert.notEqual(budget, processPendingBudget(4 * 1024 * 1024));
   });
 });

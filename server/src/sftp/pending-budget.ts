@@ -70,21 +70,16 @@ export class PendingBudget {
 
 const shared = new Map<number, PendingBudget>();
 
-/** The process-wide budget of `limit` bytes, shared by every session with that bound. */
-export function sharedPendingBudget(limit: number): PendingBudget {
-  let budget = shared.get(limit);
-  if (budget === undefined) {
-    budget = new PendingBudget(limit);
-    shared.set(limit, budget);
-  }
-  return budget;
-}
-
 /**
  * The budget of the process whose sessions are each bounded by `maxPendingBytes` (the
- * configured `sftpd.max_pending_bytes`): that much, shared by all of them, whatever bound a
- * session gets for itself.
+ * configured `sftpd.max_pending_bytes`): that much, one budget shared by all of them, whatever
+ * bound a session gets for itself.
  */
 export function processPendingBudget(maxPendingBytes: number): PendingBudget {
-  return sharedPendingBudget(maxPendingBytes);
+  let budget = shared.get(maxPendingBytes);
+  if (budget === undefined) {
+    budget = new PendingBudget(maxPendingBytes);
+    shared.set(maxPendingBytes, budget);
+  }
+  return budget;
 }
