@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { onCleanup, runBenchmarkMain, runTimed } from './children.js';
 import type { BenchServer } from './client.js';
 import { rsyncSmall, scpDownload, scpUpload } from './command-scenarios.js';
+import { treeCpuMs } from './cpu.js';
 import { storageKind, writeRandomFile, writeSmallFiles } from './files.js';
+import { startFloor } from './floor.js';
 import { startKubesftp } from './kubesftp.js';
 import { startOpenSsh } from './openssh.js';
 import {
@@ -95,13 +97,19 @@ async function prepareData(settings: BenchSettings, workDir: string): Promise<Be
   };
 }
 
-const starters: Record<
-  ServerKey,
-  (options: { workDir: string; publicKey: string; settleMs?: number }) => Promise<BenchServer>
-> = {
-  openssh: startOpenSsh,
-  kubesftp: startKubesftp,
-};
+type Starter = (options: {
+  workDir: string;
+  publicKey: string;
+  settleMs?: number;
+}) => Promise<BenchServer>;
+
+/** Who starts each column's server; BENCH_FLOOR puts the floor in kubesftp's. */
+function starterOf(key: ServerKey, settings: BenchSettings): Starter {
+  if (key === 'openssh') return startOpenSsh;
+  const backend = settings.floor;
+  if (backend === undefined) return startKubesftp;
+  return (options) => startFloor({ ...options, backend });
+}
 
 async function startSlots(
   settings: BenchSettings,
@@ -111,12 +119,14 @@ async function startSlots(
   const slots: ServerSlot[] = [];
   for (const key of settings.servers) {
     try {
-      log(`starting ${key}`);
+      log(
+        `starting ${key}${key === 'kubesftp' && settings.floor ? ` (its floor, ${settings.floor})` : ''}`,
+      );
       // The settled idle figure is read at start, before the bench's own REST calls.
       const settleMs = settings.phases.includes('idle') ? IDLE_SETTLE_MS : undefined;
       slots.push({
         key,
-        server: await starters[key]({ workDir: options.workDir, publicKey, settleMs }),
+        server: await starterOf(key, settings)({ workDir: options.workDir, publicKey, settleMs }),
       });
     } catch (err) {
       log(`${key} did not start: ${errorText(err)}`);
@@ -284,6 +294,28 @@ async function measureRsync(ctx: BenchContext): Promise<void> {
   });
 }
 
+/** How long a finished client run is given before the server's CPU is read again. */
+const CPU_SETTLE_MS = 300;
+
+/**
+ * Runs one timed probe and records the server's CPU time (user + system, all its processes)
+ * for it under `cpuMetric`. sshd's per-connection processes exit with the client, so their
+ * time is read once their parent has reaped them.
+ */
+async function withServerCpu(
+  ctx: BenchContext,
+  probe: { server: BenchServer; key: ServerKey; run: number; cpuMetric: string },
+  measure: () => Promise<number>,
+): Promise<number> {
+  const before = await treeCpuMs(probe.server.mainPid);
+  const value = await measure();
+  await new Promise((resolve) => setTimeout(resolve, CPU_SETTLE_MS));
+  const cpuMs = (await treeCpuMs(probe.server.mainPid)) - before;
+  ctx.results.add(probe.cpuMetric, probe.key, cpuMs);
+  log(`  ${probe.cpuMetric} [${probe.key}] run ${probe.run + 1}: ${cpuMs}`);
+  return value;
+}
+
 async function measureSmallFiles(ctx: BenchContext): Promise<void> {
   const { data, settings, results } = ctx;
   log(`${settings.smallFiles} small files: put -r, get -r, then ls -l`);
@@ -293,8 +325,10 @@ async function measureSmallFiles(ctx: BenchContext): Promise<void> {
     runs: settings.runs,
     results,
     log,
-    probe: async (server, _key, run) =>
-      (await uploadSmall({ data, server, verify: run === 0 })) / 1000,
+    probe: async (server, key, run) =>
+      (await withServerCpu(ctx, { server, key, run, cpuMetric: 'smallPutCpu' }, () =>
+        uploadSmall({ data, server, verify: run === 0 }),
+      )) / 1000,
   });
   await repeat({
     metric: 'smallGet',
@@ -302,8 +336,10 @@ async function measureSmallFiles(ctx: BenchContext): Promise<void> {
     runs: settings.runs,
     results,
     log,
-    probe: async (server, _key, run) =>
-      (await downloadSmall({ data, server, verify: run === 0 })) / 1000,
+    probe: async (server, key, run) =>
+      (await withServerCpu(ctx, { server, key, run, cpuMetric: 'smallGetCpu' }, () =>
+        downloadSmall({ data, server, verify: run === 0 }),
+      )) / 1000,
   });
   await repeat({
     metric: 'smallList',
@@ -311,7 +347,10 @@ async function measureSmallFiles(ctx: BenchContext): Promise<void> {
     runs: settings.runs,
     results,
     log,
-    probe: async (server) => (await listSmall({ data, server })) / 1000,
+    probe: async (server, key, run) =>
+      (await withServerCpu(ctx, { server, key, run, cpuMetric: 'smallListCpu' }, () =>
+        listSmall({ data, server }),
+      )) / 1000,
   });
 }
 
@@ -405,6 +444,19 @@ function rowSpecs(settings: BenchSettings): RowSpec[] {
       better: 'lower',
       combine: best('lower'),
     },
+    ...(
+      [
+        ['smallPutCpu', 'put -r'],
+        ['smallGetCpu', 'get -r'],
+        ['smallListCpu', 'ls -l'],
+      ] as const
+    ).map(([metric, command]): RowSpec => ({
+      metric,
+      label: `server CPU (user + system, all its processes) for ${command} of ${files}, median of ${settings.runs}`,
+      unit: 'ms',
+      better: 'lower',
+      combine: median,
+    })),
     {
       metric: 'login',
       label: `public-key login + pwd, median of ${settings.logins}`,
@@ -521,7 +573,10 @@ async function setupFacts(
     client: `/usr/bin/sftp, /usr/bin/scp -O, /usr/bin/rsync; ${await version('ssh', ['-V'])}`,
     'OpenSSH server':
       '/usr/sbin/sshd, Subsystem sftp internal-sftp, the system scp and rsync for exec; RSS sums its per-connection processes',
-    kubesftp: `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`,
+    kubesftp:
+      settings.floor === undefined
+        ? `node ${process.version}, dist/server/src/cli/main.js serve --log-verbose false; RSS of its process tree`
+        : `BENCH_FLOOR=${settings.floor}: not kubesftp but its transport and SFTP engine alone (dist/test/load/floor-server.js, ${settings.floor === 'local' ? 'the local backend' : 'files in memory'}; no accounts, policy, logs or metrics)`,
     machine: `${cpus().length} cores shared by client and server; one transfer at a time, the servers taking turns in an order that flips every run`,
     'concurrent uploads': `${settings.concurrentSessions} sftp clients at once, ${settings.concurrentMiB} MiB each; aggregate = all bytes from the first put's start to the last one's end (logins excluded); PSS summed over every server process, sampled every 200 ms`,
     // Other work on the machine skews every figure; the reader must be able to see it.

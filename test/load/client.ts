@@ -26,6 +26,11 @@ export interface BenchServer {
   readonly startIdleRssMiB?: number;
   /** The same, read again once the idle process has settled (see KubesftpOptions.settleMs). */
   readonly settledIdleRssMiB?: number;
+  /**
+   * False when the server keeps files in memory (the benchmark's in-memory floor): what was
+   * uploaded cannot be read back from homeDir to check it.
+   */
+  readonly homeOnDisk?: boolean;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeKeyPair } from '../integration/harness.js';
 import type { BenchServer } from './client.js';
-import { writeRandomFile, writeSmallFiles } from './files.js';
+import { writeTestData } from './test-data.js';
 import { holdSessions, idleRssMiB, totalPssKiB } from './idle.js';
 import { startOpenSsh } from './openssh.js';
 import { processTree } from './rss.js';
@@ -46,24 +46,12 @@ describe('benchmark scenarios against OpenSSH sshd', { skip: skipReason, timeout
 
   before(async () => {
     work = await mkdtemp(join(tmpdir(), 'kubesftp-bench-test-'));
-    const clientDir = join(work, 'client');
-    await mkdir(clientDir);
-    const key = await makeKeyPair(work, 'ed25519');
-    const bigBytes = 3 * 1024 * 1024 + 17;
-    data = {
-      keyPath: key.privatePath,
-      clientDir,
-      bigBytes,
-      bigSha256: await writeRandomFile(join(clientDir, bigFileName), bigBytes),
+    let publicKey: string;
+    ({ data, publicKey } = await writeTestData(work, {
+      bigBytes: 3 * 1024 * 1024 + 17,
       smallCount: 25,
-      smallDigest: await writeSmallFiles({
-        dir: join(clientDir, smallDirName),
-        count: 25,
-        size: 4096,
-      }),
-      bigTimeoutMs: 60_000,
-    };
-    server = await startOpenSsh({ workDir: work, publicKey: key.publicKey });
+    }));
+    server = await startOpenSsh({ workDir: work, publicKey });
   });
 
   after(async () => {

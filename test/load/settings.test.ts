@@ -13,6 +13,7 @@ describe('benchmark settings', () => {
     assert.equal(settings.idleSessions, 200);
     assert.deepEqual(settings.servers, ['openssh', 'kubesftp']);
     assert.equal(settings.outPath, undefined);
+    assert.equal(settings.floor, undefined, 'kubesftp itself, not its floor');
     assert.equal(settings.s3, true);
     assert.equal(readSettings({ BENCH_S3: '0' }).s3, false);
     assert.equal(settings.phases.length, 10, 'every phase runs by default');
@@ -24,6 +25,12 @@ describe('benchmark settings', () => {
 
   test('BENCH_PHASES picks the phases that run', () => {
     assert.deepEqual(readSettings({ BENCH_PHASES: 'scp, rsync' }).phases, ['scp', 'rsync']);
+  });
+
+  test("BENCH_FLOOR puts the transport and engine alone in kubesftp's column", () => {
+    assert.equal(readSettings({ BENCH_FLOOR: 'memory' }).floor, 'memory');
+    assert.equal(readSettings({ BENCH_FLOOR: 'local' }).floor, 'local');
+    assert.equal(readSettings({ BENCH_FLOOR: '' }).floor, undefined);
   });
 
   test('BENCH_WORKERS lists the process counts the concurrent phase measures, once each', () => {
@@ -57,6 +64,7 @@ describe('benchmark settings', () => {
       { BENCH_WORKERS: '1,two' },
       { BENCH_WORKERS: '0' },
       { BENCH_CONCURRENT_SESSIONS: '0' },
+      { BENCH_FLOOR: 'disk' },
     ]) {
       assert.throws(
         () => readSettings(env),

@@ -1,11 +1,12 @@
 /**
  * Benchmark knobs, read once from the environment: BENCH_RUNS, BENCH_SIZE_MIB, BENCH_LOGINS,
  * BENCH_SMALL_FILES, BENCH_IDLE_SESSIONS, BENCH_CONCURRENT_SESSIONS, BENCH_CONCURRENT_MIB,
- * BENCH_WORKERS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_PHASES, BENCH_S3 and BENCH_OUT.
+ * BENCH_WORKERS, BENCH_TMPDIR, BENCH_SERVERS, BENCH_PHASES, BENCH_FLOOR, BENCH_S3 and BENCH_OUT.
  */
 import { accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { ErrorCode, KubesftpError } from '../../server/src/errors.js';
+import type { FloorBackend } from './floor.js';
 
 export const serverKeys = ['openssh', 'kubesftp'] as const;
 export type ServerKey = (typeof serverKeys)[number];
@@ -50,6 +51,11 @@ export interface BenchSettings {
   tmpBase: string;
   servers: ServerKey[];
   phases: PhaseKey[];
+  /**
+   * Runs kubesftp's transport and engine alone (floor-server.ts) in kubesftp's column, over the
+   * local backend or memory; unset runs kubesftp itself.
+   */
+  floor?: FloorBackend;
   ciphers: string[];
   /** The S3 section (kubesftp to MinIO beside the SDK directly); BENCH_S3=0 leaves it out. */
   s3: boolean;
@@ -111,6 +117,15 @@ function subsetOf<K extends string>(
   return names as K[];
 }
 
+function floorBackend(text: string | undefined): FloorBackend | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === 'local' || text === 'memory') return text;
+  throw new KubesftpError(
+    ErrorCode.CONFIG_INVALID,
+    `BENCH_FLOOR takes "local" or "memory", got "${text}"`,
+  );
+}
+
 export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
   return {
     runs: positiveInteger(env, 'BENCH_RUNS', 2),
@@ -128,6 +143,7 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
         : env.BENCH_TMPDIR,
     servers: subsetOf('BENCH_SERVERS', serverKeys, env.BENCH_SERVERS),
     phases: subsetOf('BENCH_PHASES', phaseKeys, env.BENCH_PHASES),
+    floor: floorBackend(env.BENCH_FLOOR),
     ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
     s3: env.BENCH_S3 !== '0',
     outPath: env.BENCH_OUT === '' ? undefined : env.BENCH_OUT,

@@ -1,0 +1,103 @@
+/**
+ * The benchmark's floor: kubesftp's SSH transport, set up as the server sets it up (the patched
+ * ssh2, its channel window, writes coalesced per tick, the connection held by the pending-bytes
+ * budget), and its SFTP engine, over the local backend or the in-memory one. No account, policy,
+ * quota, transfer log or metrics: what is left is what every request costs before kubesftp adds
+ * anything. `BENCH_FLOOR` runs it in kubesftp's place (floor.ts).
+ *
+ * Started by the benchmark only, on a loopback port: it admits one public key and serves SFTP to
+ * it, nothing else. Prints `{"port": N}` once listening.
+ */
+import { createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import type { AuthContext, Connection, ParsedKey } from 'ssh2';
+import { serveSftp, type SftpLogger } from '../../server/src/sftp/engine.js';
+import { processPendingBudget } from '../../server/src/sftp/pending-budget.js';
+import { resolveLimits } from '../../server/src/sftp/context.js';
+import { InputHolds } from '../../server/src/ssh/input-holds.js';
+import { parseKey, Server } from '../../server/src/ssh/ssh2-server-parts.js';
+import {
+  connectionSocket,
+  DEFAULT_CHANNEL_WINDOW_SIZE,
+  releaseIncomingPacket,
+} from '../../server/src/ssh/transport-options.js';
+import { coalesceWrites } from '../../server/src/ssh/write-coalescing.js';
+import { LocalVfs } from '../../server/src/vfs/local.js';
+import { MemoryVfs } from '../../server/src/vfs/memory.js';
+import type { Vfs } from '../../server/src/vfs/types.js';
+
+const quiet = (): void => undefined;
+const logger: SftpLogger = { debug: quiet, info: quiet, warn: quiet, error: quiet };
+
+function requireEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value === '') throw new Error(`floor-server: ${name} is not set`);
+  return value;
+}
+
+function parsedOne(text: string | Buffer): ParsedKey {
+  const parsed = parseKey(text);
+  if (parsed instanceof Error) throw parsed;
+  // A public key line parses to one key; the array form only comes from private key files.
+  return Array.isArray(parsed) ? (parsed as ParsedKey[])[0]! : parsed;
+}
+
+const clientKey = parsedOne(requireEnv('FLOOR_PUBLIC_KEY'));
+const hostKey = readFileSync(requireEnv('FLOOR_HOST_KEY'));
+// Empty: the in-memory backend, shared by every session as one home.
+const root = process.env.FLOOR_ROOT ?? '';
+const memory = root === '' ? new MemoryVfs() : undefined;
+const openVfs = (): Vfs => memory ?? new LocalVfs({ root });
+const limits = resolveLimits(undefined);
+
+function authenticate(ctx: AuthContext): void {
+  if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
+  const offered = ctx.key;
+  const same = offered.algo === clientKey.type && offered.data.equals(clientKey.getPublicSSH());
+  if (!same) return ctx.reject(['publickey']);
+  if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
+  if (clientKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
+  ctx.reject(['publickey']);
+}
+
+function serveClient(client: Connection): void {
+  const input = new InputHolds(connectionSocket(client));
+  client.on('authentication', authenticate);
+  client.on('error', quiet);
+  client.on('session', (accept) => {
+    const session = accept();
+    session.on('subsystem', (acceptSubsystem, reject, info) => {
+      if (info.name !== 'sftp') return reject();
+      const channel = acceptSubsystem();
+      const vfs = openVfs();
+      const sftp = serveSftp({
+        stream: channel,
+        vfs,
+        logger,
+        limits,
+        pendingBudget: processPendingBudget(limits.maxInFlightBytes),
+        releaseChunk: releaseIncomingPacket,
+        input,
+        beforeEnd: () => channel.exit(0),
+      });
+      void sftp.closed.then(() => (vfs === memory ? undefined : vfs.close()));
+    });
+  });
+}
+
+const ssh = new Server(
+  { hostKeys: [hostKey], channelWindowSize: DEFAULT_CHANNEL_WINDOW_SIZE } as ConstructorParameters<
+    typeof Server
+  >[0],
+  serveClient,
+);
+const listener = createServer((socket) => {
+  socket.on('error', quiet);
+  coalesceWrites(socket);
+  ssh.injectSocket(socket);
+});
+listener.listen(0, '127.0.0.1', () => {
+  process.stdout.write(`${JSON.stringify({ port: (listener.address() as AddressInfo).port })}\n`);
+});
+process.on('SIGTERM', () => process.exit(0));
