@@ -186,10 +186,14 @@ export async function startAll(starting: Promise<RunningServer>[]): Promise<Runn
   throw failure.reason;
 }
 
-/** Reads the JSON log lines on stderr until both listeners have reported their ports. */
+/**
+ * Reads the JSON log lines on stderr until both listeners have reported their ports. Given
+ * `logLines`, it goes on adding every later line to it. Without, it then only drains stderr:
+ * the benchmark must not parse a line per transferred file beside the server it measures.
+ */
 export function waitForPorts(
   child: ChildProcess,
-  logLines: Record<string, unknown>[] = [],
+  logLines?: Record<string, unknown>[],
 ): Promise<{ sftpPort: number; httpPort: number }> {
   return new Promise((done, fail) => {
     const found: { sftpPort?: number; httpPort?: number } = {};
@@ -207,11 +211,15 @@ export function waitForPorts(
       } catch {
         return;
       }
-      logLines.push(record);
+      logLines?.push(record);
       if (record.message === 'sftp server listening') found.sftpPort = record.port as number;
       if (record.message === 'http server listening') found.httpPort = record.port as number;
       if (found.sftpPort && found.httpPort) {
         clearTimeout(timer);
+        if (logLines === undefined) {
+          lines.close();
+          child.stderr!.resume();
+        }
         done({ sftpPort: found.sftpPort, httpPort: found.httpPort });
       }
     });
