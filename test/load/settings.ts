@@ -53,7 +53,9 @@ export interface BenchSettings {
   phases: PhaseKey[];
   /**
    * Runs kubesftp's transport and engine alone (floor-server.ts) in kubesftp's column, over the
-   * local backend or memory; unset runs kubesftp itself.
+   * local backend or memory; unset runs kubesftp itself. Meant for the transfer and small-file
+   * phases: the floor serves SFTP only (the scp and rsync rows fail), and in memory it keeps
+   * every file uploaded until it stops.
    */
   floor?: FloorBackend;
   ciphers: string[];
