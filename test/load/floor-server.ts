@@ -81,7 +81,7 @@ function serveClient(client: Connection): void {
         input,
         beforeEnd: () => channel.exit(0),
       });
-      void sftp.closed.then(() => (vfs === memory ? undefined : vfs.close()));
+      void sftp.closed.then(() => (vfs === memory ? undefined : vfs.close())).catch(quiet);
     });
   });
 }
