@@ -31,6 +31,8 @@ export interface BenchServer {
    * uploaded cannot be read back from homeDir to check it.
    */
   readonly homeOnDisk?: boolean;
+  /** Empties the home of a server that keeps files in memory (removing homeDir cannot). */
+  clearHome?(): Promise<void>;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;
   stop(): Promise<void>;

@@ -6,7 +6,8 @@
  * anything. `BENCH_FLOOR` runs it in kubesftp's place (floor.ts).
  *
  * Started by the benchmark only, on a loopback port: it admits one public key and serves SFTP to
- * it, nothing else. Prints `{"port": N}` once listening.
+ * it, nothing else. Prints `{"port": N}` once listening, and `{"cleared": true}` once SIGUSR2 has
+ * emptied the in-memory home.
  */
 import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
@@ -47,8 +48,15 @@ const clientKey = parsedOne(requireEnv('FLOOR_PUBLIC_KEY'));
 const hostKey = readFileSync(requireEnv('FLOOR_HOST_KEY'));
 // Empty: the in-memory backend, shared by every session as one home.
 const root = process.env.FLOOR_ROOT ?? '';
-const memory = root === '' ? new MemoryVfs() : undefined;
-const openVfs = (): Vfs => memory ?? new LocalVfs({ root });
+const inMemory = root === '';
+let memory = new MemoryVfs();
+const openVfs = (): Vfs => (inMemory ? memory : new LocalVfs({ root }));
+// The bench empties the in-memory home before each upload, as it removes the files on disk for
+// the other servers; sessions already open keep the home they had. Acknowledged on stdout.
+process.on('SIGUSR2', () => {
+  memory = new MemoryVfs();
+  process.stdout.write(`${JSON.stringify({ cleared: true })}\n`);
+});
 const limits = resolveLimits(undefined);
 
 function authenticate(ctx: AuthContext): void {
@@ -81,7 +89,7 @@ function serveClient(client: Connection): void {
         input,
         beforeEnd: () => channel.exit(0),
       });
-      void sftp.closed.then(() => (vfs === memory ? undefined : vfs.close())).catch(quiet);
+      void sftp.closed.then(() => (inMemory ? undefined : vfs.close())).catch(quiet);
     });
   });
 }

@@ -71,5 +71,15 @@ for (const backend of ['local', 'memory'] as const satisfies FloorBackend[]) {
         else assert.deepEqual(names, []);
       },
     );
+
+    if (backend === 'memory') {
+      test('empties its home before an upload, as the bench removes the files on disk', async () => {
+        await listSmall({ data, server });
+        await server.clearHome!();
+        await assert.rejects(listSmall({ data, server }));
+        assert.ok((await uploadSmall({ data, server, verify: true })) >= 0);
+        assert.ok((await downloadSmall({ data, server, verify: true })) >= 0);
+      });
+    }
   });
 }

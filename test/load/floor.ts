@@ -19,7 +19,8 @@ import { processTree } from './rss.js';
 export type FloorBackend = 'local' | 'memory';
 
 const serverPath = fileURLToPath(new URL('./floor-server.js', import.meta.url));
-const startTimeoutMs = 30_000;
+/** How long the floor has to print its port, or to acknowledge an emptied home. */
+const answerTimeoutMs = 30_000;
 
 function hostKey(): Promise<string> {
   return new Promise((done, fail) =>
@@ -50,15 +51,34 @@ export async function startFloor(options: {
   const stderr: string[] = [];
   child.stderr!.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
   const lines = createInterface({ input: child.stdout! });
-  const timer = setTimeout(() => void stopChild(child), startTimeoutMs);
+  /** The floor's next line on stdout, as JSON; fails if it exits or stays silent. */
+  const nextRecord = async (what: string): Promise<Record<string, unknown>> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const [line] = (await Promise.race([
+        once(lines, 'line'),
+        once(child, 'exit').then(() => [undefined]),
+        new Promise((resolve) => (timer = setTimeout(() => resolve([undefined]), answerTimeoutMs))),
+      ])) as [string | undefined];
+      if (line === undefined) {
+        throw new KubesftpError(
+          ErrorCode.FAILURE,
+          `the floor server did not answer ${what}: ${stderr.join('').trim() || 'no output'}`,
+        );
+      }
+      return JSON.parse(line) as Record<string, unknown>;
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const stop = async (): Promise<void> => {
+    lines.close();
+    await stopChild(child);
+  };
   try {
-    const [line] = (await Promise.race([
-      once(lines, 'line'),
-      once(child, 'exit').then(() => [undefined]),
-    ])) as [string | undefined];
-    if (line === undefined) throw new Error(stderr.join('').trim() || 'exited before listening');
-    const { port } = JSON.parse(line) as { port: number };
+    const { port } = (await nextRecord('with its port')) as { port: number };
     const pid = child.pid!;
+    const inMemory = options.backend === 'memory';
     return {
       name: `floor-${options.backend}`,
       port,
@@ -66,17 +86,18 @@ export async function startFloor(options: {
       homeDir,
       remoteDir: '',
       mainPid: pid,
-      homeOnDisk: options.backend === 'local',
+      homeOnDisk: !inMemory,
+      ...(inMemory && {
+        clearHome: async () => {
+          child.kill('SIGUSR2');
+          await nextRecord('that its home was emptied');
+        },
+      }),
       servingPids: () => processTree(pid, true),
-      stop: () => stopChild(child),
+      stop,
     };
   } catch (err) {
-    await stopChild(child);
-    throw new KubesftpError(ErrorCode.FAILURE, `the floor server did not start: ${String(err)}`, {
-      cause: err,
-    });
-  } finally {
-    clearTimeout(timer);
-    lines.close();
+    await stop();
+    throw err;
   }
 }

@@ -85,6 +85,7 @@ export async function uploadBig(options: ScenarioOptions): Promise<UploadResult>
   const { data, server } = options;
   const target = join(server.homeDir, bigFileName);
   await rm(target, { force: true });
+  await server.clearHome?.();
   const sampler =
     options.sampleMemory === true
       ? sampleRss(() => server.servingPids(), rssIntervalMs)
@@ -148,6 +149,7 @@ export async function uploadSmall(options: ScenarioOptions): Promise<number> {
   const { data, server } = options;
   const target = join(server.homeDir, smallDirName);
   await rm(target, { recursive: true, force: true });
+  await server.clearHome?.();
   const elapsedMs = await copySmall(options, `put -r ${smallDirName}`);
   if (checksUpload(options) && (await directoryDigest(target)) !== data.smallDigest) {
     throw mismatch(`the uploaded ${smallDirName}/ directory`, server);

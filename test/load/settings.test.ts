@@ -31,6 +31,14 @@ describe('benchmark settings', () => {
     assert.equal(readSettings({ BENCH_FLOOR: 'memory' }).floor, 'memory');
     assert.equal(readSettings({ BENCH_FLOOR: 'local' }).floor, 'local');
     assert.equal(readSettings({ BENCH_FLOOR: '' }).floor, undefined);
+    assert.deepEqual(
+      readSettings({ BENCH_FLOOR: 'memory' }).phases,
+      ['idle', 'logins', 'transfers', 'memory', 'small', 'sessions'],
+      'by default, only the phases the floor serves',
+    );
+    assert.deepEqual(readSettings({ BENCH_FLOOR: 'local', BENCH_PHASES: 'small' }).phases, [
+      'small',
+    ]);
   });
 
   test('BENCH_WORKERS lists the process counts the concurrent phase measures, once each', () => {
@@ -65,6 +73,7 @@ describe('benchmark settings', () => {
       { BENCH_WORKERS: '0' },
       { BENCH_CONCURRENT_SESSIONS: '0' },
       { BENCH_FLOOR: 'disk' },
+      { BENCH_FLOOR: 'memory', BENCH_PHASES: 'small,concurrent' },
     ]) {
       assert.throws(
         () => readSettings(env),

@@ -53,9 +53,8 @@ export interface BenchSettings {
   phases: PhaseKey[];
   /**
    * Runs kubesftp's transport and engine alone (floor-server.ts) in kubesftp's column, over the
-   * local backend or memory; unset runs kubesftp itself. Meant for the transfer and small-file
-   * phases: the floor serves SFTP only (the scp and rsync rows fail), and in memory it keeps
-   * every file uploaded until it stops.
+   * local backend or memory; unset runs kubesftp itself. Only the phases in floorPhaseKeys
+   * run with it.
    */
   floor?: FloorBackend;
   ciphers: string[];
@@ -119,6 +118,37 @@ function subsetOf<K extends string>(
   return names as K[];
 }
 
+/**
+ * The phases the floor serves like kubesftp: SFTP from one process. scp and rsync need SSH
+ * commands, the concurrent phase starts kubesftp itself for more workers, and the S3 section
+ * measures kubesftp's S3 backend.
+ */
+export const floorPhaseKeys: readonly PhaseKey[] = [
+  'idle',
+  'logins',
+  'transfers',
+  'memory',
+  'small',
+  'sessions',
+];
+
+/** BENCH_PHASES, limited to what BENCH_FLOOR serves when it is set. */
+function phasesFor(env: NodeJS.ProcessEnv, floor: FloorBackend | undefined): PhaseKey[] {
+  const phases = subsetOf('BENCH_PHASES', phaseKeys, env.BENCH_PHASES);
+  if (floor === undefined) return phases;
+  if (env.BENCH_PHASES === undefined || env.BENCH_PHASES === '') {
+    return phases.filter((phase) => floorPhaseKeys.includes(phase));
+  }
+  const others = phases.filter((phase) => !floorPhaseKeys.includes(phase));
+  if (others.length > 0) {
+    throw new KubesftpError(
+      ErrorCode.CONFIG_INVALID,
+      `BENCH_FLOOR runs only the phases ${floorPhaseKeys.join(', ')}; BENCH_PHASES also names ${others.join(', ')}`,
+    );
+  }
+  return phases;
+}
+
 function floorBackend(text: string | undefined): FloorBackend | undefined {
   if (text === undefined || text === '') return undefined;
   if (text === 'local' || text === 'memory') return text;
@@ -129,6 +159,7 @@ function floorBackend(text: string | undefined): FloorBackend | undefined {
 }
 
 export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
+  const floor = floorBackend(env.BENCH_FLOOR);
   return {
     runs: positiveInteger(env, 'BENCH_RUNS', 2),
     sizeMiB: positiveInteger(env, 'BENCH_SIZE_MIB', 1024),
@@ -144,8 +175,8 @@ export function readSettings(env: NodeJS.ProcessEnv): BenchSettings {
         ? defaultTmpBase()
         : env.BENCH_TMPDIR,
     servers: subsetOf('BENCH_SERVERS', serverKeys, env.BENCH_SERVERS),
-    phases: subsetOf('BENCH_PHASES', phaseKeys, env.BENCH_PHASES),
-    floor: floorBackend(env.BENCH_FLOOR),
+    phases: phasesFor(env, floor),
+    floor,
     ciphers: ['aes128-gcm@openssh.com', 'chacha20-poly1305@openssh.com'],
     s3: env.BENCH_S3 !== '0',
     outPath: env.BENCH_OUT === '' ? undefined : env.BENCH_OUT,
