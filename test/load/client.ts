@@ -27,11 +27,10 @@ export interface BenchServer {
   /** The same, read again once the idle process has settled (see KubesftpOptions.settleMs). */
   readonly settledIdleRssMiB?: number;
   /**
-   * False when the server keeps files in memory (the benchmark's in-memory floor): what was
-   * uploaded cannot be read back from homeDir to check it.
+   * Only for a server that keeps files in memory (the benchmark's in-memory floor): empties its
+   * home, which removing homeDir cannot. Such a server's uploads cannot be read back from
+   * homeDir to check them.
    */
-  readonly homeOnDisk?: boolean;
-  /** Empties the home of a server that keeps files in memory (removing homeDir cannot). */
   clearHome?(): Promise<void>;
   /** Processes whose memory counts as the server's while a connection is served. */
   servingPids(): Promise<number[]>;

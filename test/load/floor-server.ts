@@ -13,9 +13,8 @@ import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { AuthContext, Connection, ParsedKey } from 'ssh2';
+import { matchPublicKey } from '../../server/src/auth/publickeys.js';
 import { serveSftp, type SftpLogger } from '../../server/src/sftp/engine.js';
-import { processPendingBudget } from '../../server/src/sftp/pending-budget.js';
-import { resolveLimits } from '../../server/src/sftp/context.js';
 import { InputHolds } from '../../server/src/ssh/input-holds.js';
 import { parseKey, Server } from '../../server/src/ssh/ssh2-server-parts.js';
 import {
@@ -44,7 +43,8 @@ function parsedOne(text: string | Buffer): ParsedKey {
   return Array.isArray(parsed) ? (parsed as ParsedKey[])[0]! : parsed;
 }
 
-const clientKey = parsedOne(requireEnv('FLOOR_PUBLIC_KEY'));
+const clientKeyLine = requireEnv('FLOOR_PUBLIC_KEY');
+const clientKey = parsedOne(clientKeyLine);
 const hostKey = readFileSync(requireEnv('FLOOR_HOST_KEY'));
 // Empty: the in-memory backend, shared by every session as one home.
 const root = process.env.FLOOR_ROOT ?? '';
@@ -57,13 +57,12 @@ process.on('SIGUSR2', () => {
   memory = new MemoryVfs();
   process.stdout.write(`${JSON.stringify({ cleared: true })}\n`);
 });
-const limits = resolveLimits(undefined);
 
 function authenticate(ctx: AuthContext): void {
   if (ctx.method !== 'publickey') return ctx.reject(['publickey']);
-  const offered = ctx.key;
-  const same = offered.algo === clientKey.type && offered.data.equals(clientKey.getPublicSSH());
-  if (!same) return ctx.reject(['publickey']);
+  if (matchPublicKey([clientKeyLine], ctx.key.algo, ctx.key.data) === undefined) {
+    return ctx.reject(['publickey']);
+  }
   if (ctx.signature === undefined || ctx.blob === undefined) return ctx.accept();
   if (clientKey.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true) return ctx.accept();
   ctx.reject(['publickey']);
@@ -83,8 +82,6 @@ function serveClient(client: Connection): void {
         stream: channel,
         vfs,
         logger,
-        limits,
-        pendingBudget: processPendingBudget(limits.maxInFlightBytes),
         releaseChunk: releaseIncomingPacket,
         input,
         beforeEnd: () => channel.exit(0),

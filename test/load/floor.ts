@@ -86,7 +86,6 @@ export async function startFloor(options: {
       homeDir,
       remoteDir: '',
       mainPid: pid,
-      homeOnDisk: !inMemory,
       ...(inMemory && {
         clearHome: async () => {
           child.kill('SIGUSR2');

@@ -46,7 +46,7 @@ export interface ScenarioOptions {
 
 /** An upload is checked on the server's disk, which a server holding files in memory lacks. */
 function checksUpload(options: ScenarioOptions): boolean {
-  return options.verify === true && options.server.homeOnDisk !== false;
+  return options.verify === true && options.server.clearHome === undefined;
 }
 
 function mismatch(what: string, server: BenchServer): KubesftpError {
